@@ -1,0 +1,66 @@
+import type { BackendName, PlanJson, Spec } from "../plan/types.ts";
+
+export interface PreflightProblem {
+  what: string; // "docker daemon not reachable"
+  fix: string; // "start Docker Desktop, or run dockerd"
+}
+
+export interface PreflightResult {
+  backend: BackendName;
+  ok: boolean;
+  problems: PreflightProblem[];
+}
+
+export interface ExecOptions {
+  tty?: boolean; // pass the terminal through (-it)
+  stdin?: boolean; // forward our stdin (-i)
+  env?: Record<string, string>; // non-secret env only: values show up on argv
+  workdir?: string;
+  user?: string;
+}
+
+// A running bottle. Every command and provisioning step shared between
+// backends goes through this, so command files never branch on the backend.
+export interface Bottle {
+  slug: string;
+  exec(argv: string[], opts?: ExecOptions): Promise<number>;
+  // Like exec, but captures output (for provisioning and tests).
+  run(argv: string[], opts?: ExecOptions & { input?: string | Uint8Array }): Promise<{ code: number; stdout: string; stderr: string }>;
+  copyIn(hostPath: string, guestPath: string): Promise<void>;
+  stop(): Promise<void>;
+  remove(): Promise<void>;
+}
+
+export interface BottleInfo {
+  slug: string;
+  backend: BackendName;
+  status: "running" | "stopped" | "created" | "missing" | "unknown";
+  name: string; // container / machine name
+}
+
+export interface CleanupItem {
+  kind: "container" | "machine" | "process" | "socket" | "state";
+  id: string;
+  detail: string;
+}
+
+export interface Backend {
+  name: BackendName;
+  preflight(): Promise<PreflightResult>;
+  // Pure: what launch would do (args, rendered files), for the plan summary.
+  describe(spec: Spec, plan: PlanJson): Record<string, unknown>;
+  launch(spec: Spec, plan: PlanJson, ctx: LaunchContext): Promise<Bottle>;
+  attach(slug: string): Promise<Bottle | null>;
+  list(): Promise<BottleInfo[]>;
+  cleanupPlan(): Promise<CleanupItem[]>;
+  cleanup(items: CleanupItem[]): Promise<void>;
+}
+
+export interface LaunchContext {
+  stateDir: string;
+  gateSocket: string; // host path of the gate's unix socket
+  env: Record<string, string>; // non-secret env for the agent, incl. placeholders and proxy vars
+  secretEnvNames: string[]; // names whose values are passed by name from our process env, never argv
+  verbose: boolean;
+  progress: (step: string) => void;
+}

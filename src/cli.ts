@@ -1,0 +1,59 @@
+#!/usr/bin/env bun
+import { defineCommand, runCommand, showUsage } from "citty";
+import { commands } from "./commands/registry.ts";
+import { isUserError } from "./errors.ts";
+import { versionLine } from "./version.ts";
+
+const main = defineCommand({
+  meta: {
+    name: "claude-bottle",
+    description: "Run a coding agent in a sealed bottle whose only way out is a per-bottle gate.",
+  },
+  args: {
+    debug: { type: "boolean", description: "Show stack traces on errors" },
+    version: { type: "boolean", description: "Print version, commit and build target" },
+  },
+  subCommands: commands,
+});
+
+function fail(message: string, code: number): never {
+  process.stderr.write(`claude-bottle: ${message}\n`);
+  process.exit(code);
+}
+
+export async function runCli(argv: string[]): Promise<void> {
+  const debug = argv.includes("--debug") || process.env.CLAUDE_BOTTLE_DEBUG === "1";
+  const rawArgs = argv.filter((a) => a !== "--debug");
+  if (rawArgs[0] === "--version" || rawArgs[0] === "-v" || rawArgs[0] === "version") {
+    process.stdout.write(versionLine() + "\n");
+    return;
+  }
+  if (rawArgs.length === 0 || rawArgs[0] === "--help" || rawArgs[0] === "-h" || rawArgs[0] === "help") {
+    await showUsage(main);
+    return;
+  }
+  if (rawArgs.includes("--help") || rawArgs.includes("-h")) {
+    const name = rawArgs[0]!;
+    const load = commands[name];
+    if (!load) fail(`unknown command '${name}'; run 'claude-bottle --help' for the list`, 2);
+    await showUsage(await load(), main);
+    return;
+  }
+  try {
+    await runCommand(main, { rawArgs });
+  } catch (e) {
+    if (debug) {
+      console.error(e);
+      process.exit(isUserError(e) ? e.exitCode : 1);
+    }
+    if (isUserError(e)) fail(e.message, e.exitCode);
+    const msg = e instanceof Error ? e.message : String(e);
+    if (/^Unknown command/i.test(msg)) fail(`${msg}; run 'claude-bottle --help' for the list`, 2);
+    if (/^Missing required (positional )?argument/i.test(msg)) fail(`${msg}; see 'claude-bottle ${rawArgs[0]} --help'`, 2);
+    fail(`internal error: ${msg.split("\n")[0]} (run again with --debug for details)`, 1);
+  }
+}
+
+if (import.meta.main) {
+  await runCli(process.argv.slice(2));
+}

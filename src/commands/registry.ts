@@ -1,0 +1,14 @@
+import type { CommandDef } from "citty";
+
+// One entry per subcommand, loaded lazily so that `--help` and fast commands
+// don't pay for the gate, TLS or docker code. Keep descriptions to one line:
+// `--help` lists every command with it. Hidden commands (internal plumbing of
+// the same binary) carry `meta.hidden` in their own file.
+type Lazy = () => Promise<CommandDef<any>>;
+const load = (p: Promise<{ default: CommandDef<any> }>) => p.then((m) => m.default);
+
+export const commands: Record<string, Lazy> = {
+  up: () => load(import("./up.ts")),
+  init: () => load(import("./init.ts")),
+  doctor: () => load(import("./doctor.ts")),
+};

@@ -1,0 +1,100 @@
+import { z } from "zod";
+
+// The manifest schema: the single source of truth for which keys a bottle or
+// an agent may have. Every object is strict, so an unknown key is an error
+// (with a did-you-mean computed by the loader from these shapes).
+
+const hostPattern = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(/^(\*\.)?[A-Za-z0-9\u0080-\uffff._:[\]-]+$/, "must be a host name, `*.domain`, or an IP literal");
+
+const method = z
+  .string()
+  .regex(/^[A-Za-z]+$/, "must be an HTTP method such as GET")
+  .transform((m) => m.toUpperCase());
+
+// `dlp: on|off`. YAML 1.1 readers turn on/off into booleans, so accept both.
+const onOff = z
+  .union([z.enum(["on", "off"]), z.boolean()])
+  .transform((v) => (v === true || v === "on" ? "on" : "off") as "on" | "off");
+
+const envVarName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name");
+
+export const authSchema = z.strictObject({
+  // Header that carries the credential; `Authorization` unless the API wants
+  // something else (Anthropic API keys go in `x-api-key` with no scheme).
+  header: z.string().regex(/^[A-Za-z0-9-]+$/).default("Authorization"),
+  // Prefix before the token, e.g. `Bearer`, `token`; empty for none.
+  scheme: z.string().max(32).default("Bearer"),
+  // Host environment variable that holds the real credential. The value
+  // stays on the host: the bottle only ever sees a placeholder.
+  token_ref: envVarName,
+});
+
+export const egressRouteSchema = z.strictObject({
+  host: hostPattern,
+  ports: z.array(z.number().int().min(1).max(65535)).min(1).optional(),
+  methods: z.array(method).min(1).optional(),
+  paths: z.array(z.string().startsWith("/", "must start with /")).min(1).optional(),
+  tls: z.enum(["terminate", "passthrough"]).default("terminate"),
+  dlp: onOff.default("on"),
+  auth: authSchema.optional(),
+  // Private, loopback and link-local upstream addresses are refused after DNS
+  // resolution unless a route explicitly opts in (SSRF / DNS rebinding).
+  allow_private: z.boolean().default(false),
+});
+
+export const gitUpstreamSchema = z.strictObject({
+  name: z.string().regex(/^[a-z][a-z0-9._-]*$/, "must be lowercase letters, digits, . _ -"),
+  url: z.string().min(1),
+  identity_file: z.string().optional(),
+  // Pinned ssh host key ("ssh-ed25519 AAAA..."); no trust on first use.
+  host_key: z.string().optional(),
+  // Host variable with an https token for the upstream.
+  token_ref: envVarName.optional(),
+  branches: z.array(z.string().min(1)).min(1).optional(),
+  allow_force: z.boolean().default(false),
+  allow_delete: z.boolean().default(false),
+});
+
+export const resourcesSchema = z.strictObject({
+  cpus: z.number().int().min(1).max(64).optional(),
+  // MiB.
+  memory: z.number().int().min(256).max(1024 * 1024).optional(),
+});
+
+// An env value is a string: "?" / "?prompt" = secret asked on the tty,
+// "${HOST_VAR}" = copied from the host, anything else = literal.
+export const envSchema = z.record(envVarName, z.string().max(65536));
+
+export const bottleSchema = z.strictObject({
+  extends: z.string().regex(/^[a-z][a-z0-9-]*$/).optional(),
+  env: envSchema.optional(),
+  egress: z.array(egressRouteSchema).optional(),
+  git: z.array(gitUpstreamSchema).optional(),
+  image: z.string().min(1).optional(),
+  resources: resourcesSchema.optional(),
+  supervise: z.boolean().optional(),
+});
+
+export const agentSchema = z.strictObject({
+  bottle: z.string().regex(/^[a-z][a-z0-9-]*$/),
+  skills: z.array(z.string().regex(/^[A-Za-z0-9._-]+$/)).optional(),
+  workspace: z.enum(["copy", "mount", "none"]).optional(),
+  // Claude Code subagent fields: accepted so one file can serve both tools,
+  // and ignored.
+  name: z.unknown().optional(),
+  description: z.unknown().optional(),
+  model: z.unknown().optional(),
+  color: z.unknown().optional(),
+  memory: z.unknown().optional(),
+});
+
+export type AuthConfig = z.output<typeof authSchema>;
+export type EgressRoute = z.output<typeof egressRouteSchema>;
+export type GitUpstream = z.output<typeof gitUpstreamSchema>;
+export type Resources = z.output<typeof resourcesSchema>;
+export type BottleManifest = z.output<typeof bottleSchema>;
+export type AgentManifest = z.output<typeof agentSchema>;

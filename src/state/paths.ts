@@ -1,0 +1,27 @@
+import { homedir } from "node:os";
+import { join } from "node:path";
+
+// Everything claude-bottle keeps lives under one root so that `cleanup` and
+// tests can point the whole tool somewhere else with CLAUDE_BOTTLE_HOME.
+export function bottleHome(env: Record<string, string | undefined> = process.env): string {
+  const override = env.CLAUDE_BOTTLE_HOME;
+  if (override && override.length > 0) return override;
+  return join(env.HOME && env.HOME.length > 0 ? env.HOME : homedir(), ".claude-bottle");
+}
+
+export const paths = {
+  bottlesDir: (home: string) => join(home, "bottles"),
+  agentsDir: (home: string) => join(home, "agents"),
+  stateRoot: (home: string) => join(home, "state"),
+  stateDir: (home: string, slug: string) => join(home, "state", slug),
+  cacheDir: (home: string) => join(home, "cache"),
+  // Per-bottle layout (DESIGN.md "State").
+  metadata: (stateDir: string) => join(stateDir, "metadata.json"),
+  sockDir: (stateDir: string) => join(stateDir, "sock"),
+  gateSocket: (stateDir: string) => join(stateDir, "sock", "gate.sock"),
+  caDir: (stateDir: string) => join(stateDir, "ca"),
+  audit: (stateDir: string) => join(stateDir, "audit.jsonl"),
+  gatePid: (stateDir: string) => join(stateDir, "gate.pid"),
+  policy: (stateDir: string) => join(stateDir, "policy.json"),
+  gateLog: (stateDir: string) => join(stateDir, "gate.log"),
+};
