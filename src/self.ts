@@ -1,0 +1,18 @@
+import { join } from "node:path";
+
+// How to run this very program again as a child process (the gate, the git
+// pre-receive hook, the supervisor). Compiled: the executable itself.
+// From source: bun + src/cli.ts. Tests can force a binary with
+// CLAUDE_BOTTLE_SELF (e.g. dist/claude-bottle).
+export function selfCommand(env: Record<string, string | undefined> = process.env): string[] {
+  const forced = env.CLAUDE_BOTTLE_SELF;
+  if (forced) return [forced];
+  if (isCompiled()) return [process.execPath];
+  return [process.execPath, join(import.meta.dir, "cli.ts")];
+}
+
+// `bun build --compile` executables see their modules under a virtual
+// /$bunfs/ root (B:/~BUN/ on Windows).
+export function isCompiled(): boolean {
+  return import.meta.dir.startsWith("/$bunfs") || import.meta.dir.includes("~BUN");
+}
