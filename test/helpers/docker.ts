@@ -1,0 +1,35 @@
+import { test } from "bun:test";
+
+// Integration tests use a real Docker engine. On a laptop without one they
+// are skipped; in CI (CLAUDE_BOTTLE_REQUIRE_DOCKER=1) a missing engine is a
+// failure, so a broken CI set-up can never pass by skipping everything.
+let cached: boolean | undefined;
+
+export function dockerAvailable(): boolean {
+  if (cached !== undefined) return cached;
+  try {
+    const r = Bun.spawnSync(["docker", "info", "--format", "{{.ServerVersion}}"], { stdout: "pipe", stderr: "pipe" });
+    cached = r.exitCode === 0;
+  } catch {
+    cached = false;
+  }
+  return cached;
+}
+
+export const dockerRequired = process.env.CLAUDE_BOTTLE_REQUIRE_DOCKER === "1";
+
+export const TEST_BASE_IMAGE = process.env.CLAUDE_BOTTLE_TEST_BASE_IMAGE ?? "claude-bottle-test/base:bookworm";
+
+// `dockerTest(name, fn)` runs fn when Docker is usable; otherwise it either
+// fails (CI) or registers a skipped test that says why.
+export function dockerTest(name: string, fn: () => Promise<void> | void, timeout?: number): void {
+  if (dockerAvailable()) {
+    test(name, fn, timeout);
+  } else if (dockerRequired) {
+    test(name, () => {
+      throw new Error("Docker is required (CLAUDE_BOTTLE_REQUIRE_DOCKER=1) but `docker info` failed");
+    });
+  } else {
+    test.skipIf(true)(`${name} (skipped: no Docker engine)`, () => {});
+  }
+}
