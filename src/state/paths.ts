@@ -24,4 +24,13 @@ export const paths = {
   gatePid: (stateDir: string) => join(stateDir, "gate.pid"),
   policy: (stateDir: string) => join(stateDir, "policy.json"),
   gateLog: (stateDir: string) => join(stateDir, "gate.log"),
+  // Lifecycle files (src/launch, src/supervise, src/state).
+  gateOut: (stateDir: string) => join(stateDir, "gate.out"),
+  supervisorPid: (stateDir: string) => join(stateDir, "supervisor.pid"),
+  supervisorLog: (stateDir: string) => join(stateDir, "supervisor.log"),
+  lock: (stateDir: string) => join(stateDir, "up.lock"),
+  preserve: (stateDir: string) => join(stateDir, ".preserve"),
+  stopping: (stateDir: string) => join(stateDir, ".stopping"),
+  spec: (stateDir: string) => join(stateDir, "spec.json"),
+  plan: (stateDir: string) => join(stateDir, "plan.json"),
 };

@@ -1,0 +1,274 @@
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import type { Backend, Bottle, LaunchContext } from "../backends/types.ts";
+import { UserError } from "../errors.ts";
+import type { GatePolicy } from "../gate/types.ts";
+import type { PlanJson, Spec } from "../plan/types.ts";
+import { isPreserved, markPreserved, removeStateDir } from "../state/dirs.ts";
+import { acquireLock, claimStateDir, type Lock } from "../state/lock.ts";
+import { readMetadata, updateMetadata, writeMetadata } from "../state/metadata.ts";
+import { paths } from "../state/paths.ts";
+import { isAlive, removeQuietly } from "../state/process.ts";
+import { spawnGate, stopGate } from "../supervise/gate.ts";
+import { waitForGate } from "../supervise/probe.ts";
+import { spawnSupervisor } from "../supervise/supervisor.ts";
+import { watchGate } from "../supervise/watcher.ts";
+import { agentArgv } from "./agent.ts";
+import { gateInputs, type ResolvedEnv } from "./inputs.ts";
+import { RollbackStack } from "./rollback.ts";
+import { Aborted, Interrupts, SIGNAL_EXIT, type SignalSource } from "./signals.ts";
+import { removeBottle, stopSupervisor } from "./teardown.ts";
+
+// The launch sequence (DESIGN.md data flow steps 6 and 7) as small steps
+// on a rollback stack. Every effect is reached through `deps`, so tests run
+// the real sequence against a fake backend and a fake gate.
+
+export interface LaunchDeps {
+  home: string;
+  backend: Backend;
+  hostEnv: Record<string, string | undefined>;
+  // Asks for "?" entries on the tty, copies ${HOST_VAR}s; values in memory only.
+  resolveEnv: (spec: Spec) => Promise<ResolvedEnv>;
+  ensureCa: (caDir: string) => Promise<unknown>;
+  makePlaceholder: (real: string) => string;
+  gateCommand?: (stateDir: string) => string[];
+  supervisorCommand?: (stateDir: string) => string[];
+  remintSlug?: () => string;
+  signals: SignalSource;
+  err: (line: string) => void;
+  out: (line: string) => void;
+  tty: boolean;
+  gateReadyTimeoutMs?: number;
+  watchIntervalMs?: number;
+  // Test hook: runs before each step, by name.
+  beforeStep?: (name: string) => Promise<void> | void;
+}
+
+export interface LaunchRequest {
+  spec: Spec;
+  plan: PlanJson;
+  detached: boolean;
+  cwd: string;
+  // `resume`: reuse this slug's preserved state dir (CA, policy placeholders).
+  resume?: boolean;
+}
+
+export const STEPS = ["env", "state", "ca", "policy", "gate", "bottle", "attach"] as const;
+
+export async function launch(req: LaunchRequest, deps: LaunchDeps): Promise<number> {
+  const { spec, backend } = { spec: req.spec, backend: deps.backend };
+  let plan = req.plan;
+  const stack = new RollbackStack();
+
+  // Env first, before any handler or resource: a Ctrl-C at a secret prompt
+  // simply ends the process with nothing created.
+  await deps.beforeStep?.("env");
+  const resolved = await deps.resolveEnv(spec);
+
+  const intr = new Interrupts(deps.signals);
+  const checkpoint = () => {
+    if (intr.received) throw new Aborted(intr.received);
+  };
+  const step = async <T>(name: (typeof STEPS)[number], fn: () => Promise<T> | T): Promise<T> => {
+    checkpoint();
+    await deps.beforeStep?.(name);
+    checkpoint();
+    const r = await fn();
+    checkpoint();
+    return r;
+  };
+  intr.onSignal((s) => deps.err(`claude-bottle: ${s}: stopping, removing what was created so far`));
+
+  let stateDir = "";
+  let slug = plan.slug;
+  let lock = null as Lock | null;
+  try {
+    // 1. State dir (0700) + lock. Its undo runs last: keeps the dir only if
+    //    it is marked .preserve (resume material).
+    await step("state", () => {
+      if (req.resume) {
+        stateDir = paths.stateDir(deps.home, slug);
+        if (!existsSync(stateDir)) throw new UserError(`no state for bottle ${slug}; 'claude-bottle ls' lists bottles`);
+      } else {
+        const claimed = claimStateDir(deps.home, slug, deps.remintSlug);
+        slug = claimed.slug;
+        stateDir = claimed.stateDir;
+        if (slug !== plan.slug) deps.err(`claude-bottle: slug ${plan.slug} was taken; using ${slug}`);
+      }
+      stack.push("state", () => {
+        lock?.release();
+        if (!isPreserved(stateDir)) removeStateDir(stateDir);
+      });
+      lock = acquireLock(stateDir);
+      plan = { ...plan, slug, state_dir: stateDir };
+      writeFileSync(paths.spec(stateDir), JSON.stringify(spec, null, 2) + "\n", { mode: 0o600 });
+      writeFileSync(paths.plan(stateDir), JSON.stringify(plan, null, 2) + "\n", { mode: 0o600 });
+      writeMetadata(stateDir, {
+        version: 1,
+        slug,
+        agent: spec.agent,
+        bottle: spec.bottle,
+        backend: backend.name,
+        cwd: req.cwd,
+        workspace: spec.workspace,
+        started_at: new Date().toISOString(),
+        status: "starting",
+        detached: req.detached,
+        owner_pid: process.pid,
+        exit_code: null,
+      });
+      removeQuietly(paths.stopping(stateDir));
+    });
+
+    // 2. Per-bottle CA (kept across resume: the bottle trusts the same one).
+    await step("ca", () => deps.ensureCa(paths.caDir(stateDir)));
+
+    // 3. Placeholders + policy.json (no secrets in it).
+    const inputs = await step("policy", () => {
+      const previous = req.resume ? readPolicyPlaceholders(stateDir) : undefined;
+      const gi = gateInputs({ slug, spec, resolved, hostEnv: deps.hostEnv, makePlaceholder: deps.makePlaceholder, previousPlaceholders: previous });
+      writeFileSync(paths.policy(stateDir), JSON.stringify(gi.policy, null, 2) + "\n", { mode: 0o600 });
+      return gi;
+    });
+
+    // 4. The gate, detached; ready when its socket answers.
+    await step("gate", async () => {
+      stack.push("gate", () => stopGate(stateDir));
+      deps.err(`claude-bottle: starting gate for ${slug}`);
+      const g = await spawnGate({ stateDir, secrets: inputs.secrets, command: deps.gateCommand?.(stateDir) });
+      const ok = await waitForGate(paths.gateSocket(stateDir), {
+        timeoutMs: deps.gateReadyTimeoutMs ?? 15_000,
+        stillWorth: () => !intr.received && isAlive(g.pid),
+      });
+      checkpoint();
+      if (!ok) throw new UserError(`the gate did not start; see ${paths.gateOut(stateDir)} and ${paths.gateLog(stateDir)}`);
+    });
+
+    // 5. The bottle: create, start, provision (all inside backend.launch).
+    //    The undo goes on the stack first, so a half-created bottle is found.
+    let bottle: Bottle | null = null;
+    await step("bottle", async () => {
+      stack.push("bottle", () => removeBottle(backend, slug));
+      deps.err(`claude-bottle: starting bottle ${slug} (${backend.name})`);
+      const ctx: LaunchContext = {
+        stateDir,
+        gateSocket: paths.gateSocket(stateDir),
+        env: inputs.agentEnv,
+        secretEnvNames: Object.keys(inputs.secretEnv).sort(),
+        verbose: false,
+        progress: (s) => deps.err(`claude-bottle: ${s}`),
+      };
+      // Secret values reach the backend's child (docker/smolvm) by name from
+      // our environment, never on its argv; put back what was there after.
+      const saved = withEnv(inputs.secretEnv);
+      try {
+        bottle = await backend.launch(spec, plan, ctx);
+      } finally {
+        saved.restore();
+      }
+    });
+    updateMetadata(stateDir, { status: "running" });
+
+    if (req.detached) {
+      stack.push("supervisor", () => stopSupervisor(stateDir));
+      const pid = await spawnSupervisor({ stateDir, secrets: inputs.secrets, command: deps.supervisorCommand?.(stateDir) });
+      checkpoint();
+      updateMetadata(stateDir, { owner_pid: pid });
+      removeQuietly(paths.preserve(stateDir));
+      lock?.release();
+      stack.commit();
+      deps.out(slug);
+      deps.err(`claude-bottle: ${slug} is running detached.`);
+      deps.err(`  attach:  claude-bottle attach ${slug}`);
+      deps.err(`  exec:    claude-bottle exec ${slug} -- <command>`);
+      deps.err(`  stop:    claude-bottle down ${slug}`);
+      return 0;
+    }
+
+    // 6. Foreground: watch the gate, attach the agent.
+    const watcher = watchGate({
+      slug,
+      stateDir,
+      secrets: inputs.secrets,
+      command: deps.gateCommand?.(stateDir),
+      intervalMs: deps.watchIntervalMs,
+      onEvent: (e) => deps.err(`claude-bottle: gate ${e.kind}: ${e.reason}`),
+    });
+    stack.push("watcher", () => watcher.stop());
+    const code = await step("attach", async () => {
+      // From here a signal ends the agent (by stopping the bottle) and the
+      // normal end-of-session path runs: the state is preserved because the
+      // exit is non-zero. Ctrl-C with a tty goes to the agent as a key.
+      const off = intr.onSignal(() => {
+        void removeBottle(backend, slug).catch(() => {});
+      });
+      try {
+        return await bottle!.exec(agentArgv(spec, deps.hostEnv), { tty: deps.tty, stdin: true });
+      } finally {
+        off();
+      }
+    }).catch((e) => {
+      if (e instanceof Aborted) return SIGNAL_EXIT[e.signal];
+      throw e;
+    });
+    await settle(stateDir, slug, code, deps);
+    await stack.unwind();
+    return code;
+  } catch (e) {
+    const failures = await stack.unwind();
+    for (const f of failures) deps.err(`claude-bottle: cleanup of ${f.name} failed: ${(f.error as Error)?.message ?? f.error}`);
+    if (e instanceof Aborted) return SIGNAL_EXIT[e.signal];
+    throw e;
+  } finally {
+    intr.dispose();
+  }
+}
+
+// The end of a session: exit 0 -> the state goes (the undo of "state"
+// removes it); anything else -> keep it for `resume` and say how.
+async function settle(stateDir: string, slug: string, code: number, deps: LaunchDeps): Promise<void> {
+  if (!existsSync(stateDir)) return; // `down` took it already
+  if (code === 0) {
+    removeQuietly(paths.preserve(stateDir));
+    return;
+  }
+  updateMetadata(stateDir, { status: "exited", exit_code: code, owner_pid: null });
+  markPreserved(stateDir, `agent exited with code ${code}`);
+  deps.err(`claude-bottle: the agent exited with code ${code}; state kept in ${stateDir}`);
+  deps.err(`  resume:  claude-bottle resume ${slug}`);
+  deps.err(`  discard: claude-bottle down ${slug}`);
+}
+
+function readPolicyPlaceholders(stateDir: string): Record<string, string> | undefined {
+  try {
+    const p = JSON.parse(readFileSync(paths.policy(stateDir), "utf8")) as GatePolicy;
+    return p.placeholders;
+  } catch {
+    return undefined;
+  }
+}
+
+function withEnv(vars: Record<string, string>): { restore(): void } {
+  const before: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(vars)) {
+    before[k] = process.env[k];
+    process.env[k] = v;
+  }
+  return {
+    restore() {
+      for (const [k, v] of Object.entries(before)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    },
+  };
+}
+
+// Exposed for `resume`: is the slug's state resumable?
+export function resumable(home: string, slug: string): { stateDir: string; ok: boolean; why: string | null } {
+  const stateDir = paths.stateDir(home, slug);
+  if (!existsSync(stateDir)) return { stateDir, ok: false, why: `no state for bottle ${slug}` };
+  const m = readMetadata(stateDir);
+  if (!m) return { stateDir, ok: false, why: `state of ${slug} has no readable metadata.json` };
+  if (!isPreserved(stateDir)) return { stateDir, ok: false, why: `bottle ${slug} is not a preserved session (status ${m.status})` };
+  return { stateDir, ok: true, why: null };
+}

@@ -1,0 +1,92 @@
+import { readFileSync, unlinkSync } from "node:fs";
+
+// Small helpers over pids. Every kill goes through `ownedBy`: a pidfile can
+// outlive its process and the pid be reused by something unrelated, so we
+// only signal a process whose command line still names the bottle's state
+// directory.
+
+export function readPid(file: string): number | null {
+  try {
+    const n = Number.parseInt(readFileSync(file, "utf8").trim(), 10);
+    return Number.isInteger(n) && n > 1 ? n : null;
+  } catch {
+    return null;
+  }
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    // EPERM: exists but not ours; still alive.
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+  // A zombie (exited, not yet reaped by its parent) still answers kill(0).
+  return !isZombie(pid);
+}
+
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // pid (comm) STATE ...; comm may contain spaces and parentheses.
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    return state === "Z" || state === "X";
+  } catch {
+    return false;
+  }
+}
+
+export function commandLine(pid: number): string | null {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ").trim();
+  } catch {
+    // No /proc (macOS): ask ps.
+    try {
+      const r = Bun.spawnSync(["ps", "-o", "command=", "-p", String(pid)], { stdout: "pipe", stderr: "ignore" });
+      const out = r.stdout.toString().trim();
+      return r.exitCode === 0 && out.length > 0 ? out : null;
+    } catch {
+      return null;
+    }
+  }
+}
+
+export function ownedBy(pid: number, marker: string): boolean {
+  if (!isAlive(pid)) return false;
+  const cmd = commandLine(pid);
+  // Whole-word match: state dir "…/a-abcde" must not match "…/a-abcde-x".
+  return cmd !== null && ` ${cmd} `.includes(` ${marker} `);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// SIGTERM, wait up to graceMs, then SIGKILL. Resolves once the process is gone
+// (or was never ours). Harmless to call twice.
+export async function terminate(pid: number, marker: string, graceMs = 3000): Promise<boolean> {
+  if (!ownedBy(pid, marker)) return false;
+  try {
+    process.kill(pid, "SIGTERM");
+  } catch {
+    return false;
+  }
+  const deadline = Date.now() + graceMs;
+  while (Date.now() < deadline) {
+    if (!isAlive(pid)) return true;
+    await sleep(50);
+  }
+  try {
+    process.kill(pid, "SIGKILL");
+  } catch {
+    // already gone
+  }
+  for (let i = 0; i < 40 && isAlive(pid); i++) await sleep(25);
+  return true;
+}
+
+export function removeQuietly(file: string): void {
+  try {
+    unlinkSync(file);
+  } catch {
+    // already gone
+  }
+}

@@ -1,0 +1,63 @@
+import { spawn } from "node:child_process";
+import { closeSync, openSync, writeFileSync } from "node:fs";
+import type { GateSecrets } from "../gate/types.ts";
+import { selfCommand } from "../self.ts";
+import { paths } from "../state/paths.ts";
+import { readPid, removeQuietly, terminate } from "../state/process.ts";
+
+// Starting and stopping a bottle's gate process.
+//
+// The gate runs detached (its own session and process group): a Ctrl-C on
+// the terminal reaches `up`, which then tears down in order (bottle first,
+// then gate), instead of killing the gate under a still-running bottle; and
+// with `up -d` the gate outlives `up`. Secrets go in on stdin, one JSON
+// document, then stdin closes: never argv, never a file.
+
+export function gateCommand(stateDir: string, env: Record<string, string | undefined> = process.env): string[] {
+  return [...selfCommand(env), "gate", "--state", stateDir];
+}
+
+export interface StartedGate {
+  pid: number;
+}
+
+export async function spawnGate(opts: {
+  stateDir: string;
+  secrets: GateSecrets;
+  command?: string[];
+  env?: Record<string, string | undefined>;
+}): Promise<StartedGate> {
+  const argv = opts.command ?? gateCommand(opts.stateDir);
+  // The gate logs to gate.log itself; gate.out only catches what it prints
+  // before its logger is up (or a crash).
+  const out = openSync(paths.gateOut(opts.stateDir), "a", 0o600);
+  try {
+    const child = spawn(argv[0]!, argv.slice(1), {
+      detached: true,
+      stdio: ["pipe", out, out],
+      env: (opts.env ?? process.env) as NodeJS.ProcessEnv,
+    });
+    const pid = await new Promise<number>((resolve, reject) => {
+      child.once("error", reject);
+      child.once("spawn", () => resolve(child.pid!));
+    });
+    // The child may die before reading stdin (bad command); an EPIPE then is
+    // reported by readiness, not as an unhandled error here.
+    child.stdin!.on("error", () => {});
+    child.stdin!.end(JSON.stringify(opts.secrets));
+    child.unref();
+    writeFileSync(paths.gatePid(opts.stateDir), `${pid}\n`, { mode: 0o600 });
+    return { pid };
+  } finally {
+    closeSync(out);
+  }
+}
+
+// Stop the gate of a bottle and remove its socket. Idempotent: no pidfile,
+// a dead pid, or a pid now used by another program are all fine.
+export async function stopGate(stateDir: string): Promise<void> {
+  const pid = readPid(paths.gatePid(stateDir));
+  if (pid !== null) await terminate(pid, stateDir);
+  removeQuietly(paths.gatePid(stateDir));
+  removeQuietly(paths.gateSocket(stateDir));
+}

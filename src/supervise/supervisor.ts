@@ -1,0 +1,91 @@
+import { spawn } from "node:child_process";
+import { closeSync, existsSync, openSync, writeFileSync } from "node:fs";
+import type { GateSecrets } from "../gate/types.ts";
+import { selfCommand } from "../self.ts";
+import { isStopping } from "../state/dirs.ts";
+import { paths } from "../state/paths.ts";
+import { isAlive, readPid, removeQuietly } from "../state/process.ts";
+import { watchGate } from "./watcher.ts";
+
+// `up -d` leaves no `up` process behind to watch the gate, so a small
+// detached supervisor (`claude-bottle supervise-gate --state <dir>`, hidden)
+// takes over. It gets the GateSecrets on stdin like the gate and keeps them
+// in memory only, to restart the gate with the same credentials.
+
+export function supervisorCommand(stateDir: string): string[] {
+  return [...selfCommand(), "supervise-gate", "--state", stateDir];
+}
+
+export async function spawnSupervisor(opts: {
+  stateDir: string;
+  secrets: GateSecrets;
+  command?: string[];
+  timeoutMs?: number;
+}): Promise<number> {
+  const argv = opts.command ?? supervisorCommand(opts.stateDir);
+  const out = openSync(paths.supervisorLog(opts.stateDir), "a", 0o600);
+  let pid: number;
+  try {
+    const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ["pipe", out, out] });
+    pid = await new Promise<number>((resolve, reject) => {
+      child.once("error", reject);
+      child.once("spawn", () => resolve(child.pid!));
+    });
+    child.stdin!.on("error", () => {});
+    child.stdin!.end(JSON.stringify(opts.secrets));
+    child.unref();
+  } finally {
+    closeSync(out);
+  }
+  // Ready once it has read its secrets and written its pidfile.
+  const deadline = Date.now() + (opts.timeoutMs ?? 10_000);
+  while (Date.now() < deadline) {
+    if (readPid(paths.supervisorPid(opts.stateDir)) === pid) return pid;
+    if (!isAlive(pid)) break;
+    await Bun.sleep(25);
+  }
+  try {
+    process.kill(pid, "SIGKILL");
+  } catch {
+    // gone
+  }
+  throw new Error(`the gate supervisor did not start; see ${paths.supervisorLog(opts.stateDir)}`);
+}
+
+// The supervisor process body. Returns when the bottle is being stopped
+// (`down` writes .stopping, or the state dir is gone) or on SIGTERM.
+export async function runSupervisor(opts: {
+  stateDir: string;
+  slug: string;
+  secrets: GateSecrets;
+  gateCommand?: string[];
+  intervalMs?: number;
+}): Promise<void> {
+  writeFileSync(paths.supervisorPid(opts.stateDir), `${process.pid}\n`, { mode: 0o600 });
+  const log = (msg: string) => process.stderr.write(`${new Date().toISOString()} ${msg}\n`);
+  const w = watchGate({
+    slug: opts.slug,
+    stateDir: opts.stateDir,
+    secrets: opts.secrets,
+    command: opts.gateCommand,
+    intervalMs: opts.intervalMs,
+    onEvent: (e) => log(`gate ${e.kind}: ${e.reason}`),
+  });
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      clearInterval(t);
+      process.off("SIGTERM", done);
+      process.off("SIGINT", done);
+      resolve();
+    };
+    const t = setInterval(() => {
+      if (isStopping(opts.stateDir)) done();
+    }, 250);
+    process.on("SIGTERM", done);
+    process.on("SIGINT", done);
+  });
+  await w.stop();
+  if (existsSync(opts.stateDir) && readPid(paths.supervisorPid(opts.stateDir)) === process.pid) {
+    removeQuietly(paths.supervisorPid(opts.stateDir));
+  }
+}

@@ -1,0 +1,196 @@
+import { afterEach, expect, test } from "bun:test";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { launch, STEPS } from "../../../src/launch/launcher.ts";
+import { listStateDirs } from "../../../src/state/dirs.ts";
+import { readMetadata } from "../../../src/state/metadata.ts";
+import { paths } from "../../../src/state/paths.ts";
+import { isAlive, readPid } from "../../../src/state/process.ts";
+import { teardownResources } from "../../../src/launch/teardown.ts";
+import { harness, COPIED, PLANTED, REAL_TOKEN } from "./fixtures/harness.ts";
+import { testPlan, testSpec } from "./fixtures/spec.ts";
+
+const disposers: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const d of disposers.splice(0).reverse()) await d();
+});
+
+function setup(opts: Parameters<typeof harness>[0] = {}) {
+  const h = harness(opts);
+  disposers.push(async () => {
+    for (const { slug, stateDir } of listStateDirs(h.home)) await teardownResources(stateDir, slug, h.fake.backend);
+    h.dispose();
+  });
+  return h;
+}
+
+function allFiles(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true })
+    .map((f) => join(dir, String(f)))
+    .filter((f) => statSync(f).isFile());
+}
+
+test("exit 0: everything is torn down and the state dir deleted", async () => {
+  const h = setup({ agentArgv: ["sh", "-c", "exit 0"] });
+  const spec = testSpec();
+  const code = await launch({ spec, plan: testPlan("tester-aaaaa", spec), detached: false, cwd: "/w" }, h.deps);
+  expect(code).toBe(0);
+  expect(existsSync(paths.stateDir(h.home, "tester-aaaaa"))).toBe(false);
+  expect(h.fake.live.size).toBe(0);
+  expect(h.fake.events).toEqual(["launch tester-aaaaa", "stop tester-aaaaa", "remove tester-aaaaa"]);
+});
+
+test("non-zero exit: bottle and gate go, state stays with .preserve and a resume hint; no secret anywhere", async () => {
+  let gatePid = 0;
+  const h = setup({
+    // The agent prints what it sees, so the test can check the bottle got
+    // placeholders, not credentials.
+    agentArgv: ["sh", "-c", 'printf "%s|%s|%s|%s" "$EXAMPLE_TOKEN" "$ASKED" "$LIT" "$HTTPS_PROXY" > "$OUT_FILE"; exit 3'],
+    beforeStep: (name) => {
+      if (name === "attach") gatePid = readPid(paths.gatePid(paths.stateDir(h.home, "tester-bbbbb")))!;
+    },
+  });
+  const outFile = join(h.home, "agent-saw.txt");
+  const spec = testSpec({ env: [...testSpec().env, { name: "OUT_FILE", kind: "literal", value: outFile }] });
+  const code = await launch({ spec, plan: testPlan("tester-bbbbb", spec), detached: false, cwd: "/w" }, h.deps);
+  expect(code).toBe(3);
+  const dir = paths.stateDir(h.home, "tester-bbbbb");
+  expect(existsSync(paths.preserve(dir))).toBe(true);
+  expect(statSync(dir).mode & 0o777).toBe(0o700);
+  const m = readMetadata(dir)!;
+  expect(m).toMatchObject({ slug: "tester-bbbbb", agent: "tester", bottle: "default", backend: "docker", cwd: "/w", status: "exited", exit_code: 3 });
+  expect(m.workspace.mode).toBe("none");
+  expect(h.lines.join("\n")).toContain("claude-bottle resume tester-bbbbb");
+  expect(h.fake.live.size).toBe(0);
+  expect(gatePid).toBeGreaterThan(1);
+  expect(isAlive(gatePid)).toBe(false);
+  expect(existsSync(paths.gateSocket(dir))).toBe(false);
+  expect(existsSync(paths.lock(dir))).toBe(false);
+
+  const saw = readFileSync(outFile, "utf8").split("|");
+  expect(saw[0]).not.toBe(REAL_TOKEN);
+  expect(saw[0]!.startsWith("cbph-")).toBe(true);
+  expect(saw[1]).toBe(PLANTED); // the bottle's own secret does reach the bottle
+  expect(saw[2]).toBe("plain-literal");
+  expect(saw[3]).toBe("http://127.0.0.1:3128");
+
+  // The planted secrets are nowhere in the state dir or our output, and the
+  // secret env names were never handed to the backend as argv env.
+  const haystack = allFiles(dir).map((f) => readFileSync(f, "latin1")).join("\n") + h.lines.join("\n");
+  for (const s of [PLANTED, REAL_TOKEN, COPIED]) expect(haystack.includes(s)).toBe(false);
+  const policy = JSON.parse(readFileSync(paths.policy(dir), "utf8"));
+  expect(Object.keys(policy.placeholders)).toEqual(["EXAMPLE_TOKEN"]);
+});
+
+for (const at of STEPS.filter((s) => s !== "env")) {
+  test(`SIGINT before step '${at}' leaves nothing behind`, async () => {
+    let gatePid: number | null = null;
+    const h = setup({
+      agentArgv: ["sleep", "30"],
+      beforeStep: (name) => {
+        gatePid ??= readPid(paths.gatePid(paths.stateDir(h.home, "tester-ccccc")));
+        if (name === at) h.signals.emit("SIGINT");
+      },
+    });
+    const spec = testSpec();
+    const code = await launch({ spec, plan: testPlan("tester-ccccc", spec), detached: false, cwd: "/w" }, h.deps);
+    expect(code).toBe(130);
+    const dir = paths.stateDir(h.home, "tester-ccccc");
+    expect(h.fake.live.size).toBe(0);
+    if (gatePid !== null) expect(isAlive(gatePid)).toBe(false);
+    if (at === "attach") {
+      // The session had started: state is kept for resume, nothing runs.
+      expect(existsSync(paths.preserve(dir))).toBe(true);
+    } else {
+      expect(existsSync(dir)).toBe(false);
+    }
+    expect(h.signals.listenerCount("SIGINT")).toBe(0);
+  });
+}
+
+test("SIGTERM while the backend is creating the bottle: the step finishes, then everything is undone", async () => {
+  let h: ReturnType<typeof setup>;
+  h = setup({
+    agentArgv: ["sleep", "30"],
+    onLaunch: async () => {
+      h.signals.emit("SIGTERM");
+      await Bun.sleep(50);
+    },
+  });
+  const spec = testSpec();
+  const code = await launch({ spec, plan: testPlan("tester-ddddd", spec), detached: false, cwd: "/w" }, h.deps);
+  expect(code).toBe(143);
+  expect(h.fake.live.size).toBe(0);
+  expect(listStateDirs(h.home)).toEqual([]);
+});
+
+test("a failing backend launch rolls back the gate and the state dir", async () => {
+  let gatePid: number | null = null;
+  const h = setup({
+    failLaunch: true,
+    beforeStep: (name) => {
+      if (name === "bottle") gatePid = readPid(paths.gatePid(paths.stateDir(h.home, "tester-eeeee")));
+    },
+  });
+  const spec = testSpec();
+  await expect(launch({ spec, plan: testPlan("tester-eeeee", spec), detached: false, cwd: "/w" }, h.deps)).rejects.toThrow("fake backend");
+  expect(gatePid).not.toBeNull();
+  expect(isAlive(gatePid!)).toBe(false);
+  expect(h.fake.live.size).toBe(0);
+  expect(listStateDirs(h.home)).toEqual([]);
+});
+
+test("a missing credential is a UserError naming the variable, and nothing is created", async () => {
+  const h = setup();
+  delete h.deps.hostEnv.EXAMPLE_TOKEN;
+  const spec = testSpec();
+  await expect(launch({ spec, plan: testPlan("tester-fffff", spec), detached: false, cwd: "/w" }, h.deps)).rejects.toThrow(/EXAMPLE_TOKEN/);
+  expect(listStateDirs(h.home)).toEqual([]);
+});
+
+test("two launches with the same slug at once never collide", async () => {
+  const h = setup({ agentArgv: ["sh", "-c", "sleep 0.3; exit 5"] });
+  const spec = testSpec();
+  const [a, b] = await Promise.all([
+    launch({ spec, plan: testPlan("tester-ggggg", spec), detached: false, cwd: "/w" }, h.deps),
+    launch({ spec, plan: testPlan("tester-ggggg", spec), detached: false, cwd: "/w" }, h.deps),
+  ]);
+  expect([a, b]).toEqual([5, 5]);
+  const slugs = listStateDirs(h.home).map((s) => s.slug);
+  expect(slugs).toEqual(["tester-ggggg", "tester-re001"]);
+  expect(h.fake.events.filter((e) => e.startsWith("launch")).sort()).toEqual(["launch tester-ggggg", "launch tester-re001"]);
+});
+
+test("detached: bottle, gate and supervisor keep running; teardown removes them", async () => {
+  const h = setup();
+  const spec = testSpec();
+  const code = await launch({ spec, plan: testPlan("tester-hhhhh", spec), detached: true, cwd: "/w" }, h.deps);
+  expect(code).toBe(0);
+  const dir = paths.stateDir(h.home, "tester-hhhhh");
+  expect(h.fake.live.has("tester-hhhhh")).toBe(true);
+  const gate = readPid(paths.gatePid(dir))!;
+  const sup = readPid(paths.supervisorPid(dir))!;
+  expect(isAlive(gate)).toBe(true);
+  expect(isAlive(sup)).toBe(true);
+  expect(readMetadata(dir)).toMatchObject({ status: "running", detached: true, owner_pid: sup });
+  expect(h.lines).toContain("tester-hhhhh");
+
+  // The supervisor restarts a killed gate.
+  process.kill(gate, "SIGKILL");
+  let restarted: number | null = null;
+  for (let i = 0; i < 200; i++) {
+    const p = readPid(paths.gatePid(dir));
+    if (p !== null && p !== gate && isAlive(p)) {
+      restarted = p;
+      break;
+    }
+    await Bun.sleep(50);
+  }
+  expect(restarted).not.toBeNull();
+
+  await teardownResources(dir, "tester-hhhhh", h.fake.backend);
+  expect(isAlive(restarted!)).toBe(false);
+  expect(isAlive(sup)).toBe(false);
+  expect(h.fake.live.size).toBe(0);
+});
