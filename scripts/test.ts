@@ -36,7 +36,9 @@ if (tsc.code !== 0) {
   process.exit(1);
 }
 
-const result = await run(["bun", "test", ...(extra.length ? extra : suites)]);
+// Integration tests start real containers on a 2-core machine: 5 s (the
+// default) is too short for some of them.
+const result = await run(["bun", "test", "--timeout", "120000", ...(extra.length ? extra : suites)]);
 const count = (word: string) => {
   const m = result.out.match(new RegExp(`^\\s*(\\d+) ${word}$`, "m"));
   return m ? Number(m[1]) : 0;
