@@ -1,0 +1,133 @@
+import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { BackendName } from "../plan/types.ts";
+
+// The explanation a new user sees the first time `claude-bottle up` does
+// something slow or surprising (build an image, start a gate, make a CA), and
+// never again. Each topic is shown once per home: someone who first ran with
+// docker and later switches to smolvm still gets the smolvm lines once.
+//
+// The launcher calls takeFirstRunLines() before it starts the steps and
+// prints what it returns; the progress display then needs no prose of its own.
+
+export const FIRST_RUN_MARKER = ".first-run-done";
+
+export interface FirstRunContext {
+  backend: BackendName;
+  // No bottle/agent manifests were found: `up` runs the embedded defaults.
+  usingDefaults: boolean;
+  // The agent image is not there yet and will be built (docker) or packed (smolvm).
+  imageBuild: boolean;
+}
+
+export interface Topic {
+  // Stable id stored in the marker; the backend-specific ones carry the backend.
+  id: string;
+  lines: string[];
+}
+
+// Pure: every topic that applies to this run, in the order the steps happen.
+export function firstRunTopics(ctx: FirstRunContext): Topic[] {
+  const topics: Topic[] = [
+    {
+      id: "intro",
+      lines: [
+        "First run: claude-bottle explains each step once; later runs only show progress.",
+        "The agent runs in a bottle with no network of its own. Its one way out is the gate.",
+      ],
+    },
+  ];
+  if (ctx.usingDefaults) {
+    topics.push({
+      id: "defaults",
+      lines: [
+        "No manifests in ~/.claude-bottle yet, so the built-in defaults apply: the Claude agent, reaching only the hosts Claude Code needs.",
+        "Run `claude-bottle init` to write manifests you can edit (egress routes, credentials, git upstreams).",
+      ],
+    });
+  }
+  topics.push(
+    ctx.backend === "docker"
+      ? {
+          id: "backend:docker",
+          lines: ["Backend docker: the bottle is a container started with --network none, all capabilities dropped and no-new-privileges."],
+        }
+      : {
+          id: "backend:smolmachines",
+          lines: ["Backend smolvm: the bottle is a microVM with no network card; the gate socket is its only connection to the host."],
+        },
+  );
+  if (ctx.imageBuild) {
+    topics.push(
+      ctx.backend === "docker"
+        ? {
+            id: "image:docker",
+            lines: ["Building the agent image (Node.js, git, Claude Code). This takes a few minutes once; later bottles reuse it."],
+          }
+        : {
+            id: "image:smolmachines",
+            lines: ["Preparing the agent image for smolvm on the host (the VM has no network to pull it). This happens once."],
+          },
+    );
+  }
+  topics.push(
+    {
+      id: "gate",
+      lines: [
+        "Starting the gate: this same program, running on your machine. It lets through only the hosts the manifest allows,",
+        "adds your credentials on the wire (the agent only ever sees placeholders), blocks secrets leaving, and logs every decision.",
+        "See the decisions with `claude-bottle logs`.",
+      ],
+    },
+    {
+      id: "ca",
+      lines: [
+        "Each bottle gets its own certificate authority so the gate can inspect HTTPS. Only the bottle trusts it; your system does not.",
+      ],
+    },
+    {
+      id: "attach",
+      lines: ["The agent prompt that follows runs inside the bottle. Leaving the agent stops the bottle and its gate."],
+    },
+  );
+  return topics;
+}
+
+// Pure: the marker's topic ids. A marker that exists but is not ours (an
+// empty file someone touched, an older format) means "already explained":
+// better to say too little than to nag.
+export function parseMarker(text: string | undefined): Set<string> | "all" {
+  if (text === undefined) return new Set();
+  try {
+    const v = JSON.parse(text) as { shown?: unknown };
+    if (v && Array.isArray(v.shown) && v.shown.every((x) => typeof x === "string")) return new Set(v.shown as string[]);
+  } catch {
+    // fall through
+  }
+  return "all";
+}
+
+// Effect: the lines not shown yet for this run, and the record that they now
+// have been (<home>/.first-run-done). Returns [] when nothing is new. The
+// marker is written before the caller prints: a crash mid-run must not make
+// every later run repeat the explanation.
+export function takeFirstRunLines(home: string, ctx: FirstRunContext): string[] {
+  const marker = join(home, FIRST_RUN_MARKER);
+  let text: string | undefined;
+  try {
+    text = readFileSync(marker, "utf8");
+  } catch {
+    text = undefined;
+  }
+  const shown = parseMarker(text);
+  if (shown === "all") return [];
+  const fresh = firstRunTopics(ctx).filter((t) => !shown.has(t.id));
+  if (fresh.length === 0) return [];
+  for (const t of fresh) shown.add(t.id);
+  mkdirSync(home, { recursive: true, mode: 0o700 });
+  const tmp = `${marker}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify({ shown: [...shown].sort() }) + "\n", { mode: 0o600 });
+  chmodSync(tmp, 0o600);
+  renameSync(tmp, marker);
+  return fresh.flatMap((t) => t.lines);
+}
