@@ -20,14 +20,14 @@ const onOff = z
   .union([z.enum(["on", "off"]), z.boolean()])
   .transform((v) => (v === true || v === "on" ? "on" : "off") as "on" | "off");
 
-const envVarName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name");
+const envVarName = z.string().max(128).regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name");
 
 export const authSchema = z.strictObject({
   // Header that carries the credential; `Authorization` unless the API wants
   // something else (Anthropic API keys go in `x-api-key` with no scheme).
-  header: z.string().regex(/^[A-Za-z0-9-]+$/).default("Authorization"),
+  header: z.string().max(128).regex(/^[A-Za-z0-9-]+$/, "must be an HTTP header name").default("Authorization"),
   // Prefix before the token, e.g. `Bearer`, `token`; empty for none.
-  scheme: z.string().max(32).default("Bearer"),
+  scheme: z.string().max(32).regex(/^[A-Za-z0-9._-]*$/, "must be a word such as Bearer, or empty").default("Bearer"),
   // Host environment variable that holds the real credential. The value
   // stays on the host: the bottle only ever sees a placeholder.
   token_ref: envVarName,
@@ -35,9 +35,9 @@ export const authSchema = z.strictObject({
 
 export const egressRouteSchema = z.strictObject({
   host: hostPattern,
-  ports: z.array(z.number().int().min(1).max(65535)).min(1).optional(),
-  methods: z.array(method).min(1).optional(),
-  paths: z.array(z.string().startsWith("/", "must start with /")).min(1).optional(),
+  ports: z.array(z.number().int().min(1).max(65535)).min(1).max(64).optional(),
+  methods: z.array(method).min(1).max(16).optional(),
+  paths: z.array(z.string().max(2048).startsWith("/", "must start with /")).min(1).max(256).optional(),
   tls: z.enum(["terminate", "passthrough"]).default("terminate"),
   dlp: onOff.default("on"),
   auth: authSchema.optional(),
@@ -47,14 +47,14 @@ export const egressRouteSchema = z.strictObject({
 });
 
 export const gitUpstreamSchema = z.strictObject({
-  name: z.string().regex(/^[a-z][a-z0-9._-]*$/, "must be lowercase letters, digits, . _ -"),
-  url: z.string().min(1),
-  identity_file: z.string().optional(),
+  name: z.string().max(64).regex(/^[a-z][a-z0-9._-]*$/, "must be lowercase letters, digits, . _ -"),
+  url: z.string().min(1).max(2048),
+  identity_file: z.string().min(1).max(4096).optional(),
   // Pinned ssh host key ("ssh-ed25519 AAAA..."); no trust on first use.
-  host_key: z.string().optional(),
+  host_key: z.string().min(1).max(16384).optional(),
   // Host variable with an https token for the upstream.
   token_ref: envVarName.optional(),
-  branches: z.array(z.string().min(1)).min(1).optional(),
+  branches: z.array(z.string().min(1).max(256)).min(1).max(256).optional(),
   allow_force: z.boolean().default(false),
   allow_delete: z.boolean().default(false),
 });
@@ -65,23 +65,29 @@ export const resourcesSchema = z.strictObject({
   memory: z.number().int().min(256).max(1024 * 1024).optional(),
 });
 
+// Bottle and agent names are file names: lowercase, digits and dashes.
+export const MANIFEST_NAME_RE = /^[a-z][a-z0-9-]*$/;
+const manifestName = z.string().max(64).regex(MANIFEST_NAME_RE, "must be a name like my-bottle (a-z, 0-9, -)");
+
 // An env value is a string: "?" / "?prompt" = secret asked on the tty,
 // "${HOST_VAR}" = copied from the host, anything else = literal.
-export const envSchema = z.record(envVarName, z.string().max(65536));
+export const envSchema = z
+  .record(envVarName, z.string().max(65536))
+  .refine((o) => Object.keys(o).length <= 512, "has too many entries (max 512)");
 
 export const bottleSchema = z.strictObject({
-  extends: z.string().regex(/^[a-z][a-z0-9-]*$/).optional(),
+  extends: manifestName.optional(),
   env: envSchema.optional(),
-  egress: z.array(egressRouteSchema).optional(),
-  git: z.array(gitUpstreamSchema).optional(),
-  image: z.string().min(1).optional(),
+  egress: z.array(egressRouteSchema).max(512).optional(),
+  git: z.array(gitUpstreamSchema).max(64).optional(),
+  image: z.string().min(1).max(512).optional(),
   resources: resourcesSchema.optional(),
   supervise: z.boolean().optional(),
 });
 
 export const agentSchema = z.strictObject({
-  bottle: z.string().regex(/^[a-z][a-z0-9-]*$/),
-  skills: z.array(z.string().regex(/^[A-Za-z0-9._-]+$/)).optional(),
+  bottle: manifestName,
+  skills: z.array(z.string().max(128).regex(/^[A-Za-z0-9._-]+$/, "must be a skill name (letters, digits, . _ -)")).max(256).optional(),
   workspace: z.enum(["copy", "mount", "none"]).optional(),
   // Claude Code subagent fields: accepted so one file can serve both tools,
   // and ignored.

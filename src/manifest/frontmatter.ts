@@ -1,0 +1,121 @@
+import { parseDocument } from "yaml";
+import { UserError } from "../errors.ts";
+import { safeName } from "./issues.ts";
+
+// Markdown + YAML frontmatter, parsed strictly and with bounds so that a
+// hostile or broken file (a cloned repo can ship agent files) gives one clean
+// error line instead of a crash, a hang or a huge allocation.
+
+export const MAX_FILE_BYTES = 256 * 1024;
+export const MAX_FRONTMATTER_BYTES = 64 * 1024;
+const MAX_ALIASES = 64;
+const MAX_DEPTH = 32;
+
+export interface ParsedMarkdown {
+  data: Record<string, unknown>;
+  body: string;
+}
+
+const YAML_CODES: Record<string, string> = {
+  DUPLICATE_KEY: "duplicate key",
+  BAD_INDENT: "bad indentation",
+  TAB_AS_INDENT: "tab used for indentation (use spaces)",
+  MISSING_CHAR: "missing quote, bracket, comma or colon",
+  UNEXPECTED_TOKEN: "unexpected character",
+  BLOCK_AS_IMPLICIT_KEY: "a block value is used as a key",
+  MULTILINE_IMPLICIT_KEY: "a key spans several lines",
+  MULTIPLE_DOCS: "more than one YAML document",
+  TAG_RESOLVE_FAILED: "unknown tag (tags like !!binary are not allowed)",
+  BAD_ALIAS: "bad alias",
+  MULTIPLE_ANCHORS: "more than one anchor on a node",
+  BAD_SCALAR_START: "a plain value starts with a reserved character (quote it)",
+  BAD_DQ_ESCAPE: "invalid escape in a double-quoted string",
+  KEY_OVER_1024_CHARS: "key longer than 1024 characters",
+};
+
+// Messages from the YAML library can quote the source text, which may be a
+// secret: only our own fixed descriptions and positions are ever shown.
+function yamlProblem(code: string, src: string, pos: readonly number[] | undefined, linePos: any): string {
+  let what = YAML_CODES[code] ?? code.toLowerCase().replace(/_/g, " ");
+  if (code === "DUPLICATE_KEY" && pos && pos[0] !== undefined) {
+    const key = src.slice(pos[0], Math.min(pos[1] ?? pos[0], pos[0] + 64)).trim();
+    if (/^[A-Za-z0-9_.-]+$/.test(key)) what = `duplicate key ${safeName(key)}`;
+  }
+  const at = linePos?.[0] ? ` at frontmatter line ${linePos[0].line}, column ${linePos[0].col}` : "";
+  return `invalid YAML${at}: ${what}`;
+}
+
+function depth(v: unknown, d = 0): number {
+  if (d > MAX_DEPTH) return d;
+  if (v === null || typeof v !== "object") return d;
+  let max = d;
+  for (const x of Object.values(v as object)) max = Math.max(max, depth(x, d + 1));
+  return max;
+}
+
+export function decodeText(file: string, bytes: Uint8Array): string {
+  if (bytes.length > MAX_FILE_BYTES) {
+    throw new UserError(`${file}: file is too large (${bytes.length} bytes, max ${MAX_FILE_BYTES}); keep manifests small`);
+  }
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+  } catch {
+    throw new UserError(`${file}: not UTF-8 text; save the file as UTF-8`);
+  }
+  // NUL and other C0 controls (except tab, LF, CR) mean a binary file.
+  if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(text)) {
+    throw new UserError(`${file}: contains binary control characters; a manifest must be plain text`);
+  }
+  return text;
+}
+
+export function parseMarkdown(file: string, input: Uint8Array | string): ParsedMarkdown {
+  const raw = typeof input === "string" ? decodeText(file, new TextEncoder().encode(input)) : decodeText(file, input);
+  const text = raw.replace(/^\uFEFF/, "").replace(/\r\n?/g, "\n");
+  const lines = text.split("\n");
+  if (lines[0]?.trimEnd() !== "---") {
+    throw new UserError(`${file}: no YAML frontmatter; the file must start with a line '---' and the settings must end with another '---'`);
+  }
+  let end = -1;
+  for (let i = 1; i < lines.length; i++) {
+    const l = lines[i]!.trimEnd();
+    if (l === "---" || l === "...") {
+      end = i;
+      break;
+    }
+  }
+  if (end < 0) throw new UserError(`${file}: frontmatter is not closed; add a line '---' after the settings`);
+  const yamlText = lines.slice(1, end).join("\n");
+  const body = lines.slice(end + 1).join("\n").trim();
+  if (yamlText.length > MAX_FRONTMATTER_BYTES) {
+    throw new UserError(`${file}: frontmatter is too large (max ${MAX_FRONTMATTER_BYTES} bytes)`);
+  }
+  let data: unknown;
+  try {
+    const doc = parseDocument(yamlText, {
+      version: "1.2",
+      schema: "core",
+      merge: false,
+      uniqueKeys: true,
+      strict: true,
+      prettyErrors: true,
+      keepSourceTokens: false,
+    });
+    const problem = doc.errors[0] ?? doc.warnings[0];
+    if (problem) throw new UserError(`${file}: ${yamlProblem(problem.code, yamlText, problem.pos, problem.linePos)}`);
+    data = doc.toJS({ maxAliasCount: MAX_ALIASES });
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+    // Alias bombs, stack exhaustion on absurd nesting, and anything else
+    // the parser throws: one line, no library text.
+    const why = e instanceof ReferenceError ? "too many aliases" : e instanceof RangeError ? "nested too deeply" : "could not be parsed";
+    throw new UserError(`${file}: invalid YAML: ${why}`);
+  }
+  if (data === null || data === undefined) data = {};
+  if (typeof data !== "object" || Array.isArray(data)) {
+    throw new UserError(`${file}: frontmatter must be a mapping of keys (key: value), not ${Array.isArray(data) ? "a list" : "a single value"}`);
+  }
+  if (depth(data) > MAX_DEPTH) throw new UserError(`${file}: frontmatter is nested too deeply (max ${MAX_DEPTH} levels)`);
+  return { data: data as Record<string, unknown>, body };
+}
