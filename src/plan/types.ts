@@ -37,7 +37,10 @@ export interface PlanJson {
   backend: BackendName;
   slug: string;
   sources: { agent: string; bottle: string };
-  env: { name: string; mode: "literal" | "host" | "prompt" }[];
+  // host_var: for mode "host", the NAME of the host variable copied in (null
+  // otherwise). Optional in the type only for hand-made test plans; buildPlan
+  // always sets it.
+  env: { name: string; mode: "literal" | "host" | "prompt"; host_var?: string | null }[];
   skills: string[];
   git: { name: string; upstream: string; branches: string[] | null; allow_force: boolean; allow_delete: boolean }[];
   egress: {
@@ -55,4 +58,7 @@ export interface PlanJson {
   resources: Resources;
   supervise: boolean;
   state_dir: string;
+  // Things the user should know before confirming (e.g. no usable backend
+  // during a dry run, a token_ref not set on the host). Also printed on stderr.
+  warnings: string[];
 }

@@ -1,0 +1,36 @@
+import { defineCommand } from "citty";
+
+export default defineCommand({
+  meta: { name: "up", description: "Start an agent in a sealed bottle (--dry-run shows the plan and creates nothing)" },
+  args: {
+    agent: { type: "positional", required: false, default: "default", description: "Agent to run" },
+    "dry-run": { type: "boolean", description: "Print the plan and stop; creates nothing" },
+    format: { type: "string", description: "Plan format for --dry-run: text or json", default: "text" },
+    backend: { type: "string", description: "docker or smolmachines (default: CLAUDE_BOTTLE_BACKEND, else auto)" },
+    mount: { type: "boolean", description: "Mount the working directory into the bottle instead of copying it" },
+  },
+  async run({ args }) {
+    const { UserError } = await import("../errors.ts");
+    const { preparePlan } = await import("../plan/prepare.ts");
+    const { renderPlanText } = await import("../plan/text.ts");
+    const dryRun = Boolean(args["dry-run"]);
+    const format = String(args.format ?? "text");
+    if (format !== "text" && format !== "json") throw new UserError(`--format must be text or json`, 2);
+    if (format === "json" && !dryRun) throw new UserError(`--format json needs --dry-run`, 2);
+
+    const { plan, warnings } = preparePlan({
+      agent: String(args.agent ?? "default"),
+      dryRun,
+      backendFlag: args.backend ? String(args.backend) : undefined,
+      mount: Boolean(args.mount),
+      cwd: process.cwd(),
+      env: process.env,
+    });
+    for (const w of warnings) process.stderr.write(`claude-bottle: warning: ${w}\n`);
+    if (format === "json") process.stdout.write(JSON.stringify(plan, null, 2) + "\n");
+    else process.stdout.write(renderPlanText(plan));
+    if (dryRun) return;
+    // The launch (state dir, gate, bottle) is wired in here by the backend work.
+    throw new UserError("no launch backend is available in this build yet; use 'claude-bottle up --dry-run' to review the plan");
+  },
+});

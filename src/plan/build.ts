@@ -1,0 +1,52 @@
+import type { BackendName, PlanJson, Spec } from "./types.ts";
+
+// Spec -> the plan a user confirms. Pure. Only names and modes of env entries
+// go in, never values: PlanJson is printed, and may be saved by users.
+
+export function buildPlan(
+  spec: Spec,
+  opts: { backend: BackendName; slug: string; stateDir: string; warnings: string[] },
+): PlanJson {
+  return {
+    version: 1,
+    agent: spec.agent,
+    bottle: spec.bottle,
+    backend: opts.backend,
+    slug: opts.slug,
+    sources: { ...spec.sources },
+    env: spec.env.map((e) => ({ name: e.name, mode: e.kind, host_var: e.kind === "host" ? e.hostVar : null })),
+    skills: [...spec.skills],
+    git: spec.git.map((g) => ({
+      name: g.name,
+      upstream: g.url,
+      branches: g.branches ? [...g.branches] : null,
+      allow_force: g.allow_force,
+      allow_delete: g.allow_delete,
+    })),
+    egress: spec.egress.map((r) => ({
+      host: r.host,
+      ports: r.ports ? [...r.ports] : null,
+      methods: r.methods ? [...r.methods] : null,
+      paths: r.paths ? [...r.paths] : null,
+      tls: r.tls,
+      dlp: r.dlp,
+      auth: r.auth ? { header: r.auth.header, scheme: r.auth.scheme, token_ref: r.auth.token_ref } : null,
+      allow_private: r.allow_private,
+    })),
+    workspace: { ...spec.workspace },
+    image: spec.image ?? null,
+    resources: { ...spec.resources },
+    supervise: spec.supervise,
+    state_dir: opts.stateDir,
+    warnings: [...opts.warnings],
+  };
+}
+
+// Host variables the gate will need at launch for credential injection.
+export function missingTokenRefs(spec: Spec, hostEnv: Record<string, string | undefined>): string[] {
+  const out: string[] = [];
+  for (const r of spec.egress) {
+    if (r.auth && hostEnv[r.auth.token_ref] === undefined && !out.includes(r.auth.token_ref)) out.push(r.auth.token_ref);
+  }
+  return out;
+}

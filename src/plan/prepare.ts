@@ -1,0 +1,81 @@
+import { statSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { UserError } from "../errors.ts";
+import { chooseBackend, noBackendMessage, probeBackend, type BackendChoice, type BackendProbe } from "../backends/select.ts";
+import { checkHostVars } from "../manifest/env.ts";
+import { safeName } from "../manifest/issues.ts";
+import { loadCatalog } from "../manifest/load.ts";
+import { resolveSpec } from "../manifest/resolve.ts";
+import { MANIFEST_NAME_RE } from "../manifest/schema.ts";
+import { paths, bottleHome } from "../state/paths.ts";
+import { makeSlug } from "../state/slug.ts";
+import { buildPlan, missingTokenRefs } from "./build.ts";
+import type { BackendName, PlanJson, Spec } from "./types.ts";
+
+// `up` up to the point of confirmation (DESIGN.md data flow 1-4): load,
+// resolve, choose a backend, plan. Reads files and runs probes, but creates
+// nothing: no directories, no files, no containers, no lasting processes.
+
+export interface PrepareOptions {
+  agent: string;
+  dryRun: boolean;
+  backendFlag?: string;
+  mount: boolean;
+  cwd: string;
+  env: Record<string, string | undefined>;
+  probe?: (name: BackendName) => BackendProbe; // tests can pin the probes
+}
+
+export interface Prepared {
+  spec: Spec;
+  plan: PlanJson;
+  choice: BackendChoice;
+  warnings: string[];
+}
+
+// The top of the git work tree containing dir, found without running git.
+export function findGitRoot(dir: string): string | null {
+  let cur = resolve(dir);
+  for (let i = 0; i < 256; i++) {
+    try {
+      statSync(join(cur, ".git"));
+      return cur;
+    } catch {
+      // keep walking up
+    }
+    const up = dirname(cur);
+    if (up === cur) return null;
+    cur = up;
+  }
+  return null;
+}
+
+export function preparePlan(opts: PrepareOptions): Prepared {
+  if (!MANIFEST_NAME_RE.test(opts.agent) || opts.agent.length > 64) {
+    throw new UserError(`${safeName(opts.agent)} is not an agent name; names look like my-agent (a-z, 0-9, -)`);
+  }
+  const home = bottleHome(opts.env);
+  const { catalog, warnings } = loadCatalog(home, opts.cwd, opts.env);
+  const spec = resolveSpec(catalog, opts.agent, opts.env, {
+    cwd: resolve(opts.cwd),
+    gitRoot: findGitRoot(opts.cwd),
+    mountFlag: opts.mount,
+  });
+  // A dry run reads no values and asks nothing, but a missing ${HOST_VAR}
+  // would fail the launch, so it is reported now.
+  checkHostVars(spec.env, opts.env, spec.sources.bottle);
+  for (const ref of missingTokenRefs(spec, opts.env)) {
+    warnings.push(`${ref} is not set on the host: requests that need it will go out without the credential`);
+  }
+  if (!spec.egress.some((r) => r.auth && (r.host === "api.anthropic.com"))) {
+    warnings.push("neither CLAUDE_CODE_OAUTH_TOKEN nor ANTHROPIC_API_KEY is set: Claude Code will have no credential (create one with 'claude setup-token')");
+  }
+  const choice = chooseBackend(opts.backendFlag, opts.env.CLAUDE_BOTTLE_BACKEND, opts.probe ?? ((n) => probeBackend(n, opts.env)));
+  if (!choice.usable) {
+    if (!opts.dryRun) throw new UserError(noBackendMessage(choice));
+    warnings.push(`${noBackendMessage(choice)} (the plan shows ${choice.backend})`);
+  }
+  const slug = makeSlug(spec.agent);
+  const plan = buildPlan(spec, { backend: choice.backend, slug, stateDir: paths.stateDir(home, slug), warnings });
+  return { spec, plan, choice, warnings };
+}
