@@ -66,12 +66,13 @@ export class CompileError extends Error {
   }
 }
 
-// The commit baked into binaries: 12 hex chars, plus "-dirty" when the work
-// tree has uncommitted changes so a local release can't pass for a tagged one.
+// The commit baked into binaries: 12 hex chars, plus "-dirty" when what goes
+// into the binary (src/, package.json) differs from HEAD, so a local release
+// can't pass for a tagged one. Same rule as scripts/build.ts.
 export function gitCommit(root: string): string {
   const rev = Bun.spawnSync(["git", "rev-parse", "--short=12", "HEAD"], { cwd: root, stderr: "ignore" });
-  const sha = rev.stdout.toString().trim();
-  if (rev.exitCode !== 0 || sha === "") return "unknown";
-  const st = Bun.spawnSync(["git", "status", "--porcelain", "--untracked-files=no"], { cwd: root, stderr: "ignore" });
-  return st.exitCode === 0 && st.stdout.toString().trim() !== "" ? `${sha}-dirty` : sha;
+  const sha = rev.exitCode === 0 ? rev.stdout.toString().trim() : "";
+  if (sha === "") return "unknown";
+  const d = Bun.spawnSync(["git", "diff", "--quiet", "HEAD", "--", "src", "package.json"], { cwd: root, stderr: "ignore" });
+  return d.exitCode === 1 ? `${sha}-dirty` : sha;
 }
