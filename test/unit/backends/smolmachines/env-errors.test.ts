@@ -33,6 +33,9 @@ describe("classifyExit", () => {
     expect(classifyExit(1, "")).toEqual({ kind: "guest-exit", code: 1 });
     // An Error: line that is not the last line came from the guest.
     expect(classifyExit(1, "Error: from guest\nmore output\n")).toEqual({ kind: "guest-exit", code: 1 });
+    // A guest's own final `Error:` line that is not one of smolvm's error kinds.
+    expect(classifyExit(1, "Error: ENOENT: no such file\n")).toEqual({ kind: "guest-exit", code: 1 });
+    expect(classifyExit(1, "Error: vm not found: x\n")).toEqual({ kind: "smolvm-error", message: "vm not found: x" });
   });
   test("other codes pass through, even with Error: text", () => {
     expect(classifyExit(42, "Error: guest said so")).toEqual({ kind: "guest-exit", code: 42 });
