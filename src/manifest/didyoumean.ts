@@ -8,13 +8,19 @@ export function editDistance(a: string, b: string): number {
   // is not a typo of a known key anyway.
   const x = a.slice(0, 64);
   const y = b.slice(0, 64);
+  // Optimal string alignment: a swap of two neighbours ("hots") counts as one
+  // edit, the most common typo of all.
+  let prev2: number[] = [];
   let prev = Array.from({ length: y.length + 1 }, (_, i) => i);
   for (let i = 1; i <= x.length; i++) {
     const cur = [i];
     for (let j = 1; j <= y.length; j++) {
       const cost = x[i - 1] === y[j - 1] ? 0 : 1;
-      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + cost);
+      let v = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + cost);
+      if (i > 1 && j > 1 && x[i - 1] === y[j - 2] && x[i - 2] === y[j - 1]) v = Math.min(v, prev2[j - 2]! + 1);
+      cur[j] = v;
     }
+    prev2 = prev;
     prev = cur;
   }
   return prev[y.length]!;
@@ -35,6 +41,8 @@ export function closest(word: string, allowed: readonly string[], max = 3): stri
     })
     .filter((c) => c.d <= limit)
     .sort((p, q) => p.d - q.d || p.name.localeCompare(q.name))
+    // Only the best distance: "host" for "hots", not "host" or "ports".
+    .filter((c, _, all) => c.d === all[0]!.d)
     .slice(0, max)
     .map((c) => c.name);
 }

@@ -38,8 +38,9 @@ const YAML_CODES: Record<string, string> = {
 function yamlProblem(code: string, src: string, pos: readonly number[] | undefined, linePos: any): string {
   let what = YAML_CODES[code] ?? code.toLowerCase().replace(/_/g, " ");
   if (code === "DUPLICATE_KEY" && pos && pos[0] !== undefined) {
-    const key = src.slice(pos[0], Math.min(pos[1] ?? pos[0], pos[0] + 64)).trim();
-    if (/^[A-Za-z0-9_.-]+$/.test(key)) what = `duplicate key ${safeName(key)}`;
+    // Only a plain key name is shown (it is a name, not a value).
+    const key = /^[A-Za-z0-9_.-]+(?=\s*:)/.exec(src.slice(pos[0], pos[0] + 80))?.[0];
+    if (key) what = `duplicate key ${safeName(key)}`;
   }
   const at = linePos?.[0] ? ` at frontmatter line ${linePos[0].line}, column ${linePos[0].col}` : "";
   return `invalid YAML${at}: ${what}`;

@@ -64,6 +64,7 @@ export function allowedKeysAt(schema: unknown, path: Path): string[] {
 function describeExpected(expected: string): string {
   switch (expected) {
     case "object":
+    case "record":
       return "a mapping (key: value)";
     case "array":
       return "a list";

@@ -44,7 +44,7 @@ export function chooseWorkspace(agent: AgentManifest, facts: WorkspaceFacts): Sp
 
 function checkEnvAgainstCredentials(spec: Pick<Spec, "env" | "egress">, where: string): void {
   const refs = new Map<string, string>();
-  for (const r of spec.egress) if (r.auth) refs.set(r.auth.token_ref, r.host);
+  for (const r of spec.egress) if (r.auth && !refs.has(r.auth.token_ref)) refs.set(r.auth.token_ref, r.host);
   for (const e of spec.env) {
     if (RESERVED_ENV.has(e.name)) {
       throw new UserError(`env ${e.name} (${where}) is set by claude-bottle itself (proxy and CA settings); remove it from the bottle`);

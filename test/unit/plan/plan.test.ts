@@ -1,0 +1,124 @@
+import { describe, expect, test } from "bun:test";
+import { buildPlan, missingTokenRefs } from "../../../src/plan/build.ts";
+import { egressLine, renderPlanText } from "../../../src/plan/text.ts";
+import { buildCatalog } from "../../../src/manifest/catalog.ts";
+import { resolveSpec } from "../../../src/manifest/resolve.ts";
+import type { Spec } from "../../../src/plan/types.ts";
+
+const SECRET_LITERAL = "lit-VALUE-d2f8a1";
+function spec(env: Record<string, string> = {}): Spec {
+  const c = buildCatalog(
+    {
+      homeBottles: [
+        {
+          name: "dev",
+          path: "/h/bottles/dev.md",
+          bytes: `---
+env: {LIT: "${SECRET_LITERAL}", HOSTED: "\${HV}", ASK: "?Token please"}
+egress:
+  - host: api.github.com
+    methods: [GET, POST]
+    paths: [/repos/, /user]
+    auth: {token_ref: GH, scheme: token}
+  - host: "*.example.org"
+    ports: [443, 8443]
+    tls: passthrough
+    allow_private: true
+git:
+  - {name: proj, url: "git@github.com:x/proj.git", branches: [agent/*]}
+image: img:1
+---
+`,
+        },
+      ],
+      homeAgents: [{ name: "coder", path: "/h/agents/coder.md", bytes: "---\nbottle: dev\nskills: [a, b]\n---\nhi" }],
+      repoAgents: [],
+    },
+    env,
+  );
+  return resolveSpec(c, "coder", env, { cwd: "/w", gitRoot: "/w", mountFlag: false });
+}
+
+describe("buildPlan", () => {
+  const plan = buildPlan(spec(), { backend: "docker", slug: "coder-ab12c", stateDir: "/h/state/coder-ab12c", warnings: ["w1"] });
+  test("carries names and modes, never env values", () => {
+    expect(plan.env).toEqual([
+      { name: "LIT", mode: "literal", host_var: null },
+      { name: "HOSTED", mode: "host", host_var: "HV" },
+      { name: "ASK", mode: "prompt", host_var: null },
+    ]);
+    expect(JSON.stringify(plan)).not.toContain(SECRET_LITERAL);
+  });
+  test("the documented shape", () => {
+    expect(plan).toMatchObject({
+      version: 1,
+      agent: "coder",
+      bottle: "dev",
+      backend: "docker",
+      slug: "coder-ab12c",
+      sources: { agent: "/h/agents/coder.md", bottle: "/h/bottles/dev.md" },
+      skills: ["a", "b"],
+      git: [{ name: "proj", upstream: "git@github.com:x/proj.git", branches: ["agent/*"], allow_force: false, allow_delete: false }],
+      workspace: { mode: "copy", path: "/w" },
+      image: "img:1",
+      resources: {},
+      supervise: false,
+      state_dir: "/h/state/coder-ab12c",
+      warnings: ["w1"],
+    });
+    expect(plan.egress[0]).toEqual({
+      host: "api.github.com",
+      ports: null,
+      methods: ["GET", "POST"],
+      paths: ["/repos/", "/user"],
+      tls: "terminate",
+      dlp: "on",
+      auth: { header: "Authorization", scheme: "token", token_ref: "GH" },
+      allow_private: false,
+    });
+    expect(Object.keys(plan).sort()).toEqual(
+      ["agent", "backend", "bottle", "egress", "env", "git", "image", "resources", "skills", "slug", "sources", "state_dir", "supervise", "version", "warnings", "workspace"].sort(),
+    );
+  });
+  test("token_refs not set on the host are reported", () => {
+    expect(missingTokenRefs(spec(), {})).toEqual(["GH"]);
+    expect(missingTokenRefs(spec({ GH: "x" }), { GH: "x" })).toEqual([]);
+  });
+});
+
+describe("renderPlanText", () => {
+  const plan = buildPlan(spec(), { backend: "smolmachines", slug: "coder-ab12c", stateDir: "/s", warnings: [] });
+  test("egress lines: host [ports] [methods] [paths] [auth:scheme] [tls] ...", () => {
+    expect(egressLine(plan.egress[0]!)).toBe("api.github.com GET,POST /repos/,/user auth:token");
+    expect(egressLine(plan.egress[1]!)).toBe("*.example.org:443,8443 tls:passthrough allow-private");
+    expect(egressLine({ ...plan.egress[0]!, methods: null, paths: null, auth: { header: "x-api-key", scheme: "", token_ref: "K" }, dlp: "off" })).toBe(
+      "api.github.com auth:x-api-key dlp:off",
+    );
+  });
+  test("the whole summary", () => {
+    const text = renderPlanText(plan);
+    expect(text.split("\n").slice(0, 14)).toEqual([
+      "agent     coder  (/h/agents/coder.md)",
+      "bottle    dev  (/h/bottles/dev.md)",
+      "backend   smolmachines",
+      "slug      coder-ab12c",
+      "env       LIT (literal)",
+      "          HOSTED (from host $HV)",
+      "          ASK (asked at launch)",
+      "skills    a",
+      "          b",
+      "git       proj -> git@github.com:x/proj.git",
+      "egress    api.github.com GET,POST /repos/,/user auth:token",
+      "          *.example.org:443,8443 tls:passthrough allow-private",
+      "          api.anthropic.com dlp:off",
+      "          mcp-proxy.anthropic.com",
+    ]);
+    expect(text).toContain("\nworkspace copy /w\n");
+    expect(text).toContain("\nimage     img:1\n");
+    expect(text).not.toContain(SECRET_LITERAL);
+  });
+  test("empty fields say (none)", () => {
+    const text = renderPlanText({ ...plan, env: [], skills: [], git: [] });
+    expect(text).toContain("env       (none)\nskills    (none)\ngit       (none)\n");
+  });
+});
