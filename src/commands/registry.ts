@@ -11,4 +11,11 @@ export const commands: Record<string, Lazy> = {
   up: () => load(import("./up.ts")),
   init: () => load(import("./init.ts")),
   doctor: () => load(import("./doctor.ts")),
+  ls: () => load(import("./ls.ts")),
+  attach: () => load(import("./attach.ts")),
+  exec: () => load(import("./exec.ts")),
+  down: () => load(import("./down.ts")),
+  cleanup: () => load(import("./cleanup.ts")),
+  resume: () => load(import("./resume.ts")),
+  "supervise-gate": () => load(import("./supervise-gate.ts")),
 };

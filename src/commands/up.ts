@@ -8,6 +8,8 @@ export default defineCommand({
     format: { type: "string", description: "Plan format for --dry-run: text or json", default: "text" },
     backend: { type: "string", description: "docker or smolmachines (default: CLAUDE_BOTTLE_BACKEND, else auto)" },
     mount: { type: "boolean", description: "Mount the working directory into the bottle instead of copying it" },
+    yes: { type: "boolean", alias: "y", description: "Launch without the y/N confirmation" },
+    detach: { type: "boolean", alias: "d", description: "Start detached; attach later with 'claude-bottle attach <slug>'" },
   },
   async run({ args }) {
     const { UserError } = await import("../errors.ts");
@@ -18,7 +20,7 @@ export default defineCommand({
     if (format !== "text" && format !== "json") throw new UserError(`--format must be text or json`, 2);
     if (format === "json" && !dryRun) throw new UserError(`--format json needs --dry-run`, 2);
 
-    const { plan, warnings } = preparePlan({
+    const { spec, plan, warnings } = preparePlan({
       agent: String(args.agent ?? "default"),
       dryRun,
       backendFlag: args.backend ? String(args.backend) : undefined,
@@ -27,10 +29,14 @@ export default defineCommand({
       env: process.env,
     });
     for (const w of warnings) process.stderr.write(`claude-bottle: warning: ${w}\n`);
-    if (format === "json") process.stdout.write(JSON.stringify(plan, null, 2) + "\n");
-    else process.stdout.write(renderPlanText(plan));
+    // A launch shows the plan on stderr, next to the y/N question: stdout
+    // then carries only what scripts need (`up -d` prints the slug).
+    const sink = dryRun ? process.stdout : process.stderr;
+    if (format === "json") sink.write(JSON.stringify(plan, null, 2) + "\n");
+    else sink.write(renderPlanText(plan));
     if (dryRun) return;
-    // The launch (state dir, gate, bottle) is wired in here by the backend work.
-    throw new UserError("no launch backend is available in this build yet; use 'claude-bottle up --dry-run' to review the plan");
+    const { runUp } = await import("../launch/run.ts");
+    const code = await runUp({ spec, plan, yes: Boolean(args.yes), detached: Boolean(args.detach), cwd: process.cwd() });
+    process.exit(code);
   },
 });

@@ -55,20 +55,24 @@ export function gateInputs(args: {
   const { spec, resolved, hostEnv } = args;
   const credentials: Record<string, string> = {};
   const placeholders: Record<string, string> = {};
-  const need = (ref: string, what: string): string => {
+  // An unset token_ref is not an error (the plan warned about it): that
+  // route simply gets no credential and the bottle no placeholder for it.
+  // Alternatives are common (CLAUDE_CODE_OAUTH_TOKEN or ANTHROPIC_API_KEY).
+  const have = (ref: string): string | null => {
     const v = hostEnv[ref];
-    if (v === undefined || v === "") throw new UserError(`host env var ${ref} is not set (${what}); export it before 'claude-bottle up'`);
-    return v;
+    return v === undefined || v === "" ? null : v;
   };
   for (const r of spec.egress) {
     if (!r.auth) continue;
     const ref = r.auth.token_ref;
-    const real = need(ref, `token_ref of the egress route for ${r.host}`);
+    const real = have(ref);
+    if (real === null) continue;
     credentials[ref] = real;
     placeholders[ref] ??= args.previousPlaceholders?.[ref] ?? args.makePlaceholder(real);
   }
   for (const g of spec.git) {
-    if (g.token_ref) credentials[g.token_ref] = need(g.token_ref, `token_ref of git upstream ${g.name}`);
+    const real = g.token_ref ? have(g.token_ref) : null;
+    if (g.token_ref && real !== null) credentials[g.token_ref] = real;
   }
 
   const agentEnv: Record<string, string> = {};

@@ -81,6 +81,7 @@ export async function launch(req: LaunchRequest, deps: LaunchDeps): Promise<numb
   let stateDir = "";
   let slug = plan.slug;
   let lock = null as Lock | null;
+  let keepState = false;
   try {
     // 1. State dir (0700) + lock. Its undo runs last: keeps the dir only if
     //    it is marked .preserve (resume material).
@@ -96,9 +97,17 @@ export async function launch(req: LaunchRequest, deps: LaunchDeps): Promise<numb
       }
       stack.push("state", () => {
         lock?.release();
-        if (!isPreserved(stateDir)) removeStateDir(stateDir);
+        if (isPreserved(stateDir)) return;
+        if (keepState) markPreserved(stateDir, "resume did not complete");
+        else removeStateDir(stateDir);
       });
       lock = acquireLock(stateDir);
+      if (req.resume) {
+        // While it runs again, the session is not "preserved" (ls, cleanup
+        // treat it as live); the marker comes back if this run fails too.
+        keepState = true;
+        removeQuietly(paths.preserve(stateDir));
+      }
       plan = { ...plan, slug, state_dir: stateDir };
       writeFileSync(paths.spec(stateDir), JSON.stringify(spec, null, 2) + "\n", { mode: 0o600 });
       writeFileSync(paths.plan(stateDir), JSON.stringify(plan, null, 2) + "\n", { mode: 0o600 });
@@ -173,7 +182,6 @@ export async function launch(req: LaunchRequest, deps: LaunchDeps): Promise<numb
       const pid = await spawnSupervisor({ stateDir, secrets: inputs.secrets, command: deps.supervisorCommand?.(stateDir) });
       checkpoint();
       updateMetadata(stateDir, { owner_pid: pid });
-      removeQuietly(paths.preserve(stateDir));
       lock?.release();
       stack.commit();
       deps.out(slug);
@@ -210,6 +218,7 @@ export async function launch(req: LaunchRequest, deps: LaunchDeps): Promise<numb
       if (e instanceof Aborted) return SIGNAL_EXIT[e.signal];
       throw e;
     });
+    if (code === 0) keepState = false;
     await settle(stateDir, slug, code, deps);
     await stack.unwind();
     return code;

@@ -39,8 +39,13 @@ test("resume reuses the earlier placeholders", () => {
   expect(gi.agentEnv.EXAMPLE_TOKEN).toBe("earlier");
 });
 
-test("a missing credential names the variable, not a value", () => {
-  expect(() =>
-    gateInputs({ slug: "t", spec: testSpec(), resolved: { values: { LIT: "l", ASKED: "a", COPIED: "c" } }, hostEnv: {}, makePlaceholder: ph }),
-  ).toThrow("host env var EXAMPLE_TOKEN is not set");
+test("an unset token_ref gets no credential and no placeholder (the plan warned)", () => {
+  const gi = gateInputs({ slug: "t", spec: testSpec(), resolved: { values: { LIT: "l", ASKED: "a", COPIED: "c" } }, hostEnv: {}, makePlaceholder: ph });
+  expect(gi.secrets.credentials).toEqual({});
+  expect(gi.policy.placeholders).toEqual({});
+  expect("EXAMPLE_TOKEN" in gi.agentEnv).toBe(false);
+});
+
+test("an env entry without a resolved value is an error naming it", () => {
+  expect(() => gateInputs({ slug: "t", spec: testSpec(), resolved: { values: { LIT: "l", ASKED: "a" } }, hostEnv: {}, makePlaceholder: ph })).toThrow("env COPIED has no value");
 });

@@ -141,11 +141,13 @@ test("a failing backend launch rolls back the gate and the state dir", async () 
   expect(listStateDirs(h.home)).toEqual([]);
 });
 
-test("a missing credential is a UserError naming the variable, and nothing is created", async () => {
+test("an env value that cannot be resolved is an error, and nothing is created", async () => {
   const h = setup();
-  delete h.deps.hostEnv.EXAMPLE_TOKEN;
+  h.deps.resolveEnv = async () => {
+    throw new (await import("../../../src/errors.ts")).UserError("env ASKED: no value was entered");
+  };
   const spec = testSpec();
-  await expect(launch({ spec, plan: testPlan("tester-fffff", spec), detached: false, cwd: "/w" }, h.deps)).rejects.toThrow(/EXAMPLE_TOKEN/);
+  await expect(launch({ spec, plan: testPlan("tester-fffff", spec), detached: false, cwd: "/w" }, h.deps)).rejects.toThrow(/ASKED/);
   expect(listStateDirs(h.home)).toEqual([]);
 });
 

@@ -1,0 +1,40 @@
+import type { BackendName } from "../plan/types.ts";
+import type { Backend } from "./types.ts";
+
+// Backend name -> implementation, loaded lazily: `ls` on a docker-only
+// machine never loads the smolvm code and vice versa. The choice of backend
+// for `up` (flag > env > auto) lives in select.ts; commands that act on an
+// existing bottle use the backend recorded in its metadata.
+const loaders: Record<BackendName, () => Promise<Backend>> = {
+  docker: async () => (await import("./docker/index.ts")).createDockerBackend(),
+  smolmachines: async () => (await import("./smolmachines/index.ts")).createSmolmachinesBackend(),
+};
+
+const cache = new Map<BackendName, Promise<Backend>>();
+
+export function getBackend(name: BackendName): Promise<Backend> {
+  let b = cache.get(name);
+  if (!b) {
+    b = loaders[name]();
+    cache.set(name, b);
+  }
+  return b;
+}
+
+export const backendNames: BackendName[] = ["docker", "smolmachines"];
+
+// The backends that can answer here (for `ls`, `cleanup`, and `down` of a
+// bottle without metadata): a backend whose tool is missing holds no bottle.
+export async function usableBackends(): Promise<{ name: BackendName; backend: Backend }[]> {
+  const out: { name: BackendName; backend: Backend }[] = [];
+  const { probeBackend } = await import("./select.ts");
+  for (const name of backendNames) {
+    if (!probeBackend(name).usable) continue;
+    try {
+      out.push({ name, backend: await getBackend(name) });
+    } catch {
+      // fails to load: treat as absent
+    }
+  }
+  return out;
+}

@@ -1,0 +1,22 @@
+import { defineCommand } from "citty";
+
+export default defineCommand({
+  meta: { name: "cleanup", description: "Find and remove leftovers of killed bottles (containers, machines, gates, sockets, state)" },
+  args: {
+    yes: { type: "boolean", alias: "y", description: "Remove without asking" },
+    "dry-run": { type: "boolean", alias: "n", description: "Show what would be removed and stop" },
+  },
+  async run({ args }) {
+    const [{ cleanupCommand }, { realBackends }, { bottleHome }, { confirm }] = await Promise.all([
+      import("../launch/commands.ts"),
+      import("../launch/backends.ts"),
+      import("../state/paths.ts"),
+      import("../launch/tty.ts"),
+    ]);
+    process.exitCode = await cleanupCommand(bottleHome(), { yes: Boolean(args.yes), dryRun: Boolean(args["dry-run"]) }, realBackends, {
+      out: (s) => process.stdout.write(s),
+      err: (l) => process.stderr.write(l + "\n"),
+      confirm,
+    });
+  },
+});

@@ -1,0 +1,18 @@
+import { defineCommand } from "citty";
+
+export default defineCommand({
+  meta: { name: "down", description: "Stop a bottle and its gate and delete its state (also a state kept for resume)" },
+  args: {
+    slug: { type: "positional", required: false, description: "Bottle to stop (see 'claude-bottle ls')" },
+    all: { type: "boolean", description: "Stop every bottle" },
+  },
+  async run({ args }) {
+    const [{ downCommand }, { realBackends }, { bottleHome }] = await Promise.all([
+      import("../launch/commands.ts"),
+      import("../launch/backends.ts"),
+      import("../state/paths.ts"),
+    ]);
+    const slug = args.slug ? String(args.slug) : undefined;
+    process.exitCode = await downCommand(bottleHome(), { slug, all: Boolean(args.all) }, realBackends, (l) => process.stderr.write(l + "\n"));
+  },
+});

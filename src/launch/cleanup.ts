@@ -1,0 +1,114 @@
+import type { Backend, CleanupItem } from "../backends/types.ts";
+import type { BackendName } from "../plan/types.ts";
+import { markStopping, removeStateDir } from "../state/dirs.ts";
+import { paths } from "../state/paths.ts";
+import { removeQuietly, terminate } from "../state/process.ts";
+import type { StateSnapshot } from "./inspect.ts";
+import { itemBelongsTo } from "./teardown.ts";
+
+// `claude-bottle cleanup`: leftovers after a kill -9 of anything. The plan
+// is a pure function of what was found; nothing of a live bottle is in it.
+// A bottle is live while its owner (`up`, or the detached supervisor) runs.
+
+export interface PlannedItem extends CleanupItem {
+  slug: string | null;
+  backend?: BackendName;
+  stateDir?: string;
+  pid?: number;
+}
+
+export interface CleanupPlan {
+  items: PlannedItem[];
+  kept: { slug: string; why: string }[];
+}
+
+export function isLive(s: StateSnapshot): boolean {
+  if (s.stopping) return false;
+  if (s.preserved) return false; // a preserved session has ended
+  return s.ownerAlive || s.supervisorPid !== null;
+}
+
+export function composeCleanupPlan(args: {
+  states: StateSnapshot[];
+  backendItems: { backend: BackendName; item: CleanupItem }[];
+}): CleanupPlan {
+  const items: PlannedItem[] = [];
+  const kept: CleanupPlan["kept"] = [];
+  const live = new Set(args.states.filter(isLive).map((s) => s.slug));
+  const known = args.states.map((s) => s.slug);
+
+  // Bottles (containers, machines) first: by label/name, of dead or unknown slugs.
+  for (const { backend, item } of args.backendItems) {
+    const slug = known.find((k) => itemBelongsTo(item, k)) ?? slugFromItem(item);
+    if (slug !== null && live.has(slug)) continue;
+    items.push({ ...item, slug, backend });
+  }
+  for (const s of args.states) {
+    if (live.has(s.slug)) {
+      kept.push({ slug: s.slug, why: "running" });
+      continue;
+    }
+    if (s.supervisorPid !== null) items.push({ kind: "process", id: String(s.supervisorPid), detail: `gate supervisor of ${s.slug} (pid ${s.supervisorPid})`, slug: s.slug, stateDir: s.stateDir, pid: s.supervisorPid });
+    if (s.gatePid !== null) items.push({ kind: "process", id: String(s.gatePid), detail: `gate of ${s.slug} (pid ${s.gatePid})`, slug: s.slug, stateDir: s.stateDir, pid: s.gatePid });
+    if (s.socketExists) items.push({ kind: "socket", id: paths.gateSocket(s.stateDir), detail: `stale gate socket of ${s.slug}`, slug: s.slug, stateDir: s.stateDir });
+    if (s.preserved) kept.push({ slug: s.slug, why: "preserved for resume (remove with 'claude-bottle down')" });
+    else items.push({ kind: "state", id: s.stateDir, detail: `state of ${s.slug}${s.meta ? "" : " (no metadata)"}`, slug: s.slug, stateDir: s.stateDir });
+  }
+  const order = { container: 0, machine: 0, process: 1, socket: 2, state: 3 } as const;
+  items.sort((a, b) => order[a.kind] - order[b.kind]);
+  return { items, kept };
+}
+
+function slugFromItem(item: CleanupItem): string | null {
+  const m = /claude-bottle-([a-z][a-z0-9-]*-[0-9a-z]{5})\b/.exec(`${item.id} ${item.detail}`);
+  return m ? m[1]! : null;
+}
+
+export function formatCleanupPlan(plan: CleanupPlan): string {
+  const lines: string[] = [];
+  if (plan.items.length === 0) lines.push("nothing to clean up");
+  else {
+    lines.push("will remove:");
+    for (const i of plan.items) lines.push(`  ${i.kind.padEnd(9)} ${i.detail}`);
+  }
+  for (const k of plan.kept) lines.push(`  keep      ${k.slug}: ${k.why}`);
+  return lines.join("\n") + "\n";
+}
+
+// Carry out a plan. Every action tolerates "already gone", so a second run,
+// or a run racing another cleanup, is harmless.
+export async function executeCleanup(
+  plan: CleanupPlan,
+  getBackend: (n: BackendName) => Promise<Backend>,
+  err: (line: string) => void,
+): Promise<number> {
+  let failures = 0;
+  // Mark first: no watcher or supervisor may restart a gate we remove.
+  for (const i of plan.items) if (i.kind === "state" && i.stateDir) markStopping(i.stateDir);
+  const byBackend = new Map<BackendName, CleanupItem[]>();
+  for (const i of plan.items) {
+    if ((i.kind === "container" || i.kind === "machine") && i.backend) {
+      const { slug: _s, backend: _b, stateDir: _d, pid: _p, ...item } = i;
+      byBackend.set(i.backend, [...(byBackend.get(i.backend) ?? []), item]);
+    }
+  }
+  for (const [name, list] of byBackend) {
+    try {
+      await (await getBackend(name)).cleanup(list);
+    } catch (e) {
+      failures++;
+      err(`claude-bottle: ${name}: could not remove ${list.map((l) => l.id).join(", ")}: ${(e as Error).message}`);
+    }
+  }
+  for (const i of plan.items) {
+    try {
+      if (i.kind === "process" && i.pid && i.stateDir) await terminate(i.pid, i.stateDir);
+      else if (i.kind === "socket") removeQuietly(i.id);
+      else if (i.kind === "state" && i.stateDir) removeStateDir(i.stateDir);
+    } catch (e) {
+      failures++;
+      err(`claude-bottle: could not remove ${i.detail}: ${(e as Error).message}`);
+    }
+  }
+  return failures;
+}

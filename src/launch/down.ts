@@ -1,0 +1,46 @@
+import { existsSync } from "node:fs";
+import type { Backend } from "../backends/types.ts";
+import type { BackendName } from "../plan/types.ts";
+import { isPreserved, removeStateDir } from "../state/dirs.ts";
+import { readMetadata } from "../state/metadata.ts";
+import { paths } from "../state/paths.ts";
+import { teardownResources } from "./teardown.ts";
+
+// `claude-bottle down <slug>`: the user wants the bottle gone, so it all
+// goes: bottle, supervisor, gate, socket and the state dir, even a state
+// kept for `resume` (the message says so). Idempotent: a second run, or a
+// half-created bottle, is fine.
+
+export interface DownResult {
+  slug: string;
+  found: boolean;
+  removedPreserved: boolean;
+}
+
+export async function down(
+  home: string,
+  slug: string,
+  getBackend: (n: BackendName) => Promise<Backend>,
+  candidates: BackendName[],
+): Promise<DownResult> {
+  const stateDir = paths.stateDir(home, slug);
+  const hadState = existsSync(stateDir);
+  const meta = hadState ? readMetadata(stateDir) : null;
+  const preserved = hadState && isPreserved(stateDir);
+  // Without metadata we don't know the backend: ask each one that works.
+  const names = meta ? [meta.backend] : candidates;
+  let found = hadState;
+  for (const n of names) {
+    let backend: Backend;
+    try {
+      backend = await getBackend(n);
+    } catch {
+      continue; // that backend isn't usable here; it can't hold the bottle
+    }
+    if (!found && (await backend.attach(slug))) found = true;
+    await teardownResources(stateDir, slug, backend);
+  }
+  if (names.length === 0) await teardownResources(stateDir, slug, null);
+  removeStateDir(stateDir);
+  return { slug, found, removedPreserved: preserved };
+}

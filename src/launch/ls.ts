@@ -1,0 +1,84 @@
+import type { BottleInfo } from "../backends/types.ts";
+import type { BackendName } from "../plan/types.ts";
+import type { StateSnapshot } from "./inspect.ts";
+
+// `claude-bottle ls`: one row per bottle, from state dirs joined with what
+// the backends report (a container without a state dir shows up too, as an
+// orphan for `cleanup`).
+
+export interface LsRow {
+  slug: string;
+  agent: string;
+  backend: BackendName | "?";
+  status: string;
+  started_at: string | null;
+  uptime_s: number | null;
+  allowed: number;
+  blocked: number;
+  state_dir: string | null;
+}
+
+export function lsRows(args: {
+  states: StateSnapshot[];
+  bottles: BottleInfo[] | null; // null: backends could not be asked
+  counts: (stateDir: string) => { allowed: number; blocked: number };
+  now: number;
+}): LsRow[] {
+  const bySlug = new Map((args.bottles ?? []).map((b) => [b.slug, b]));
+  const rows: LsRow[] = args.states.map((s) => {
+    const b = bySlug.get(s.slug);
+    bySlug.delete(s.slug);
+    const started = s.meta?.started_at ?? null;
+    const t = started ? Date.parse(started) : NaN;
+    return {
+      slug: s.slug,
+      agent: s.meta?.agent ?? "?",
+      backend: s.meta?.backend ?? b?.backend ?? "?",
+      status: rowStatus(s, args.bottles === null ? undefined : (b?.status ?? "missing")),
+      started_at: started,
+      uptime_s: Number.isFinite(t) && !s.preserved ? Math.max(0, Math.floor((args.now - t) / 1000)) : null,
+      ...args.counts(s.stateDir),
+      state_dir: s.stateDir,
+    };
+  });
+  for (const b of bySlug.values()) {
+    rows.push({ slug: b.slug, agent: b.slug.replace(/-[0-9a-z]{5}$/, ""), backend: b.backend, status: "orphaned", started_at: null, uptime_s: null, allowed: 0, blocked: 0, state_dir: null });
+  }
+  return rows.sort((a, b) => a.slug.localeCompare(b.slug));
+}
+
+// bottle: the backend's view, undefined when unknown.
+export function rowStatus(s: StateSnapshot, bottle: BottleInfo["status"] | undefined): string {
+  if (s.preserved) return s.meta?.exit_code != null ? `preserved (exit ${s.meta.exit_code})` : "preserved";
+  if (s.stopping) return "stopping";
+  if (!s.meta) return "orphaned";
+  if (s.meta.status === "starting") return s.ownerAlive ? "starting" : "orphaned";
+  if (!s.ownerAlive && s.gatePid === null) return "orphaned";
+  if (bottle === "missing") return "orphaned";
+  if (bottle !== undefined && bottle !== "running") return bottle;
+  return s.gatePid === null ? "gate-down" : "running";
+}
+
+export function formatUptime(s: number | null): string {
+  if (s === null) return "-";
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m${String(s % 60).padStart(2, "0")}s`;
+  const h = Math.floor(m / 60);
+  if (h < 24) return `${h}h${String(m % 60).padStart(2, "0")}m`;
+  return `${Math.floor(h / 24)}d${h % 24}h`;
+}
+
+export function formatTable(rows: LsRow[]): string {
+  if (rows.length === 0) return "no bottles\n";
+  const head = ["SLUG", "AGENT", "BACKEND", "STATUS", "UPTIME", "ALLOWED", "BLOCKED"];
+  const body = rows.map((r) => [r.slug, r.agent, r.backend, r.status, formatUptime(r.uptime_s), String(r.allowed), String(r.blocked)]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
+  const numeric = new Set([5, 6]);
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (numeric.has(i) ? c.padStart(widths[i]!) : i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join("  ")
+      .trimEnd();
+  return [line(head), ...body.map(line)].join("\n") + "\n";
+}

@@ -1,0 +1,54 @@
+import type { PlanJson, Spec } from "../plan/types.ts";
+import { bottleHome } from "../state/paths.ts";
+import { launch, type LaunchDeps } from "./launcher.ts";
+
+// The real wiring of the launcher for `up` and `resume`: real backend,
+// gate, CA, placeholders and tty prompts. Heavy modules load here, lazily.
+export async function realDeps(backendName: PlanJson["backend"]): Promise<LaunchDeps> {
+  const [{ getBackend }, { ensureCa }, { makePlaceholder }, { resolveEnvValues }, { askSecret }] = await Promise.all([
+    import("../backends/registry.ts"),
+    import("../gate/tls/ca.ts"),
+    import("../gate/credentials.ts"),
+    import("../manifest/env.ts"),
+    import("./tty.ts"),
+  ]);
+  const backend = await getBackend(backendName);
+  return {
+    home: bottleHome(),
+    backend,
+    hostEnv: process.env,
+    resolveEnv: async (spec: Spec) => ({ values: await resolveEnvValues(spec.env, process.env, askSecret, spec.sources.bottle) }),
+    ensureCa: (dir) => ensureCa(dir),
+    makePlaceholder,
+    remintSlug: undefined,
+    signals: process,
+    err: (l) => process.stderr.write(l + "\n"),
+    out: (l) => process.stdout.write(l + "\n"),
+    tty: Boolean(process.stdin.isTTY && process.stdout.isTTY),
+  };
+}
+
+export async function runUp(args: { spec: Spec; plan: PlanJson; yes: boolean; detached: boolean; cwd: string }): Promise<number> {
+  if (!args.yes) {
+    const { confirm } = await import("./tty.ts");
+    if (!(await confirm("claude-bottle: launch this agent?"))) {
+      process.stderr.write("claude-bottle: aborted by user\n");
+      return 0;
+    }
+  }
+  const deps = await realDeps(args.plan.backend);
+  const { makeSlug } = await import("../state/slug.ts");
+  deps.remintSlug = () => makeSlug(args.spec.agent);
+  const { takeFirstRunLines } = await import("./first-run.ts");
+  const usingDefaults = args.spec.sources.agent === "<embedded>" && args.spec.sources.bottle === "<embedded>";
+  for (const l of takeFirstRunLines(deps.home, { backend: args.plan.backend, usingDefaults, imageBuild: false })) deps.err(l);
+  return launch({ spec: args.spec, plan: args.plan, detached: args.detached, cwd: args.cwd }, deps);
+}
+
+export async function runResume(home: string, slug: string, detached: boolean): Promise<number> {
+  const { loadResumable } = await import("./resume.ts");
+  const r = loadResumable(home, slug);
+  const deps = await realDeps(r.meta.backend);
+  deps.home = home;
+  return launch({ spec: r.spec, plan: r.plan, detached, cwd: r.meta.cwd, resume: true }, deps);
+}

@@ -1,0 +1,63 @@
+import { expect, test } from "bun:test";
+import { composeCleanupPlan, formatCleanupPlan } from "../../../src/launch/cleanup.ts";
+import type { StateSnapshot } from "../../../src/launch/inspect.ts";
+
+const snap = (slug: string, over: Partial<StateSnapshot> = {}): StateSnapshot => ({
+  slug,
+  stateDir: `/h/state/${slug}`,
+  meta: null,
+  preserved: false,
+  stopping: false,
+  ownerAlive: false,
+  gatePid: null,
+  supervisorPid: null,
+  socketExists: false,
+  ...over,
+});
+const container = (slug: string) => ({ backend: "docker" as const, item: { kind: "container" as const, id: `claude-bottle-${slug}`, detail: `container claude-bottle-${slug} (running)` } });
+
+test("live bottles are untouched; dead ones lose container, processes, socket and state, in that order", () => {
+  const plan = composeCleanupPlan({
+    states: [
+      snap("live-aaaaa", { ownerAlive: true, gatePid: 50, socketExists: true }),
+      snap("dead-bbbbb", { gatePid: 60, socketExists: true }),
+      snap("sup-ccccc", { supervisorPid: 70, gatePid: 71 }), // detached, supervisor alive: live
+    ],
+    backendItems: [container("live-aaaaa"), container("dead-bbbbb"), container("sup-ccccc"), container("lost-ddddd")],
+  });
+  expect(plan.items.map((i) => [i.kind, i.slug, i.id])).toEqual([
+    ["container", "dead-bbbbb", "claude-bottle-dead-bbbbb"],
+    ["container", "lost-ddddd", "claude-bottle-lost-ddddd"],
+    ["process", "dead-bbbbb", "60"],
+    ["socket", "dead-bbbbb", "/h/state/dead-bbbbb/sock/gate.sock"],
+    ["state", "dead-bbbbb", "/h/state/dead-bbbbb"],
+  ]);
+  expect(plan.kept.map((k) => k.slug)).toEqual(["live-aaaaa", "sup-ccccc"]);
+});
+
+test("a preserved state is kept (resume material), its leftovers are not", () => {
+  const plan = composeCleanupPlan({
+    states: [snap("p-aaaaa", { preserved: true, gatePid: 9, socketExists: true })],
+    backendItems: [container("p-aaaaa")],
+  });
+  expect(plan.items.map((i) => i.kind)).toEqual(["container", "process", "socket"]);
+  expect(plan.kept).toEqual([{ slug: "p-aaaaa", why: expect.stringContaining("preserved") }]);
+  expect(formatCleanupPlan(plan)).toContain("keep      p-aaaaa: preserved");
+});
+
+test("a bottle being stopped (down in progress) is not live; an owner whose slug is a prefix of another does not protect it", () => {
+  const plan = composeCleanupPlan({
+    states: [snap("a-aaaaa", { ownerAlive: true, stopping: true }), snap("a-aaaaa-bbbbb", { ownerAlive: true })],
+    backendItems: [container("a-aaaaa")],
+  });
+  expect(plan.items.map((i) => [i.kind, i.slug])).toEqual([
+    ["container", "a-aaaaa"],
+    ["state", "a-aaaaa"],
+  ]);
+});
+
+test("nothing found: an empty plan", () => {
+  const plan = composeCleanupPlan({ states: [], backendItems: [] });
+  expect(plan.items).toEqual([]);
+  expect(formatCleanupPlan(plan)).toBe("nothing to clean up\n");
+});

@@ -1,0 +1,98 @@
+import { afterEach, expect, test } from "bun:test";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { cleanupCommand, downCommand, listRows, type Backends } from "../../../src/launch/commands.ts";
+import { launch } from "../../../src/launch/launcher.ts";
+import { teardownResources } from "../../../src/launch/teardown.ts";
+import { listStateDirs } from "../../../src/state/dirs.ts";
+import { paths } from "../../../src/state/paths.ts";
+import { isAlive, readPid } from "../../../src/state/process.ts";
+import { harness } from "./fixtures/harness.ts";
+import { testPlan, testSpec } from "./fixtures/spec.ts";
+
+const disposers: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const d of disposers.splice(0).reverse()) await d();
+});
+
+function setup() {
+  const h = harness();
+  const backends: Backends = { get: async () => h.fake.backend, usable: async () => [{ name: "docker", backend: h.fake.backend }] };
+  const errs: string[] = [];
+  disposers.push(async () => {
+    for (const { slug, stateDir } of listStateDirs(h.home)) await teardownResources(stateDir, slug, h.fake.backend);
+    h.dispose();
+  });
+  return { h, backends, errs, err: (l: string) => errs.push(l) };
+}
+
+async function upDetached(h: ReturnType<typeof harness>, slug: string) {
+  const spec = testSpec();
+  expect(await launch({ spec, plan: testPlan(slug, spec), detached: true, cwd: "/w" }, h.deps)).toBe(0);
+  const dir = paths.stateDir(h.home, slug);
+  return { dir, gate: readPid(paths.gatePid(dir))!, sup: readPid(paths.supervisorPid(dir))! };
+}
+
+test("ls shows a running detached bottle with its audit counts", async () => {
+  const { h, backends } = setup();
+  const { dir } = await upDetached(h, "tester-aaaaa");
+  writeFileSync(
+    paths.audit(dir),
+    [{ decision: "allow" }, { decision: "deny" }, { decision: "allow" }, { event: "gate-restarted" }].map((l) => JSON.stringify(l)).join("\n") + "\n",
+  );
+  const rows = await listRows(h.home, backends);
+  expect(rows).toHaveLength(1);
+  expect(rows[0]).toMatchObject({ slug: "tester-aaaaa", agent: "tester", backend: "docker", status: "running", allowed: 2, blocked: 1 });
+});
+
+test("down removes bottle, supervisor, gate, socket and state; a second down is harmless", async () => {
+  const { h, backends, errs, err } = setup();
+  const { dir, gate, sup } = await upDetached(h, "tester-bbbbb");
+  expect(await downCommand(h.home, { slug: "tester-bbbbb" }, backends, err)).toBe(0);
+  expect(h.fake.live.size).toBe(0);
+  expect(isAlive(gate)).toBe(false);
+  expect(isAlive(sup)).toBe(false);
+  expect(existsSync(dir)).toBe(false);
+  expect(await downCommand(h.home, { slug: "tester-bbbbb" }, backends, err)).toBe(0);
+  expect(errs[0]).toContain("stopped and removed");
+  expect(errs[1]).toContain("nothing to stop");
+});
+
+test("down --all stops every bottle", async () => {
+  const { h, backends, err } = setup();
+  await upDetached(h, "tester-ccccc");
+  await upDetached(h, "tester-ddddd");
+  await downCommand(h.home, { all: true }, backends, err);
+  expect(h.fake.live.size).toBe(0);
+  expect(listStateDirs(h.home)).toEqual([]);
+});
+
+test("cleanup after kill -9 of supervisor and gate removes the leftovers, keeps the live bottle, and is idempotent", async () => {
+  const { h, backends, err } = setup();
+  const dead = await upDetached(h, "tester-eeeee");
+  const live = await upDetached(h, "tester-fffff");
+  process.kill(dead.sup, "SIGKILL");
+  process.kill(dead.gate, "SIGKILL");
+  for (let i = 0; i < 100 && (isAlive(dead.sup) || isAlive(dead.gate)); i++) await Bun.sleep(10);
+  // A half-created leftover too: a state dir with no metadata.
+  mkdirSync(paths.stateDir(h.home, "tester-ggggg"), { recursive: true });
+  let out = "";
+  const io = { out: (s: string) => (out += s), err, confirm: async () => false };
+
+  // Declined: nothing removed.
+  expect(await cleanupCommand(h.home, { yes: false, dryRun: false }, backends, io)).toBe(0);
+  expect(h.fake.live.has("tester-eeeee")).toBe(true);
+  expect(out).toContain("claude-bottle-tester-eeeee");
+  expect(out).toContain("state of tester-ggggg");
+  expect(out).toContain("keep      tester-fffff: running");
+
+  expect(await cleanupCommand(h.home, { yes: true, dryRun: false }, backends, io)).toBe(0);
+  expect(h.fake.live.has("tester-eeeee")).toBe(false);
+  expect(existsSync(dead.dir)).toBe(false);
+  expect(existsSync(paths.stateDir(h.home, "tester-ggggg"))).toBe(false);
+  expect(h.fake.live.has("tester-fffff")).toBe(true);
+  expect(isAlive(live.gate)).toBe(true);
+
+  out = "";
+  expect(await cleanupCommand(h.home, { yes: true, dryRun: false }, backends, io)).toBe(0);
+  expect(out).toContain("nothing to clean up");
+});
