@@ -1,0 +1,159 @@
+// Streaming, strict decoder for `Transfer-Encoding: chunked`. Used for
+// request bodies (the gate reframes what it forwards) and to find where a
+// chunked response ends (the raw bytes are relayed unchanged). Strict means:
+// CRLF everywhere (no bare LF), hex sizes without whitespace or sign, at most
+// 12 hex digits, bounded extensions and trailers. Trailers are read and dropped.
+
+export class ChunkedError extends Error {}
+
+const enum S {
+  Size,
+  Ext,
+  SizeLf,
+  Data,
+  DataCr,
+  DataLf,
+  TrailerStart,
+  Trailer,
+  TrailerLf,
+  FinalLf,
+  Done,
+}
+
+const MAX_SIZE_DIGITS = 12;
+const MAX_EXT = 4096;
+const MAX_TRAILERS = 16 * 1024;
+
+function hexVal(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  if (c >= 65 && c <= 70) return c - 55;
+  return -1;
+}
+
+export class ChunkedDecoder {
+  private s = S.Size;
+  private size = 0;
+  private digits = 0;
+  private ext = 0;
+  private remaining = 0;
+  private trailerBytes = 0;
+  // Payload bytes decoded so far.
+  decoded = 0;
+
+  get done(): boolean {
+    return this.s === S.Done;
+  }
+
+  // Feed bytes. Returns the payload slices found in `buf` (views, not
+  // copies) and `end`: the index just past the message's final CRLF when
+  // the body ended inside `buf`, else -1. Throws ChunkedError on bad input.
+  push(buf: Uint8Array): { data: Uint8Array[]; end: number } {
+    const data: Uint8Array[] = [];
+    let i = 0;
+    const n = buf.length;
+    while (i < n) {
+      const c = buf[i]!;
+      switch (this.s) {
+        case S.Size: {
+          const h = hexVal(c);
+          if (h >= 0) {
+            if (++this.digits > MAX_SIZE_DIGITS) throw new ChunkedError("chunk size too large");
+            this.size = this.size * 16 + h;
+            i++;
+          } else if (this.digits === 0) {
+            throw new ChunkedError("missing chunk size");
+          } else if (c === 59 /* ; */) {
+            this.s = S.Ext;
+            i++;
+          } else if (c === 13) {
+            this.s = S.SizeLf;
+            i++;
+          } else {
+            throw new ChunkedError("invalid chunk size");
+          }
+          break;
+        }
+        case S.Ext: {
+          if (c === 13) {
+            this.s = S.SizeLf;
+          } else if ((c < 32 && c !== 9) || c === 127) {
+            throw new ChunkedError("invalid chunk extension");
+          } else if (++this.ext > MAX_EXT) {
+            throw new ChunkedError("chunk extension too long");
+          }
+          i++;
+          break;
+        }
+        case S.SizeLf: {
+          if (c !== 10) throw new ChunkedError("expected LF after chunk size");
+          i++;
+          if (this.size === 0) {
+            this.s = S.TrailerStart;
+          } else {
+            this.remaining = this.size;
+            this.s = S.Data;
+          }
+          this.size = 0;
+          this.digits = 0;
+          this.ext = 0;
+          break;
+        }
+        case S.Data: {
+          const take = Math.min(this.remaining, n - i);
+          data.push(buf.subarray(i, i + take));
+          this.decoded += take;
+          this.remaining -= take;
+          i += take;
+          if (this.remaining === 0) this.s = S.DataCr;
+          break;
+        }
+        case S.DataCr:
+          if (c !== 13) throw new ChunkedError("expected CRLF after chunk data");
+          this.s = S.DataLf;
+          i++;
+          break;
+        case S.DataLf:
+          if (c !== 10) throw new ChunkedError("expected CRLF after chunk data");
+          this.s = S.Size;
+          i++;
+          break;
+        case S.TrailerStart:
+          if (c === 13) {
+            this.s = S.FinalLf;
+            i++;
+            break;
+          }
+          if (c === 32 || c === 9) throw new ChunkedError("obsolete line folding in trailer");
+          this.s = S.Trailer;
+          break;
+        case S.Trailer:
+          if (c === 13) this.s = S.TrailerLf;
+          else if (c === 10 || (c < 32 && c !== 9) || c === 127) throw new ChunkedError("invalid trailer");
+          if (++this.trailerBytes > MAX_TRAILERS) throw new ChunkedError("trailers too large");
+          i++;
+          break;
+        case S.TrailerLf:
+          if (c !== 10) throw new ChunkedError("bare CR in trailer");
+          this.s = S.TrailerStart;
+          i++;
+          break;
+        case S.FinalLf:
+          if (c !== 10) throw new ChunkedError("bare CR at end of chunked body");
+          this.s = S.Done;
+          i++;
+          return { data, end: i };
+        case S.Done:
+          return { data, end: i };
+      }
+    }
+    return { data, end: -1 };
+  }
+}
+
+export function encodeChunk(data: Uint8Array): Uint8Array[] {
+  if (data.length === 0) return [];
+  return [Buffer.from(data.length.toString(16) + "\r\n", "latin1"), data, Buffer.from("\r\n", "latin1")];
+}
+
+export const LAST_CHUNK = Buffer.from("0\r\n\r\n", "latin1");
