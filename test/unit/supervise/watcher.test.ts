@@ -49,14 +49,16 @@ test("the watcher restarts a kill -9'd gate with the same secrets; requests fail
   cleanups.push(() => stopGate(dir));
   expect(await waitForGate(paths.gateSocket(dir))).toBe(true);
   const firstHash = readFileSync(join(dir, "fake-gate.stdin.sha256"), "utf8");
+  // Kill it first, then watch: the gap between the two is the window in
+  // which the bottle has no way out.
+  process.kill(g.pid, "SIGKILL");
+  for (let i = 0; i < 40 && isAlive(g.pid); i++) await Bun.sleep(10);
+  // Fail closed: the dead gate's socket file is still there, and refuses.
+  expect(existsSync(paths.gateSocket(dir))).toBe(true);
+  expect(await probeGate(paths.gateSocket(dir), 300)).toBe(false);
   const events: GateEvent[] = [];
   const w = watchGate({ slug: "t-aaaaa", stateDir: dir, secrets, command: cmd(dir), intervalMs: 100, onEvent: (e) => events.push(e) });
   cleanups.push(() => w.stop());
-
-  process.kill(g.pid, "SIGKILL");
-  for (let i = 0; i < 40 && isAlive(g.pid); i++) await Bun.sleep(10);
-  // Fail closed: the dead gate's socket refuses.
-  expect(await probeGate(paths.gateSocket(dir), 300)).toBe(false);
 
   const t0 = Date.now();
   let back = false;
