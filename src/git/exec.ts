@@ -1,0 +1,66 @@
+// Running git children from the gate and the hook. The environment is built
+// from an allowlist: the gate's own environment may hold host secrets that
+// no git child needs (a hook inherits it through http-backend and
+// receive-pack).
+const PASS = [
+  "PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ",
+  // ssh-agent may hold the pinned identity_file's key.
+  "SSH_AUTH_SOCK",
+  // Reaching the upstream from corporate networks / custom trust stores.
+  "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy",
+  "GIT_SSL_CAINFO", "GIT_SSL_CAPATH", "SSL_CERT_FILE", "SSL_CERT_DIR",
+];
+
+export function baseEnv(from: Record<string, string | undefined> = process.env): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const k of PASS) {
+    const v = from[k];
+    if (v !== undefined) env[k] = v;
+  }
+  if (!env.PATH) env.PATH = "/usr/local/bin:/usr/bin:/bin";
+  return env;
+}
+
+export interface GitResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+const MAX_CAPTURE = 1 << 20;
+
+async function capped(stream: ReadableStream<Uint8Array>): Promise<string> {
+  const dec = new TextDecoder();
+  let out = "";
+  for await (const chunk of stream) {
+    if (out.length < MAX_CAPTURE) out += dec.decode(chunk, { stream: true });
+  }
+  return out.slice(0, MAX_CAPTURE);
+}
+
+export async function git(
+  args: string[],
+  opts: { cwd?: string; env: Record<string, string>; stdin?: string },
+): Promise<GitResult> {
+  const proc = Bun.spawn(["git", ...args], {
+    cwd: opts.cwd,
+    env: opts.env,
+    stdin: opts.stdin !== undefined ? new TextEncoder().encode(opts.stdin) : "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [stdout, stderr, code] = await Promise.all([capped(proc.stdout), capped(proc.stderr), proc.exited]);
+  return { code, stdout, stderr };
+}
+
+// The last few meaningful lines of git's stderr, for a message to the user,
+// with every known secret value cut out.
+export function gitError(stderr: string, secrets: readonly string[] = [], lines = 3): string {
+  let text = stderr;
+  for (const s of secrets) if (s.length >= 4) text = text.split(s).join("[redacted]");
+  const kept = text
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l && !/^(hint|warning):/.test(l));
+  return kept.slice(-lines).join("; ") || "git failed";
+}

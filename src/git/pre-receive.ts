@@ -1,0 +1,129 @@
+import { accessEnv, TOKEN_ENV } from "./access.ts";
+import { git, gitError } from "./exec.ts";
+import { gitleaksPath, runGitleaks } from "./gitleaks.ts";
+import { readHookConfig, type HookDlp } from "./hook-config.ts";
+import { pushUpstream, type UpstreamUpdate } from "./push.ts";
+import { destinationRef, trackingRef } from "./refs.ts";
+import { evaluateUpdate, isZeroOid, type RefUpdate } from "./rules.ts";
+import { scanPush, type ContentScanner, type PushFinding } from "./scan.ts";
+
+// `claude-bottle hook pre-receive`, run by receive-pack in a bottle's mirror
+// for every push. In order, and stopping at the first refusal:
+//   1. ref rules (allowed branches, force, delete) — cheap, no content read;
+//   2. the gate's DLP rules over every added line and commit message;
+//   3. gitleaks over the same commits, when it is installed;
+//   4. forward the accepted updates to the real upstream, atomically.
+// Only if all of that succeeds does receive-pack update the mirror, so the
+// bottle's view never runs ahead of the upstream. Messages go to stderr,
+// which git shows the pusher as "remote: ...": they name the rule, file and
+// commit, never the matched text.
+
+export interface PreReceiveIo {
+  stdin: string;
+  env: Record<string, string | undefined>;
+  gitDir: string;
+  say: (line: string) => void;
+  // Builds one content scanner per file / message from the DLP config.
+  scanners: (dlp: HookDlp) => () => ContentScanner;
+}
+
+export function parseUpdates(stdin: string): RefUpdate[] {
+  const out: RefUpdate[] = [];
+  for (const line of stdin.split("\n")) {
+    const f = line.trim().split(" ");
+    if (f.length !== 3) continue;
+    out.push({ oldOid: f[0]!, newOid: f[1]!, ref: f[2]! });
+  }
+  return out;
+}
+
+export function findingMessage(f: PushFinding): string {
+  const where = f.file === null ? "the commit message" : `file ${f.file}`;
+  return `push rejected by the secret scan: rule ${f.rule} matched in ${where} (commit ${f.commit.slice(0, 12)}). Remove it from the history (git commit --amend / git rebase -i) and push again; nothing was sent upstream.`;
+}
+
+function stringEnv(env: Record<string, string | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined) out[k] = v;
+  return out;
+}
+
+export async function preReceive(io: PreReceiveIo): Promise<number> {
+  const say = (m: string) => io.say(`claude-bottle: ${m}`);
+  const { config, dlp } = readHookConfig(io.env);
+  const name = config.access.name;
+  // The hook's own environment carries receive-pack's quarantine
+  // (GIT_OBJECT_DIRECTORY, GIT_ALTERNATE_OBJECT_DIRECTORIES): every git child
+  // must inherit it to see the pushed objects.
+  const env = stringEnv(io.env);
+  const updates = parseUpdates(io.stdin);
+  if (updates.length === 0) return 0;
+
+  // 1. Rules.
+  const accepted: { u: RefUpdate; force: boolean }[] = [];
+  const refusals: string[] = [];
+  for (const u of updates) {
+    let ff: boolean | null = null;
+    if (!isZeroOid(u.oldOid) && !isZeroOid(u.newOid) && u.ref.startsWith("refs/heads/")) {
+      const r = await git(["merge-base", "--is-ancestor", u.oldOid, u.newOid], { cwd: io.gitDir, env });
+      if (r.code > 1) throw new Error(`git merge-base failed: ${gitError(r.stderr)}`);
+      ff = r.code === 0;
+    }
+    const v = evaluateUpdate(u, ff, config.rules, name);
+    if (!v.ok) refusals.push(v.reason);
+    else accepted.push({ u, force: v.kind === "force" || v.kind === "delete" });
+  }
+  if (refusals.length > 0) {
+    for (const r of refusals) say(`push rejected: ${r}`);
+    return 1;
+  }
+
+  // 2. DLP over the new content.
+  const newOids = [...new Set(updates.map((u) => u.newOid).filter((o) => !isZeroOid(o)))];
+  const finding = await scanPush({ gitDir: io.gitDir, env, newOids, scanner: io.scanners(dlp) });
+  if (finding) {
+    say(findingMessage(finding));
+    return 1;
+  }
+
+  // 3. gitleaks, when installed.
+  const leaks = gitleaksPath(env.PATH);
+  if (leaks) {
+    const found = await runGitleaks({ bin: leaks, gitDir: io.gitDir, env, newOids });
+    if (found.length > 0) {
+      for (const f of found.slice(0, 5)) say(findingMessage(f));
+      return 1;
+    }
+  }
+
+  // 4. Forward upstream.
+  const forward: UpstreamUpdate[] = [];
+  for (const { u, force } of accepted) {
+    const dst = destinationRef(u.ref, config.mode);
+    let expectOld = "";
+    const r = await git(["rev-parse", "--verify", "--quiet", trackingRef(dst)], { cwd: io.gitDir, env });
+    if (r.code === 0) expectOld = r.stdout.trim();
+    if (isZeroOid(u.newOid) && !expectOld) {
+      say(`push rejected: ${u.ref}: there is no ${dst} on '${name}' to delete`);
+      return 1;
+    }
+    forward.push({ dst, newOid: u.newOid, force, expectOld });
+  }
+  const token = io.env[TOKEN_ENV];
+  const pushEnv = { ...env, ...accessEnv(config.access, token) };
+  const res = await pushUpstream({
+    gitDir: io.gitDir,
+    url: config.access.url,
+    env: pushEnv,
+    updates: forward,
+    secrets: token ? [token] : [],
+  });
+  if (!res.ok) {
+    say(`push rejected: upstream '${name}' refused it: ${res.message}`);
+    return 1;
+  }
+  for (const f of forward) {
+    say(`forwarded to '${name}': ${isZeroOid(f.newOid) ? "deleted " + f.dst : f.dst + " -> " + f.newOid.slice(0, 12)}`);
+  }
+  return 0;
+}
