@@ -8,6 +8,9 @@ export interface GatePolicy {
   slug: string;
   routes: EgressRoute[];
   git: GitUpstream[];
+  // Host repository `up` ran in, served as the implicit git upstream
+  // `workspace` (bottle pushes land under refs/heads/bottle/<slug>/).
+  git_workspace?: string | null;
   supervise: boolean;
   // token_ref -> placeholder the bottle sees instead of the real value.
   placeholders: Record<string, string>;
