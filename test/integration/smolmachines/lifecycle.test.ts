@@ -67,6 +67,10 @@ describe("smolmachines backend on the fake smolvm", () => {
   test("exec returns the guest's exit code", async () => {
     expect(await bottle.exec(["sh", "-c", "exit 42"])).toBe(42);
     expect(await bottle.exec(["true"])).toBe(0);
+    // The agent's path: -i -t, relay probe under the lock, then the session.
+    expect(await bottle.exec(["sh", "-c", "exit 5"], { tty: true, stdin: true })).toBe(5);
+    const log = readFileSync(join(world.fakeState, "argv.log"), "utf8");
+    expect(log).toContain(JSON.stringify(["machine", "exec", "--name", "claude-bottle-dev-ab12c", "-i", "-t", "--secret-env", "MY_SECRET=MY_SECRET", "--", "sh", "-c", "exit 5"]));
   });
 
   test("env values with quotes, spaces and newlines arrive intact", async () => {
