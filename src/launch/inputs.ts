@@ -51,6 +51,9 @@ export function gateInputs(args: {
   // Placeholders from an earlier run of this slug (resume): reused so the
   // policy and the bottle agree across restarts.
   previousPlaceholders?: Record<string, string>;
+  // The host git repository of the workspace, served to the bottle as the
+  // implicit `workspace` upstream; null when there is none.
+  gitWorkspace?: string | null;
 }): GateInputs {
   const { spec, resolved, hostEnv } = args;
   const credentials: Record<string, string> = {};
@@ -100,7 +103,15 @@ export function gateInputs(args: {
   }
 
   return {
-    policy: { version: 1, slug: args.slug, routes: spec.egress, git: spec.git, supervise: spec.supervise, placeholders },
+    policy: {
+      version: 1,
+      slug: args.slug,
+      routes: spec.egress,
+      git: spec.git,
+      git_workspace: args.gitWorkspace ?? null,
+      supervise: spec.supervise,
+      placeholders,
+    },
     secrets: { credentials, secrets: secretList },
     agentEnv,
     secretEnv,

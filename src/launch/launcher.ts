@@ -1,4 +1,5 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import type { Backend, Bottle, LaunchContext } from "../backends/types.ts";
 import { UserError } from "../errors.ts";
 import type { GatePolicy } from "../gate/types.ts";
@@ -134,7 +135,9 @@ export async function launch(req: LaunchRequest, deps: LaunchDeps): Promise<numb
     // 3. Placeholders + policy.json (no secrets in it).
     const inputs = await step("policy", () => {
       const previous = req.resume ? readPolicyPlaceholders(stateDir) : undefined;
-      const gi = gateInputs({ slug, spec, resolved, hostEnv: deps.hostEnv, makePlaceholder: deps.makePlaceholder, previousPlaceholders: previous });
+      const ws = spec.workspace.path;
+      const gitWorkspace = spec.workspace.mode !== "none" && ws && existsSync(join(ws, ".git")) ? ws : null;
+      const gi = gateInputs({ slug, spec, resolved, hostEnv: deps.hostEnv, makePlaceholder: deps.makePlaceholder, previousPlaceholders: previous, gitWorkspace });
       writeFileSync(paths.policy(stateDir), JSON.stringify(gi.policy, null, 2) + "\n", { mode: 0o600 });
       return gi;
     });
@@ -149,7 +152,10 @@ export async function launch(req: LaunchRequest, deps: LaunchDeps): Promise<numb
         stillWorth: () => !intr.received && isAlive(g.pid),
       });
       checkpoint();
-      if (!ok) throw new UserError(`the gate did not start; see ${paths.gateOut(stateDir)} and ${paths.gateLog(stateDir)}`);
+      if (!ok) {
+        const why = lastLine(paths.gateOut(stateDir));
+        throw new UserError(`the gate did not start${why ? ` (${why})` : ""}; see ${paths.gateOut(stateDir)} and ${paths.gateLog(stateDir)}`);
+      }
     });
 
     // 5. The bottle: create, start, provision (all inside backend.launch).
@@ -253,6 +259,17 @@ function readPolicyPlaceholders(stateDir: string): Record<string, string> | unde
     return p.placeholders;
   } catch {
     return undefined;
+  }
+}
+
+// The gate's own last words (it never prints secret values), for the error.
+function lastLine(file: string): string | null {
+  try {
+    const lines = readFileSync(file, "utf8").trim().split("\n");
+    const l = lines[lines.length - 1]?.trim() ?? "";
+    return l.length > 0 ? l.slice(0, 300) : null;
+  } catch {
+    return null;
   }
 }
 

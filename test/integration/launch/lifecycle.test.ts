@@ -1,0 +1,202 @@
+import { afterAll, beforeAll, expect } from "bun:test";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { dockerTest, TEST_BASE_IMAGE } from "../../helpers/docker.ts";
+
+// The lifecycle end to end: the real CLI, the real gate, the real Docker
+// backend, a local upstream on the host's loopback that the bottle may reach
+// only through the gate.
+
+const CLI = join(import.meta.dir, "..", "..", "..", "src", "cli.ts");
+let home = "";
+let work = "";
+let upstream: ReturnType<typeof Bun.serve> | null = null;
+
+beforeAll(() => {
+  home = mkdtempSync(join(tmpdir(), "cb-life-"));
+  work = mkdtempSync(join(tmpdir(), "cb-work-"));
+  upstream = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("hello from upstream\n") });
+  mkdirSync(join(home, "bottles"), { recursive: true });
+  mkdirSync(join(home, "agents"), { recursive: true });
+  writeFileSync(
+    join(home, "bottles", "itest.md"),
+    `---\negress:\n  - host: 127.0.0.1\n    ports: [${upstream.port}]\n    allow_private: true\n---\n`,
+  );
+  writeFileSync(join(home, "agents", "itest.md"), "---\nbottle: itest\nworkspace: none\n---\n\nIntegration test agent.\n");
+});
+
+afterAll(async () => {
+  // Whatever a failed test left: the tool's own cleanup, then the dirs.
+  if (home) await cli(["cleanup", "--yes"]);
+  for (const slug of slugs) await cli(["down", slug]);
+  upstream?.stop(true);
+  for (const d of [home, work]) if (d) rmSync(d, { recursive: true, force: true });
+});
+
+const slugs: string[] = [];
+
+function env(extra: Record<string, string> = {}): Record<string, string> {
+  const e: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith("CLAUDE_BOTTLE_")) e[k] = v;
+  return {
+    ...e,
+    CLAUDE_BOTTLE_HOME: home,
+    CLAUDE_BOTTLE_BACKEND: "docker",
+    CLAUDE_BOTTLE_BASE_IMAGE: TEST_BASE_IMAGE,
+    CLAUDE_BOTTLE_AGENT_PACKAGE: "none",
+    ...extra,
+  };
+}
+
+async function cli(args: string[], opts: { input?: string; extraEnv?: Record<string, string> } = {}) {
+  const p = Bun.spawn([process.execPath, CLI, ...args], {
+    cwd: work,
+    env: env(opts.extraEnv),
+    stdin: opts.input !== undefined ? new Blob([opts.input]) : "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  return { code, stdout, stderr };
+}
+
+async function upDetached(): Promise<string> {
+  const r = await cli(["up", "itest", "-d", "--yes"]);
+  if (r.code !== 0) throw new Error(`up -d failed (${r.code}): ${r.stderr}`);
+  const slug = r.stdout.trim().split("\n").pop()!;
+  expect(slug).toMatch(/^itest-[0-9a-z]{5}$/);
+  slugs.push(slug);
+  return slug;
+}
+
+const pidOf = (slug: string, file: string) => Number(readFileSync(join(home, "state", slug, file), "utf8").trim());
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+function containers(slug: string): string {
+  const r = Bun.spawnSync(["docker", "ps", "-a", "-q", "--filter", `label=claude-bottle.slug=${slug}`], { stdout: "pipe" });
+  return r.stdout.toString().trim();
+}
+const curl = (port: number, path = "/") => ["curl", "-s", "-m", "10", "--noproxy", "", `http://127.0.0.1:${port}${path}`];
+
+dockerTest(
+  "up -d, exec through the gate, ls, down, down again",
+  async () => {
+    const slug = await upDetached();
+    const port = upstream!.port!;
+
+    const ok = await cli(["exec", slug, "--", ...curl(port)]);
+    expect(ok.stdout).toBe("hello from upstream\n");
+    expect(ok.code).toBe(0);
+
+    // A port the route doesn't name: the gate says no.
+    const denied = await cli(["exec", slug, "--", "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-m", "10", "--noproxy", "", `http://127.0.0.1:${port + 1}/`]);
+    expect(denied.stdout).toBe("403");
+
+    // exec passes exit codes and stdin/stdout through, for scripts.
+    expect((await cli(["exec", slug, "--", "sh", "-c", "exit 7"])).code).toBe(7);
+    expect((await cli(["exec", slug, "--", "cat"], { input: "piped stdin\n" })).stdout).toBe("piped stdin\n");
+
+    const ls = await cli(["ls", "--json"]);
+    expect(ls.code).toBe(0);
+    const row = (JSON.parse(ls.stdout) as { slug: string; status: string; allowed: number; blocked: number; backend: string }[]).find((r) => r.slug === slug)!;
+    expect(row).toMatchObject({ status: "running", backend: "docker" });
+    expect(row.allowed).toBeGreaterThanOrEqual(1);
+    expect(row.blocked).toBeGreaterThanOrEqual(1);
+    expect((await cli(["ls"])).stdout).toContain(slug);
+
+    const gate = pidOf(slug, "gate.pid");
+    const d1 = await cli(["down", slug]);
+    expect(d1.code).toBe(0);
+    expect(containers(slug)).toBe("");
+    expect(alive(gate)).toBe(false);
+    expect(existsSync(join(home, "state", slug))).toBe(false);
+    const d2 = await cli(["down", slug]);
+    expect(d2.code).toBe(0);
+    expect(d2.stderr).toContain("already gone");
+  },
+  240_000,
+);
+
+dockerTest(
+  "a kill -9'd gate: the bottle is cut off, then the supervisor brings the gate back",
+  async () => {
+    const slug = await upDetached();
+    const port = upstream!.port!;
+    expect((await cli(["exec", slug, "--", ...curl(port)])).stdout).toBe("hello from upstream\n");
+    // Pause the supervisor so the window without a gate is observable.
+    const sup = pidOf(slug, "supervisor.pid");
+    const gate = pidOf(slug, "gate.pid");
+    process.kill(sup, "SIGSTOP");
+    try {
+      process.kill(gate, "SIGKILL");
+      for (let i = 0; i < 100 && alive(gate); i++) await Bun.sleep(20);
+      const cut = await cli(["exec", slug, "--", ...curl(port)]);
+      expect(cut.code).not.toBe(0); // fail closed: no gate, no way out
+      expect(cut.stdout).not.toContain("hello");
+    } finally {
+      process.kill(sup, "SIGCONT");
+    }
+    const t0 = Date.now();
+    let back = "";
+    while (Date.now() - t0 < 30_000) {
+      back = (await cli(["exec", slug, "--", ...curl(port)])).stdout;
+      if (back === "hello from upstream\n") break;
+      await Bun.sleep(250);
+    }
+    expect(back).toBe("hello from upstream\n");
+    const audit = readFileSync(join(home, "state", slug, "audit.jsonl"), "utf8");
+    expect(audit).toContain('"event":"gate-restarted"');
+    expect((await cli(["down", slug])).code).toBe(0);
+  },
+  240_000,
+);
+
+dockerTest(
+  "cleanup --yes after kill -9 of a foreground up and its gate leaves nothing",
+  async () => {
+    const p = Bun.spawn([process.execPath, CLI, "up", "itest", "--yes"], {
+      cwd: work,
+      env: env({ CLAUDE_BOTTLE_AGENT_ARGV: JSON.stringify(["sleep", "600"]) }),
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    // Wait until the agent runs: state says running.
+    let slug = "";
+    const t0 = Date.now();
+    while (Date.now() - t0 < 120_000 && !slug) {
+      await Bun.sleep(250);
+      const r = await cli(["ls", "--json"]);
+      const row = (JSON.parse(r.stdout || "[]") as { slug: string; status: string }[]).find((x) => x.status === "running" && !slugs.includes(x.slug));
+      if (row) slug = row.slug;
+    }
+    expect(slug).not.toBe("");
+    slugs.push(slug);
+    const gate = pidOf(slug, "gate.pid");
+    p.kill("SIGKILL");
+    await p.exited;
+    process.kill(gate, "SIGKILL");
+    for (let i = 0; i < 100 && alive(gate); i++) await Bun.sleep(20);
+    expect(containers(slug)).not.toBe("");
+
+    const ls = await cli(["ls", "--json"]);
+    expect((JSON.parse(ls.stdout) as { slug: string; status: string }[]).find((r) => r.slug === slug)?.status).toBe("orphaned");
+
+    const c1 = await cli(["cleanup", "--yes"]);
+    expect(c1.code).toBe(0);
+    expect(c1.stdout).toContain(`claude-bottle-${slug}`);
+    expect(containers(slug)).toBe("");
+    expect(existsSync(join(home, "state", slug))).toBe(false);
+    const c2 = await cli(["cleanup", "--yes"]);
+    expect(c2.code).toBe(0);
+    expect(c2.stdout).toContain("nothing to clean up");
+  },
+  240_000,
+);
