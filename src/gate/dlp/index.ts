@@ -1,0 +1,241 @@
+import { decoderFor, DecodeError, type StreamDecoder } from "./decode.ts";
+import { buildMatcher, collectLiterals, scanComplete, StreamMatcher, type Matcher } from "./engine.ts";
+import { findHighEntropy } from "./entropy.ts";
+
+// DLP: what may not leave the bottle. Scans a request's URL, headers and
+// body for
+//  - built-in credential shapes (rules.ts: AWS, GitHub, Anthropic, OpenAI,
+//    Slack, Stripe, private keys, JWT, Google, npm, GitLab, ...), raw text
+//    (and the percent-decoded form in URLs and headers);
+//  - the bottle's own secret values and placeholders, raw and in base64
+//    (3 alignments, standard and URL-safe), URL encoding and hex
+//    (variants.ts). Values shorter than 8 characters are not matched: they
+//    would match ordinary text everywhere. Long values are matched on their
+//    first 128 bytes;
+//  - random-looking tokens in URL paths, query values and subdomain labels
+//    (entropy.ts), for secrets the gate was not told about.
+//
+// Findings name the rule and the place, never the matched text: they end up
+// in 403 bodies and the audit log.
+//
+// Bodies are scanned as a stream with bounded memory: one 64 KiB slice plus
+// an overlap of the longest pattern window (< 1 KiB), so a secret split
+// across any chunk boundary is still found. A finding is reported by the
+// push() that completes it or, at the latest, by end(): a caller that must
+// not forward a secret has to hold back what it forwards until push()
+// returns (the overlap means the finding can come one chunk late; end() is
+// the final word).
+//
+// Content-Encoding: gzip / x-gzip, deflate (zlib or raw), br, and stacks of
+// them are decoded before scanning. An unknown coding (compress, zstd, ...)
+// is a finding ("unsupported-content-encoding") as soon as the body has a
+// byte: a scanner that cannot read the body must not wave it through, and
+// clients do not send such request bodies in practice. A corrupt or
+// truncated compressed body is a finding too ("undecodable-body"), as is a
+// decompressed size above `limits.maxDecodedBytes` ("decoded-size-limit",
+// default 1 GiB: a decompression bomb costs CPU, never memory).
+
+export interface DlpContext {
+  secrets: { name: string; value: string }[];
+  placeholders: { name: string; value: string }[];
+  limits?: { maxDecodedBytes?: number };
+}
+
+export interface DlpFinding {
+  rule: string;
+  where: string;
+}
+
+export interface BodyScanner {
+  push(chunk: Uint8Array): DlpFinding | null;
+  end(): DlpFinding | null;
+}
+
+export interface Dlp {
+  scanUrl(host: string, pathAndQuery: string): DlpFinding | null;
+  scanHeaders(headers: [string, string][]): DlpFinding | null;
+  bodyScanner(contentEncoding: string | null): BodyScanner;
+}
+
+const DEFAULT_MAX_DECODED = 1024 * 1024 * 1024;
+
+const enc = new TextEncoder();
+const utf8 = new TextDecoder("utf-8", { fatal: false });
+
+const hexVal = (c: number): number =>
+  c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x41 && c <= 0x46 ? c - 55 : c >= 0x61 && c <= 0x66 ? c - 87 : -1;
+
+// Percent-decodes to bytes; malformed escapes stay as they are (the decoded
+// view is an extra view, the raw one is scanned too).
+export function percentDecode(s: string, plusIsSpace: boolean): Uint8Array {
+  const raw = enc.encode(s);
+  const out = new Uint8Array(raw.length);
+  let j = 0;
+  for (let i = 0; i < raw.length; i++) {
+    const b = raw[i]!;
+    if (b === 0x25 && i + 2 < raw.length) {
+      const h = hexVal(raw[i + 1]!);
+      const l = hexVal(raw[i + 2]!);
+      if (h >= 0 && l >= 0) {
+        out[j++] = (h << 4) | l;
+        i += 2;
+        continue;
+      }
+    }
+    out[j++] = plusIsSpace && b === 0x2b ? 0x20 : b;
+  }
+  return out.subarray(0, j);
+}
+
+const HEADER_TOKEN = /^[A-Za-z0-9!#$&'*+.^_`|~-]{1,64}$/;
+
+class Scanner implements Dlp {
+  constructor(
+    private readonly exact: Matcher,
+    private readonly folded: Matcher,
+    private readonly maxDecoded: number,
+  ) {}
+
+  scanUrl(host: string, pathAndQuery: string): DlpFinding | null {
+    const h = this.scanHost(host);
+    if (h) return h;
+    // A fragment is never sent by real clients; if one is, scan it like
+    // the query.
+    const q = pathAndQuery.search(/[?#]/);
+    const path = q === -1 ? pathAndQuery : pathAndQuery.slice(0, q);
+    const query = q === -1 ? "" : pathAndQuery.slice(q + 1);
+
+    let f = scanComplete(this.exact, enc.encode(path));
+    if (f) return { rule: f, where: "path" };
+    const hasPct = path.includes("%");
+    const decodedPath = hasPct ? percentDecode(path, false) : null;
+    if (decodedPath) {
+      f = scanComplete(this.exact, decodedPath);
+      if (f) return { rule: f, where: "path" };
+    }
+    if (query !== "") {
+      f = scanComplete(this.exact, enc.encode(query));
+      if (f) return { rule: f, where: "query" };
+      if (query.includes("%") || query.includes("+")) {
+        f = scanComplete(this.exact, percentDecode(query, true));
+        if (f) return { rule: f, where: "query" };
+      }
+    }
+
+    // Entropy last, so a specific rule wins when both apply.
+    if (findHighEntropy(decodedPath ? utf8.decode(decodedPath) : path, false)) return { rule: "entropy", where: "path" };
+    if (query !== "") {
+      for (const pair of query.split(/[&;]/)) {
+        if (pair.length < 20) continue;
+        const text = pair.includes("%") || pair.includes("+") ? utf8.decode(percentDecode(pair, true)) : pair;
+        // Key and value are checked separately: "token=<value>".
+        const eq = text.indexOf("=");
+        const parts = eq === -1 ? [text] : [text.slice(0, eq), text.slice(eq + 1)];
+        for (const p of parts) if (findHighEntropy(p, true)) return { rule: "entropy", where: "query" };
+      }
+    }
+    return null;
+  }
+
+  private scanHost(host: string): DlpFinding | null {
+    // Host names are case-insensitive and arrive lowercased, so match
+    // case-insensitively; also with the dots removed, for a value split
+    // over several labels.
+    let f = scanComplete(this.folded, enc.encode(host));
+    if (!f && host.includes(".")) f = scanComplete(this.folded, enc.encode(host.replace(/\./g, "")));
+    if (f) return { rule: f, where: "host" };
+    // Subdomain labels only: the registrable name and TLD were chosen by
+    // the user's allowlist. IP literals have no labels to speak of.
+    if (/^[0-9.]+$/.test(host) || host.includes(":")) return null;
+    const labels = host.split(".");
+    for (let i = 0; i < labels.length - 2; i++) {
+      if (findHighEntropy(labels[i]!, false)) return { rule: "entropy", where: "host" };
+    }
+    return null;
+  }
+
+  scanHeaders(headers: [string, string][]): DlpFinding | null {
+    for (const [name, value] of headers) {
+      let f = scanComplete(this.exact, enc.encode(name));
+      // The name itself is suspect here: do not echo it.
+      if (f) return { rule: f, where: "header-name" };
+      const where = HEADER_TOKEN.test(name) ? `header:${name.toLowerCase()}` : "header";
+      f = scanComplete(this.exact, enc.encode(value));
+      if (!f && value.includes("%")) f = scanComplete(this.exact, percentDecode(value, false));
+      if (f) return { rule: f, where };
+    }
+    return null;
+  }
+
+  bodyScanner(contentEncoding: string | null): BodyScanner {
+    return new Body(this.exact, contentEncoding, this.maxDecoded);
+  }
+}
+
+class Found extends Error {
+  constructor(readonly finding: DlpFinding) {
+    super(finding.rule);
+  }
+}
+
+class Body implements BodyScanner {
+  private finding: DlpFinding | null = null;
+  private readonly stream: StreamMatcher;
+  private readonly decoder: StreamDecoder | null;
+  private readonly unsupported: boolean;
+  private decoded = 0;
+  private readonly sink = (piece: Uint8Array): void => {
+    this.decoded += piece.length;
+    if (this.decoded > this.maxDecoded) throw new Found({ rule: "decoded-size-limit", where: "body" });
+    const f = this.stream.push(piece);
+    if (f) throw new Found({ rule: f, where: "body" });
+  };
+
+  constructor(
+    matcher: Matcher,
+    contentEncoding: string | null,
+    private readonly maxDecoded: number,
+  ) {
+    this.stream = new StreamMatcher(matcher);
+    const d = decoderFor(contentEncoding);
+    this.decoder = d.ok ? d.decoder : null;
+    this.unsupported = !d.ok;
+  }
+
+  push(chunk: Uint8Array): DlpFinding | null {
+    if (this.finding || chunk.length === 0) return this.finding;
+    if (this.unsupported) return (this.finding = { rule: "unsupported-content-encoding", where: "body" });
+    this.guard(() => (this.decoder ? this.decoder.write(chunk, this.sink) : this.sink(chunk)));
+    return this.finding;
+  }
+
+  end(): DlpFinding | null {
+    if (this.finding) return this.finding;
+    this.guard(() => {
+      this.decoder?.finish(this.sink);
+      const f = this.stream.end();
+      if (f) throw new Found({ rule: f, where: "body" });
+    });
+    return this.finding;
+  }
+
+  private guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      if (e instanceof Found) this.finding = e.finding;
+      else if (e instanceof DecodeError) this.finding = { rule: "undecodable-body", where: "body" };
+      else throw e;
+      this.decoder?.close();
+    }
+  }
+}
+
+export function compileDlp(ctx: DlpContext): Dlp {
+  const literals = collectLiterals(ctx.secrets, ctx.placeholders);
+  return new Scanner(
+    buildMatcher(literals, false),
+    buildMatcher(literals, true),
+    ctx.limits?.maxDecodedBytes ?? DEFAULT_MAX_DECODED,
+  );
+}

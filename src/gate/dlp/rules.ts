@@ -1,0 +1,249 @@
+// Built-in credential rules.
+//
+// Each rule is found in two steps: the automaton finds one of its literal
+// `anchors` (cheap, one table lookup per byte), then the rule's sticky regex
+// is run at that position over a small window (`window` bytes from the
+// anchor, the most the regex needs to decide). Every regex starts with its
+// anchor, so a match always begins where the anchor does.
+//
+// Choices that keep ordinary prose and code clean:
+//  - Tokens must have their full real length, not just a prefix: "xoxb-your-
+//    token", "sk-ant-..." or "ghp_xxx" in documentation are not matches.
+//  - `leftBoundary`: the anchor must not be glued to a preceding letter or
+//    digit. Inside long base64 blobs (images, npm integrity hashes) any
+//    four-letter anchor such as "AIza" occurs by chance every few MB; in
+//    real leaks tokens follow a quote, space, `=` or `:`. Someone who wants
+//    to evade a built-in rule can encode the token anyway: these rules catch
+//    accidents, the bottle's own secrets are matched exactly in every
+//    encoding (see variants.ts).
+//  - `check`: extra tests for token shapes that prose can imitate (`sk-` +
+//    48 letters): real keys are random, with upper case, lower case and
+//    digits.
+//  - No seed-phrase (BIP-39) rule: twelve common English words are ordinary
+//    conversation, and the original system's detector blocked it.
+
+export interface Rule {
+  name: string;
+  anchors: string[];
+  // Sticky (`y`) regex that starts with one of the anchors.
+  re: RegExp;
+  // Bytes from the anchor start the regex may need to examine.
+  window: number;
+  leftBoundary?: boolean;
+  check?: (match: string) => boolean;
+}
+
+const mixed = (s: string): boolean => /[A-Z]/.test(s) && /[a-z]/.test(s) && /[0-9]/.test(s);
+const hasDigitAndLetter = (s: string): boolean => /[0-9]/.test(s) && /[A-Za-z]/.test(s);
+
+// Spellings of "secret access key" the AWS secret-key rule anchors on (the
+// automaton is case-sensitive for speed; the regex itself is not).
+const awsSecretKeywords = [
+  "secret_access_key",
+  "SECRET_ACCESS_KEY",
+  "Secret_Access_Key",
+  "secretAccessKey",
+  "SecretAccessKey",
+  "secretaccesskey",
+  "SECRETACCESSKEY",
+  "secret-access-key",
+  "SECRET-ACCESS-KEY",
+  "secret access key",
+  "Secret access key",
+  "Secret Access Key",
+  "SECRET ACCESS KEY",
+];
+
+export const RULES: Rule[] = [
+  {
+    name: "aws-access-key",
+    anchors: ["AKIA", "ASIA", "ABIA", "ACCA", "A3T"],
+    re: /(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}/y,
+    window: 20,
+    leftBoundary: true,
+  },
+  {
+    // A 40-character secret right after an "aws secret access key" label:
+    // a bare 40-char base64 string is indistinguishable from a hash.
+    name: "aws-secret-key",
+    anchors: awsSecretKeywords,
+    re: /secret[_ -]?access[_ -]?key[\\"']{0,3}\s{0,5}(?:[:=]|=>)?\s{0,5}[\\"']{0,3}[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])/iy,
+    window: 100,
+  },
+  {
+    name: "github-token",
+    anchors: ["ghp_", "gho_", "ghu_", "ghs_", "ghr_"],
+    re: /gh[pousr]_[A-Za-z0-9]{36}/y,
+    window: 40,
+    leftBoundary: true,
+  },
+  {
+    name: "github-token",
+    anchors: ["github_pat_"],
+    re: /github_pat_[A-Za-z0-9_]{60}/y,
+    window: 71,
+    leftBoundary: true,
+  },
+  {
+    name: "anthropic-key",
+    anchors: ["sk-ant-"],
+    re: /sk-ant-[A-Za-z0-9_-]{32}/y,
+    window: 39,
+    leftBoundary: true,
+    check: (m) => /[0-9]/.test(m.slice(7)),
+  },
+  {
+    // Legacy sk-<48 alnum>, project/service/admin keys, and anything with
+    // the "T3BlbkFJ" marker (base64 of "OpenAI") that all OpenAI keys carry.
+    name: "openai-key",
+    anchors: ["sk-"],
+    re: /sk-(?!ant-)(?:[A-Za-z0-9_-]{0,200}?T3BlbkFJ[A-Za-z0-9_-]{16}|(?:proj|svcacct|admin)-[A-Za-z0-9_-]{40}|[A-Za-z0-9]{48}(?![A-Za-z0-9]))/y,
+    window: 240,
+    leftBoundary: true,
+    check: (m) => m.includes("T3BlbkFJ") || mixed(m.slice(3)),
+  },
+  {
+    name: "slack-token",
+    anchors: ["xoxa-", "xoxb-", "xoxe-", "xoxp-", "xoxr-", "xoxs-"],
+    re: /xox[abeprs]-\d+-[A-Za-z0-9-]{8}/y,
+    window: 80,
+    leftBoundary: true,
+  },
+  {
+    name: "slack-token",
+    anchors: ["xapp-"],
+    re: /xapp-\d-[A-Z0-9]{8,16}-\d{1,16}-[a-z0-9]{16}/y,
+    window: 70,
+    leftBoundary: true,
+  },
+  {
+    name: "slack-webhook",
+    anchors: ["hooks.slack.com/"],
+    re: /hooks\.slack\.com\/(?:services|workflows|triggers)\/[A-Za-z0-9_/+-]{20}/y,
+    window: 50,
+  },
+  {
+    name: "stripe-key",
+    anchors: ["sk_live_", "rk_live_"],
+    re: /[sr]k_live_[A-Za-z0-9]{20}/y,
+    window: 28,
+    leftBoundary: true,
+  },
+  {
+    // The header alone is too common in code that handles keys; a real key
+    // has its base64 body right after (possibly with PEM headers, and with
+    // newlines written as \n inside JSON strings).
+    name: "private-key",
+    anchors: ["-----BEGIN "],
+    re: /-----BEGIN (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----(?:\s|\\+[rn]|(?:Proc-Type|DEK-Info|Comment|Version|Hash|Charset): [^\r\n\\]{0,120})*[A-Za-z0-9+/]{40}/y,
+    window: 512,
+  },
+  {
+    // Header and payload must both be base64 JSON objects ("eyJ" is
+    // base64 of `{"`); the signature is not needed to recognise a token.
+    name: "jwt",
+    anchors: ["eyJ"],
+    re: /eyJ[A-Za-z0-9_-]{10,512}\.eyJ[A-Za-z0-9_-]{10}/y,
+    window: 540,
+    leftBoundary: true,
+  },
+  {
+    name: "google-api-key",
+    anchors: ["AIza"],
+    re: /AIza[0-9A-Za-z_-]{35}/y,
+    window: 39,
+    leftBoundary: true,
+  },
+  {
+    name: "npm-token",
+    anchors: ["npm_"],
+    re: /npm_[A-Za-z0-9]{36}(?![A-Za-z0-9])/y,
+    window: 41,
+    leftBoundary: true,
+    check: (m) => hasDigitAndLetter(m.slice(4)),
+  },
+  {
+    name: "gitlab-token",
+    anchors: ["glpat-", "gldt-", "glrt-", "glptt-", "glft-", "glimt-", "glagent-", "glcbt-", "glsoat-"],
+    re: /gl(?:pat|dt|rt|ptt|ft|imt|agent|cbt|soat)-[A-Za-z0-9_-]{20}/y,
+    window: 30,
+    leftBoundary: true,
+    check: (m) => hasDigitAndLetter(m.slice(m.indexOf("-") + 1)),
+  },
+  {
+    name: "huggingface-token",
+    anchors: ["hf_"],
+    re: /hf_[A-Za-z0-9]{34}(?![A-Za-z0-9])/y,
+    window: 38,
+    leftBoundary: true,
+    check: (m) => mixed(m.slice(3)),
+  },
+  {
+    name: "pypi-token",
+    anchors: ["pypi-AgEIcHlwaS5vcmc"],
+    re: /pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50}/y,
+    window: 70,
+  },
+  {
+    name: "sendgrid-key",
+    anchors: ["SG."],
+    re: /SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}/y,
+    window: 69,
+    leftBoundary: true,
+  },
+  {
+    name: "digitalocean-token",
+    anchors: ["dop_v1_", "doo_v1_", "dor_v1_"],
+    re: /do[por]_v1_[a-f0-9]{64}/y,
+    window: 71,
+    leftBoundary: true,
+  },
+  {
+    name: "shopify-token",
+    anchors: ["shpat_", "shpca_", "shppa_", "shpss_"],
+    re: /shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}/y,
+    window: 38,
+    leftBoundary: true,
+  },
+  {
+    name: "docker-hub-token",
+    anchors: ["dckr_pat_"],
+    re: /dckr_pat_[A-Za-z0-9_-]{27}/y,
+    window: 36,
+    leftBoundary: true,
+  },
+  {
+    name: "age-secret-key",
+    anchors: ["AGE-SECRET-KEY-1"],
+    re: /AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}/y,
+    window: 74,
+  },
+  {
+    name: "databricks-token",
+    anchors: ["dapi"],
+    re: /dapi[a-f0-9]{32}(?![a-f0-9])/y,
+    window: 37,
+    leftBoundary: true,
+    check: hasDigitAndLetter,
+  },
+  {
+    name: "square-token",
+    anchors: ["sq0atp-", "sq0csp-"],
+    re: /sq0(?:atp-[0-9A-Za-z_-]{22}|csp-[0-9A-Za-z_-]{43})/y,
+    window: 50,
+    leftBoundary: true,
+  },
+  {
+    name: "linear-key",
+    anchors: ["lin_api_"],
+    re: /lin_api_[A-Za-z0-9]{40}/y,
+    window: 48,
+    leftBoundary: true,
+  },
+  {
+    name: "azure-storage-key",
+    anchors: ["AccountKey="],
+    re: /AccountKey=[A-Za-z0-9+/]{86}==/y,
+    window: 99,
+  },
+];
