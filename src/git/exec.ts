@@ -62,5 +62,7 @@ export function gitError(stderr: string, secrets: readonly string[] = [], lines 
     .split("\n")
     .map((l) => l.trim())
     .filter((l) => l && !/^(hint|warning):/.test(l));
-  return kept.slice(-lines).join("; ") || "git failed";
+  // git's own verdict ("fatal: ...", "error: ...") says most; the rest is advice.
+  const verdict = kept.filter((l) => /^(fatal|error):/.test(l));
+  return (verdict.length > 0 ? verdict : kept).slice(-lines).join("; ") || "git failed";
 }

@@ -40,11 +40,9 @@ export interface HookConfig {
   rules: PushRules;
 }
 
-// Same shape as compileDlp's input (src/gate/dlp): values only.
-export const hookDlpSchema = z.object({
-  secrets: z.array(z.string()),
-  placeholders: z.array(z.string()),
-});
+// Same shape as compileDlp's input (src/gate/dlp): named values.
+const named = z.array(z.object({ name: z.string(), value: z.string() }));
+export const hookDlpSchema = z.object({ secrets: named, placeholders: named });
 export type HookDlp = z.output<typeof hookDlpSchema>;
 
 export function readHookConfig(env: Record<string, string | undefined>): { config: HookConfig; dlp: HookDlp } {

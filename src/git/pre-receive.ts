@@ -111,6 +111,11 @@ export async function preReceive(io: PreReceiveIo): Promise<number> {
   }
   const token = io.env[TOKEN_ENV];
   const pushEnv = { ...env, ...accessEnv(config.access, token) };
+  // Our push reads the quarantined objects (GIT_OBJECT_DIRECTORY and
+  // GIT_ALTERNATE_OBJECT_DIRECTORIES, which git does not pass to a local
+  // remote). GIT_QUARANTINE_PATH only forbids ref updates, and git *does*
+  // pass it on: a local upstream's receive-pack would refuse every update.
+  delete pushEnv.GIT_QUARANTINE_PATH;
   const res = await pushUpstream({
     gitDir: io.gitDir,
     url: config.access.url,

@@ -218,8 +218,12 @@ export const gitVhostFactory: VhostFactory = (ctx) => {
     workspace,
     secretsEnv: ctx.secrets.credentials,
     dlp: {
-      secrets: ctx.secrets.secrets.map((s) => s.value).concat(Object.values(ctx.secrets.credentials)),
-      placeholders: Object.values(ctx.policy.placeholders),
+      // The real credentials too: pushing one into a repository is a leak.
+      secrets: [
+        ...ctx.secrets.secrets,
+        ...Object.entries(ctx.secrets.credentials).map(([name, value]) => ({ name, value })),
+      ],
+      placeholders: Object.entries(ctx.policy.placeholders).map(([name, value]) => ({ name, value })),
     },
     log: ctx.log,
   });
