@@ -18,4 +18,5 @@ export const commands: Record<string, Lazy> = {
   cleanup: () => load(import("./cleanup.ts")),
   resume: () => load(import("./resume.ts")),
   "supervise-gate": () => load(import("./supervise-gate.ts")),
+  hook: () => load(import("./hook.ts")),
 };
