@@ -2,6 +2,7 @@ import { statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { UserError } from "../errors.ts";
 import { chooseBackend, noBackendMessage, probeBackend, type BackendChoice, type BackendProbe } from "../backends/select.ts";
+import { claudeCredential } from "../defaults/claude.ts";
 import { checkHostVars } from "../manifest/env.ts";
 import { safeName } from "../manifest/issues.ts";
 import { loadCatalog } from "../manifest/load.ts";
@@ -65,9 +66,9 @@ export function preparePlan(opts: PrepareOptions): Prepared {
   // would fail the launch, so it is reported now.
   checkHostVars(spec.env, opts.env, spec.sources.bottle);
   for (const ref of missingTokenRefs(spec, opts.env)) {
-    warnings.push(`${ref} is not set on the host: requests that need it will go out without the credential`);
+    warnings.push(`${ref} is not set on the host; set it before launching: the gate needs it to add that credential`);
   }
-  if (!spec.egress.some((r) => r.auth && (r.host === "api.anthropic.com"))) {
+  if (!claudeCredential(opts.env)) {
     warnings.push("neither CLAUDE_CODE_OAUTH_TOKEN nor ANTHROPIC_API_KEY is set: Claude Code will have no credential (create one with 'claude setup-token')");
   }
   const choice = chooseBackend(opts.backendFlag, opts.env.CLAUDE_BOTTLE_BACKEND, opts.probe ?? ((n) => probeBackend(n, opts.env)));
