@@ -4,7 +4,7 @@ import type { Backend, Bottle, LaunchContext } from "../backends/types.ts";
 import { UserError } from "../errors.ts";
 import type { GatePolicy } from "../gate/types.ts";
 import type { PlanJson, Spec } from "../plan/types.ts";
-import { isPreserved, markPreserved, removeStateDir } from "../state/dirs.ts";
+import { isPreserved, isStopping, markPreserved, removeStateDir } from "../state/dirs.ts";
 import { acquireLock, claimStateDir, type Lock } from "../state/lock.ts";
 import { readMetadata, updateMetadata, writeMetadata } from "../state/metadata.ts";
 import { paths } from "../state/paths.ts";
@@ -241,7 +241,11 @@ export async function launch(req: LaunchRequest, deps: LaunchDeps): Promise<numb
 // The end of a session: exit 0 -> the state goes (the undo of "state"
 // removes it); anything else -> keep it for `resume` and say how.
 async function settle(stateDir: string, slug: string, code: number, deps: LaunchDeps): Promise<void> {
-  if (!existsSync(stateDir)) return; // `down` took it already
+  if (isStopping(stateDir)) {
+    // `down` (or `cleanup`) is taking this bottle away: nothing to keep.
+    deps.err(`claude-bottle: ${slug} was stopped from outside (exit ${code})`);
+    return;
+  }
   if (code === 0) {
     removeQuietly(paths.preserve(stateDir));
     return;

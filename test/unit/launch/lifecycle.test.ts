@@ -96,3 +96,25 @@ test("cleanup after kill -9 of supervisor and gate removes the leftovers, keeps 
   expect(await cleanupCommand(h.home, { yes: true, dryRun: false }, backends, io)).toBe(0);
   expect(out).toContain("nothing to clean up");
 });
+
+test("down while a foreground up runs: the session ends, nothing is kept or left running", async () => {
+  const { h, backends, err } = setup();
+  const spec = testSpec();
+  const h2 = harness({ agentArgv: ["sleep", "30"] });
+  disposers.push(() => h2.dispose());
+  // Share one fake backend and home between `up` and `down`.
+  h2.deps.backend = h.fake.backend;
+  h2.deps.home = h.home;
+  const running = launch({ spec, plan: testPlan("tester-hhhhh", spec), detached: false, cwd: "/w" }, h2.deps);
+  const dir = paths.stateDir(h.home, "tester-hhhhh");
+  for (let i = 0; i < 200 && !h.fake.live.has("tester-hhhhh"); i++) await Bun.sleep(20);
+  await Bun.sleep(100);
+  const gate = readPid(paths.gatePid(dir))!;
+  await downCommand(h.home, { slug: "tester-hhhhh" }, backends, err);
+  const code = await running;
+  expect(code).not.toBe(0);
+  expect(existsSync(dir)).toBe(false);
+  expect(isAlive(gate)).toBe(false);
+  expect(h.fake.live.size).toBe(0);
+  expect(h2.lines.join("\n")).toContain("stopped from outside");
+});
