@@ -19,4 +19,9 @@ export const commands: Record<string, Lazy> = {
   resume: () => load(import("./resume.ts")),
   "supervise-gate": () => load(import("./supervise-gate.ts")),
   hook: () => load(import("./hook.ts")),
+  gate: () => load(import("./gate.ts")),
+  logs: () => load(import("./logs.ts")),
+  allow: () => load(import("./allow.ts")),
+  deny: () => load(import("./deny.ts")),
+  selftest: () => load(import("./selftest.ts")),
 };

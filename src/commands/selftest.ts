@@ -1,0 +1,21 @@
+import { defineCommand } from "citty";
+
+export default defineCommand({
+  meta: { name: "selftest", description: "Attack a real bottle from inside and show which layer blocks each attack" },
+  args: {
+    backend: { type: "string", description: "docker or smolmachines (default: auto)" },
+    json: { type: "boolean", description: "Print the report as JSON instead of a table" },
+  },
+  async run({ args }) {
+    const { runSelftest } = await import("../selftest/run.ts");
+    const { renderTable } = await import("../selftest/report.ts");
+    const report = await runSelftest({
+      backend: args.backend ? String(args.backend) : undefined,
+      log: (l) => process.stderr.write(l + "\n"),
+      baseImage: process.env.CLAUDE_BOTTLE_BASE_IMAGE,
+    });
+    process.stdout.write(args.json ? JSON.stringify(report, null, 2) + "\n" : renderTable(report) + "\n");
+    // Non-zero when any attack got through or was stopped by the wrong wall.
+    process.exit(report.failed === 0 ? 0 : 1);
+  },
+});
