@@ -53,6 +53,9 @@ export async function git(
   return { code, stdout, stderr };
 }
 
+const VERDICT =
+  /^(fatal|error):|verification failed|Permission denied|Could not resolve|Connection refused|Connection timed out|No route to host|not found|does not appear to be a git repository|Authentication failed|returned error/i;
+
 // The last few meaningful lines of git's stderr, for a message to the user,
 // with every known secret value cut out.
 export function gitError(stderr: string, secrets: readonly string[] = [], lines = 3): string {
@@ -62,7 +65,7 @@ export function gitError(stderr: string, secrets: readonly string[] = [], lines 
     .split("\n")
     .map((l) => l.trim())
     .filter((l) => l && !/^(hint|warning):/.test(l));
-  // git's own verdict ("fatal: ...", "error: ...") says most; the rest is advice.
-  const verdict = kept.filter((l) => /^(fatal|error):/.test(l));
+  // git's and ssh's verdicts say most; the rest is advice and banners.
+  const verdict = kept.filter((l) => VERDICT.test(l) && !/^fatal: Could not read from remote repository/.test(l));
   return (verdict.length > 0 ? verdict : kept).slice(-lines).join("; ") || "git failed";
 }
