@@ -31,6 +31,7 @@ const YAML_CODES: Record<string, string> = {
   BAD_SCALAR_START: "a plain value starts with a reserved character (quote it)",
   BAD_DQ_ESCAPE: "invalid escape in a double-quoted string",
   KEY_OVER_1024_CHARS: "key longer than 1024 characters",
+  RESOURCE_EXHAUSTION: "nested too deeply or too many aliases",
 };
 
 // Messages from the YAML library can quote the source text, which may be a
@@ -44,6 +45,30 @@ function yamlProblem(code: string, src: string, pos: readonly number[] | undefin
   }
   const at = linePos?.[0] ? ` at frontmatter line ${linePos[0].line}, column ${linePos[0].col}` : "";
   return `invalid YAML${at}: ${what}`;
+}
+
+// Flow collections ([ and {) nest without indentation, so a few KiB can be
+// thousands of levels deep; refuse that before the parser recurses into it.
+// Brackets inside quotes are skipped (roughly: enough to never reject a real
+// manifest, which nests a handful of levels).
+function flowDepthExceeds(src: string, max: number): boolean {
+  let depthNow = 0;
+  let quote: string | null = null;
+  for (let i = 0; i < src.length; i++) {
+    const c = src[i]!;
+    if (quote) {
+      // A quote ends at its twin, or (for an apostrophe in a plain value
+      // like "don't") at the end of the line.
+      if (c === quote || c === "\n") quote = null;
+      else if (c === "\\" && quote === '"') i++;
+      continue;
+    }
+    if (c === '"' || c === "'") quote = c;
+    else if (c === "[" || c === "{") {
+      if (++depthNow > max) return true;
+    } else if (c === "]" || c === "}") depthNow = Math.max(0, depthNow - 1);
+  }
+  return false;
 }
 
 function depth(v: unknown, d = 0): number {
@@ -92,6 +117,7 @@ export function parseMarkdown(file: string, input: Uint8Array | string): ParsedM
   if (yamlText.length > MAX_FRONTMATTER_BYTES) {
     throw new UserError(`${file}: frontmatter is too large (max ${MAX_FRONTMATTER_BYTES} bytes)`);
   }
+  if (flowDepthExceeds(yamlText, MAX_DEPTH)) throw new UserError(`${file}: frontmatter is nested too deeply (max ${MAX_DEPTH} levels)`);
   let data: unknown;
   try {
     const doc = parseDocument(yamlText, {
