@@ -1,4 +1,4 @@
-import { readFileSync, unlinkSync } from "node:fs";
+import { readdirSync, readFileSync, unlinkSync } from "node:fs";
 
 // Small helpers over pids. Every kill goes through `ownedBy`: a pidfile can
 // outlive its process and the pid be reused by something unrelated, so we
@@ -25,14 +25,30 @@ export function isAlive(pid: number): boolean {
   return !isZombie(pid);
 }
 
+// A zombie has exited but its parent has not reaped it yet. For a
+// multi-threaded process (bun is one) the leader shows Z as soon as its own
+// thread is gone, while the other threads still hold the fd table, and with
+// it the gate's listening socket: dead only once every thread is.
 function isZombie(pid: number): boolean {
+  const state = (statFile: string): string | null => {
+    try {
+      const stat = readFileSync(statFile, "utf8");
+      // pid (comm) STATE ...; comm may contain spaces and parentheses.
+      const i = stat.lastIndexOf(")");
+      return stat.slice(i + 2, i + 3);
+    } catch {
+      return null;
+    }
+  };
+  const dead = (s: string | null) => s === "Z" || s === "X";
+  if (!dead(state(`/proc/${pid}/stat`))) return false;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // pid (comm) STATE ...; comm may contain spaces and parentheses.
-    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-    return state === "Z" || state === "X";
+    return readdirSync(`/proc/${pid}/task`).every((t) => {
+      const s = state(`/proc/${pid}/task/${t}/stat`);
+      return s === null || dead(s);
+    });
   } catch {
-    return false;
+    return true;
   }
 }
 
