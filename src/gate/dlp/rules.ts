@@ -33,6 +33,9 @@ export interface Rule {
   check?: (match: string) => boolean;
 }
 
+const JWT_IO_SAMPLE =
+  "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ";
+
 const mixed = (s: string): boolean => /[A-Z]/.test(s) && /[a-z]/.test(s) && /[0-9]/.test(s);
 const hasDigitAndLetter = (s: string): boolean => /[0-9]/.test(s) && /[A-Za-z]/.test(s);
 
@@ -61,6 +64,9 @@ export const RULES: Rule[] = [
     re: /(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}/y,
     window: 20,
     leftBoundary: true,
+    // AWS's documentation key (AKIAIOSFODNN7EXAMPLE and friends) is in
+    // every SDK's docs and tests, and is not a credential.
+    check: (m) => !m.endsWith("EXAMPLE"),
   },
   {
     // A 40-character secret right after an "aws secret access key" label:
@@ -69,6 +75,7 @@ export const RULES: Rule[] = [
     anchors: awsSecretKeywords,
     re: /secret[_ -]?access[_ -]?key[\\"']{0,3}\s{0,5}(?:[:=]|=>)?\s{0,5}[\\"']{0,3}[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])/iy,
     window: 100,
+    check: (m) => !m.endsWith("EXAMPLEKEY"),
   },
   {
     name: "github-token",
@@ -143,9 +150,12 @@ export const RULES: Rule[] = [
     // base64 of `{"`); the signature is not needed to recognise a token.
     name: "jwt",
     anchors: ["eyJ"],
-    re: /eyJ[A-Za-z0-9_-]{10,512}\.eyJ[A-Za-z0-9_-]{10}/y,
-    window: 540,
+    re: /eyJ[A-Za-z0-9_-]{10,512}\.eyJ[A-Za-z0-9_-]{10}[A-Za-z0-9_-]{0,80}/y,
+    window: 620,
     leftBoundary: true,
+    // The jwt.io sample token ({"sub":"1234567890","name":"John Doe",
+    // "iat":1516239022}) appears in countless docs and test suites.
+    check: (m) => m !== JWT_IO_SAMPLE && !m.startsWith(JWT_IO_SAMPLE),
   },
   {
     name: "google-api-key",
