@@ -1,0 +1,147 @@
+import { UserError } from "../../errors.ts";
+import type { Resources } from "../../manifest/schema.ts";
+import type { WorkspaceMode } from "../../plan/types.ts";
+import { DEFAULT_PIDS_LIMIT, GUEST_SOCK_DIR, GUEST_USER, GUEST_WORKSPACE, LABEL_OWNER, LABEL_SLUG } from "./constants.ts";
+import { relayCommand } from "./dockerfile.ts";
+
+// Pure argv builders for the docker CLI. Secret env is only ever referenced
+// by NAME (`-e NAME`): docker then takes the value from its own environment,
+// so no value appears on any argv (visible in `ps`) or in a file.
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export interface EnvArgs {
+  plain: Record<string, string>; // non-secret: `-e NAME=value`
+  secretNames: string[]; // `-e NAME`, value from the docker CLI's environment
+}
+
+// A name in both sets is treated as secret: the safe side.
+export function envArgs(env: EnvArgs): string[] {
+  const secret = new Set(env.secretNames);
+  const out: string[] = [];
+  for (const name of Object.keys(env.plain).sort()) {
+    if (!ENV_NAME.test(name)) throw new Error(`invalid env name: ${JSON.stringify(name)}`);
+    if (secret.has(name)) continue;
+    out.push("-e", `${name}=${env.plain[name]}`);
+  }
+  for (const name of [...secret].sort()) {
+    if (!ENV_NAME.test(name)) throw new Error(`invalid env name: ${JSON.stringify(name)}`);
+    out.push("-e", name);
+  }
+  return out;
+}
+
+// --mount takes CSV: a path with a comma or quote must be a quoted field.
+export function mountArg(source: string, target: string, readonly: boolean): string {
+  const field = (k: string, v: string) => {
+    const kv = `${k}=${v}`;
+    return /[",\n]/.test(kv) ? `"${kv.replaceAll('"', '""')}"` : kv;
+  };
+  return ["type=bind", field("source", source), field("target", target), ...(readonly ? ["readonly"] : [])].join(",");
+}
+
+export interface WorkspaceMounts {
+  mode: WorkspaceMode;
+  path: string | null;
+  // For mode "mount": which of .git/hooks and .git/config exist on the host
+  // (a read-only bind needs an existing source).
+  gitHooks?: boolean;
+  gitConfig?: boolean;
+}
+
+export interface RunInput {
+  name: string;
+  slug: string;
+  image: string;
+  sockDir: string; // host <state>/sock
+  env: EnvArgs;
+  resources: Resources;
+  workspace: WorkspaceMounts;
+}
+
+export function workspaceMountArgs(ws: WorkspaceMounts): string[] {
+  if (ws.mode !== "mount" || !ws.path) return [];
+  const out = ["--mount", mountArg(ws.path, GUEST_WORKSPACE, false)];
+  // The agent may commit, but must not plant a hook that the user's host git
+  // runs later, nor rewrite the repo config (core.fsmonitor, hooksPath,
+  // remotes): both are read-only on top of the writable work tree.
+  if (ws.gitHooks) out.push("--mount", mountArg(`${ws.path}/.git/hooks`, `${GUEST_WORKSPACE}/.git/hooks`, true));
+  if (ws.gitConfig) out.push("--mount", mountArg(`${ws.path}/.git/config`, `${GUEST_WORKSPACE}/.git/config`, true));
+  return out;
+}
+
+export function runArgv(input: RunInput): string[] {
+  const r = input.resources;
+  return [
+    "run",
+    "-d",
+    "--name",
+    input.name,
+    "--label",
+    `${LABEL_OWNER}=1`,
+    "--label",
+    `${LABEL_SLUG}=${input.slug}`,
+    // Sealed: no interface but lo. Not an --internal network: those still
+    // reach host services on the bridge addresses (DESIGN.md, Backends).
+    "--network",
+    "none",
+    "--cap-drop",
+    "ALL",
+    "--security-opt",
+    "no-new-privileges",
+    "--pids-limit",
+    String(DEFAULT_PIDS_LIMIT),
+    ...(r.memory !== undefined ? ["--memory", `${r.memory}m`] : []),
+    ...(r.cpus !== undefined ? ["--cpus", String(r.cpus)] : []),
+    // docker-init as PID 1 reaps the orphans of exec sessions and forwards
+    // signals to the relay.
+    "--init",
+    "--user",
+    GUEST_USER,
+    "--workdir",
+    GUEST_WORKSPACE,
+    // The socket DIRECTORY, not the socket: a restarted gate's new socket
+    // appears inside. Read-only: the bottle cannot plant anything next to it
+    // (connecting to a socket on a read-only mount still works).
+    "--mount",
+    mountArg(input.sockDir, GUEST_SOCK_DIR, true),
+    ...workspaceMountArgs(input.workspace),
+    ...envArgs(input.env),
+    input.image,
+    ...relayCommand(),
+  ];
+}
+
+export interface ExecInput {
+  name: string;
+  argv: string[];
+  interactive?: boolean; // -i
+  tty?: boolean; // -t
+  user?: string;
+  workdir?: string;
+  env?: Record<string, string>; // non-secret only
+}
+
+export function execArgv(input: ExecInput): string[] {
+  if (input.argv.length === 0) throw new Error("exec needs a command");
+  return [
+    "exec",
+    ...(input.interactive ? ["-i"] : []),
+    ...(input.tty ? ["-t"] : []),
+    "-u",
+    input.user ?? GUEST_USER,
+    ...(input.workdir ? ["-w", input.workdir] : []),
+    ...envArgs({ plain: input.env ?? {}, secretNames: [] }),
+    input.name,
+    ...input.argv,
+  ];
+}
+
+// Defence in depth: whatever a caller put in `plain`, no secret VALUE may
+// reach an argv. Throws naming the variable, never the value.
+export function assertNoSecretValues(argv: string[], secrets: Record<string, string>): void {
+  for (const [name, value] of Object.entries(secrets)) {
+    if (value.length < 4) continue; // too short to tell apart from ordinary text
+    if (argv.some((a) => a.includes(value))) throw new UserError(`the value of secret ${name} would appear on the docker command line; refusing`);
+  }
+}

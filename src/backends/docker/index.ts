@@ -1,0 +1,235 @@
+import { existsSync } from "node:fs";
+import { UserError } from "../../errors.ts";
+import type { PlanJson, Spec } from "../../plan/types.ts";
+import { bottleHome, paths } from "../../state/paths.ts";
+import { probeDocker } from "../select.ts";
+import type { Backend, BottleInfo, CleanupItem, LaunchContext } from "../types.ts";
+import { assertNoSecretValues, runArgv } from "./args.ts";
+import { DockerBottle, removeContainer } from "./bottle.ts";
+import { docker, dockerMessage, isNoSuchContainer, type Docker } from "./cli.ts";
+import { CLAUDE_CODE_PIN, GUEST_GATE_SOCKET, GUEST_WORKSPACE, LABEL_OWNER, LABEL_SLUG, RELAY_PORT, containerName } from "./constants.ts";
+import { agentPackageChoice, resolveBaseImage } from "./image-plan.ts";
+import { ensureAgentImage, type AgentImage } from "./image.ts";
+import { createSteps } from "./progress.ts";
+import { checkSkills, provisionBottle } from "./provision.ts";
+import { copyWorkspace, workspaceMounts } from "./workspace.ts";
+
+export interface DockerOptions {
+  home?: string; // default: CLAUDE_BOTTLE_HOME or ~/.claude-bottle
+  dockerBin?: string; // default: "docker" on PATH
+  hostEnv?: Record<string, string | undefined>; // default: process.env, read at each use
+  tty?: boolean; // spinner for progress; default: stderr is a terminal
+  err?: (line: string) => void; // build log (verbose or failure); default stderr
+  // Runs after the workspace is in place, before provisioning: where the git
+  // gate points the bottle's `origin` at the host repo through the gate.
+  afterWorkspace?: (bottle: DockerBottle, spec: Spec, plan: PlanJson, ctx: LaunchContext) => Promise<void>;
+  readyTimeoutMs?: number; // relay listening; default 20 s
+}
+
+// /proc/net/tcp lists local addresses as hex IP:PORT (little-endian IP);
+// state 0A is LISTEN. Needs no tool in the image and opens no connection.
+export function relayListeningProbe(): string[] {
+  const port = RELAY_PORT.toString(16).toUpperCase().padStart(4, "0");
+  return ["sh", "-c", `grep -q ' 0100007F:${port} 00000000:0000 0A ' /proc/net/tcp`];
+}
+
+interface PsRow {
+  Names: string;
+  State?: string;
+  Labels: string;
+}
+
+// `docker ps --format '{{json .}}'` prints labels as "k=v,k=v".
+export function parseLabels(s: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of s.split(",")) {
+    const i = part.indexOf("=");
+    if (i > 0) out[part.slice(0, i)] = part.slice(i + 1);
+  }
+  return out;
+}
+
+export function toStatus(state: string | undefined): BottleInfo["status"] {
+  if (state === "running" || state === "created") return state;
+  if (state === "exited" || state === "dead" || state === "paused") return "stopped";
+  return "unknown";
+}
+
+export function createDockerBackend(opts: DockerOptions = {}): Backend {
+  const hostEnv = () => opts.hostEnv ?? process.env;
+  const home = () => opts.home ?? bottleHome(hostEnv());
+  // Read at each spawn: the launcher holds secret values in our environment
+  // only while launch() runs, and docker takes them from there by name.
+  const d: Docker = { bin: opts.dockerBin ?? "docker", env: hostEnv };
+  const err = opts.err ?? ((l: string) => void process.stderr.write(l + "\n"));
+
+  async function listOurs(): Promise<{ name: string; slug: string; state: string | undefined }[]> {
+    const c = await docker(d, ["ps", "-a", "--no-trunc", "--filter", `label=${LABEL_OWNER}=1`, "--format", "{{json .}}"]);
+    if (c.code !== 0) throw new UserError(`docker could not list containers: ${dockerMessage(c.stderr, c.code)}`);
+    const out: { name: string; slug: string; state: string | undefined }[] = [];
+    for (const line of c.stdout.split("\n")) {
+      if (!line.trim()) continue;
+      const row = JSON.parse(line) as PsRow;
+      const slug = parseLabels(row.Labels ?? "")[LABEL_SLUG];
+      if (!slug) continue;
+      out.push({ name: row.Names.split(",")[0]!, slug, state: row.State });
+    }
+    return out;
+  }
+
+  async function containerState(name: string): Promise<string | null> {
+    const c = await docker(d, ["container", "inspect", "--format", `{{.State.Status}} {{index .Config.Labels "${LABEL_OWNER}"}}`, name]);
+    if (c.code !== 0) {
+      if (isNoSuchContainer(c.stderr)) return null;
+      throw new UserError(`docker could not inspect ${name}: ${dockerMessage(c.stderr, c.code)}`);
+    }
+    const [state, owner] = c.stdout.trim().split(" ");
+    if (owner !== "1") throw new UserError(`a container named ${name} exists but was not made by claude-bottle; remove or rename it`);
+    return state ?? "unknown";
+  }
+
+  async function waitForRelay(bottle: DockerBottle, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let delay = 20;
+    for (;;) {
+      const state = await containerState(bottle.name);
+      if (state !== "running") {
+        const logs = await docker(d, ["logs", "--tail", "5", bottle.name]);
+        throw new UserError(`bottle ${bottle.name} stopped right after start (${state ?? "gone"}): ${dockerMessage(logs.stderr + logs.stdout, 1)}`);
+      }
+      if ((await bottle.run(relayListeningProbe())).code === 0) return;
+      if (Date.now() + delay > deadline) throw new UserError(`the gate relay in ${bottle.name} did not listen on 127.0.0.1:${RELAY_PORT} within ${Math.round(timeoutMs / 1000)}s`);
+      await Bun.sleep(delay);
+      delay = Math.min(delay * 2, 500);
+    }
+  }
+
+  return {
+    name: "docker",
+
+    async preflight() {
+      const p = probeDocker(hostEnv());
+      return { backend: "docker", ok: p.usable, problems: p.problems };
+    },
+
+    describe(spec: Spec, plan: PlanJson) {
+      const name = containerName(plan.slug);
+      const secretNames = plan.env.filter((e) => e.mode !== "literal").map((e) => e.name);
+      const plain = Object.fromEntries(plan.env.filter((e) => e.mode === "literal").map((e) => [e.name, "<value>"]));
+      let agentPackage: string;
+      try {
+        const c = agentPackageChoice(hostEnv());
+        agentPackage = c.kind === "pinned" ? CLAUDE_CODE_PIN : c.kind === "none" ? "none (tests only)" : c.path;
+      } catch (e) {
+        agentPackage = (e as Error).message;
+      }
+      return {
+        container: name,
+        base_image: resolveBaseImage(spec.image, hostEnv()),
+        agent_package: agentPackage,
+        network: "none (only lo); the gate socket is the only way out",
+        relay: `127.0.0.1:${RELAY_PORT} -> ${GUEST_GATE_SOCKET}`,
+        labels: { [LABEL_OWNER]: "1", [LABEL_SLUG]: plan.slug },
+        run_argv: [
+          "docker",
+          ...runArgv({
+            name,
+            slug: plan.slug,
+            image: "<agent image>",
+            sockDir: paths.sockDir(plan.state_dir),
+            env: { plain, secretNames },
+            resources: spec.resources,
+            workspace: { mode: spec.workspace.mode, path: spec.workspace.path, gitHooks: true, gitConfig: true },
+          }),
+        ],
+        workspace: spec.workspace.mode === "none" ? "empty /workspace" : `${spec.workspace.mode} of ${spec.workspace.path} at ${GUEST_WORKSPACE}`,
+      };
+    },
+
+    async launch(spec: Spec, plan: PlanJson, ctx: LaunchContext) {
+      const env = hostEnv();
+      const name = containerName(plan.slug);
+      const secrets: Record<string, string> = {};
+      for (const n of ctx.secretEnvNames) {
+        const v = env[n];
+        if (v === undefined) throw new UserError(`secret ${n} is not set in the environment of claude-bottle; set it or remove it from the bottle`);
+        secrets[n] = v;
+      }
+      checkSkills(spec, env); // before anything is created
+      if (spec.workspace.mode !== "none" && (!spec.workspace.path || !existsSync(spec.workspace.path))) {
+        throw new UserError(`workspace ${spec.workspace.path ?? "(none)"} does not exist; run from your project or use workspace: none`);
+      }
+
+      const steps = createSteps({ tty: opts.tty ?? Boolean(process.stderr.isTTY), line: ctx.progress });
+      let image: AgentImage;
+      try {
+        image = await ensureAgentImage({ docker: d, home: home(), specImage: spec.image, hostEnv: env, steps, verbose: ctx.verbose, err });
+      } finally {
+        steps.done();
+      }
+
+      // A leftover container of this slug (e.g. `resume` after a crash) is
+      // replaced; a running one is someone's live session.
+      const existing = await containerState(name);
+      if (existing === "running") throw new UserError(`bottle ${plan.slug} is already running as ${name}; 'claude-bottle attach ${plan.slug}' or 'claude-bottle down ${plan.slug}'`);
+      if (existing !== null) await removeContainer(d, name);
+
+      const argv = runArgv({
+        name,
+        slug: plan.slug,
+        image: image.tag,
+        sockDir: paths.sockDir(ctx.stateDir),
+        env: { plain: ctx.env, secretNames: ctx.secretEnvNames },
+        resources: spec.resources,
+        workspace: workspaceMounts(spec.workspace.mode, spec.workspace.path),
+      });
+      assertNoSecretValues(argv, secrets);
+      ctx.progress(`starting container ${name}`);
+      const bottle = new DockerBottle(plan.slug, name, d);
+      try {
+        const r = await docker(d, argv);
+        if (r.code !== 0) throw new UserError(`docker could not start ${name}: ${dockerMessage(r.stderr, r.code)}`);
+        await waitForRelay(bottle, opts.readyTimeoutMs ?? 20_000);
+        if (spec.workspace.mode === "copy" && spec.workspace.path) {
+          ctx.progress("copying the workspace into the bottle");
+          await copyWorkspace(bottle, spec.workspace.path);
+        }
+        if (opts.afterWorkspace) await opts.afterWorkspace(bottle, spec, plan, ctx);
+        await provisionBottle(bottle, { spec, stateDir: ctx.stateDir, hostEnv: env, progress: ctx.progress });
+      } catch (e) {
+        await removeContainer(d, name).catch(() => {});
+        throw e;
+      }
+      return bottle;
+    },
+
+    async attach(slug: string) {
+      const name = containerName(slug);
+      const state = await containerState(name);
+      return state === null ? null : new DockerBottle(slug, name, d);
+    },
+
+    async list() {
+      return (await listOurs()).map((c) => ({ slug: c.slug, backend: "docker" as const, status: toStatus(c.state), name: c.name }));
+    },
+
+    // Every container we labelled. Whether one is still in use (a live gate
+    // or owner) is for the cleanup command to judge from the state dir.
+    async cleanupPlan() {
+      return (await listOurs()).map((c) => {
+        const hasState = existsSync(paths.stateDir(home(), c.slug));
+        return { kind: "container" as const, id: c.name, detail: `docker container ${c.name} (slug ${c.slug}, ${c.state ?? "unknown"}${hasState ? "" : ", no state dir"})` };
+      });
+    },
+
+    async cleanup(items: CleanupItem[]) {
+      for (const item of items) {
+        if (item.kind === "container") await removeContainer(d, item.id);
+      }
+    },
+  };
+}
+
+export { DockerBottle } from "./bottle.ts";
+export { ensureAgentImage } from "./image.ts";
+export { provisionBottle } from "./provision.ts";

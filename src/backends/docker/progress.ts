@@ -1,0 +1,51 @@
+// Step-wise progress for slow work (image builds): a spinner on a terminal,
+// plain lines otherwise (logs, CI), so piped output stays readable.
+
+export interface Steps {
+  step(text: string): void; // a new step; on a tty the previous one is finished
+  detail(text: string): void; // live detail for the current step (tty only)
+  done(): void;
+}
+
+const FRAMES = ["|", "/", "-", "\\"];
+
+export function createSteps(opts: { tty: boolean; line: (s: string) => void; write?: (s: string) => void }): Steps {
+  if (!opts.tty) {
+    return { step: (t) => opts.line(t), detail: () => {}, done: () => {} };
+  }
+  const write = opts.write ?? ((s: string) => void process.stderr.write(s));
+  let current: string | null = null;
+  let extra = "";
+  let frame = 0;
+  let timer: ReturnType<typeof setInterval> | null = null;
+  const width = () => Math.max(20, (process.stderr.columns ?? 80) - 1);
+  const draw = () => {
+    if (current === null) return;
+    const text = `${FRAMES[frame++ % FRAMES.length]} ${current}${extra ? `: ${extra}` : ""}`;
+    write(`\r\x1b[2K${text.slice(0, width())}`);
+  };
+  const finish = () => {
+    if (current === null) return;
+    write("\r\x1b[2K");
+    opts.line(current);
+    current = null;
+    extra = "";
+  };
+  return {
+    step(text) {
+      finish();
+      current = text;
+      draw();
+      timer ??= setInterval(draw, 100);
+    },
+    detail(text) {
+      extra = text;
+      draw();
+    },
+    done() {
+      finish();
+      if (timer) clearInterval(timer);
+      timer = null;
+    },
+  };
+}

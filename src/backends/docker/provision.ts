@@ -1,0 +1,75 @@
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { UserError } from "../../errors.ts";
+import { GUEST_PROMPT_FILE } from "../../launch/agent.ts";
+import { GUEST_CA_FILE } from "../../launch/inputs.ts";
+import type { Spec } from "../../plan/types.ts";
+import { paths } from "../../state/paths.ts";
+import type { Bottle } from "../types.ts";
+import { GUEST_HOME, GUEST_USER, GUEST_WORKSPACE } from "./constants.ts";
+import { renderClaudeJson, renderClaudeSettings, renderGitconfig } from "./render.ts";
+
+// Provisioning a started bottle (DESIGN.md data flow step 6): CA trust,
+// prompt, skills, git URL rewrites, Claude settings. Only through the Bottle
+// interface, so any backend can run it.
+
+export function hostSkillDir(name: string, hostEnv: Record<string, string | undefined>): string {
+  const home = hostEnv.HOME && hostEnv.HOME.length > 0 ? hostEnv.HOME : homedir();
+  return join(home, ".claude", "skills", name);
+}
+
+// Checked before anything is created: a typo in `skills:` must not leave a
+// half-provisioned bottle behind.
+export function checkSkills(spec: Spec, hostEnv: Record<string, string | undefined>): string[] {
+  return spec.skills.map((name) => {
+    const dir = hostSkillDir(name, hostEnv);
+    let ok = false;
+    try {
+      ok = statSync(dir).isDirectory();
+    } catch {
+      ok = false;
+    }
+    if (!ok) throw new UserError(`skill ${name} not found: ${dir} is not a directory; install the skill there or remove it from agent ${spec.agent}`);
+    return dir;
+  });
+}
+
+async function writeGuestFile(bottle: Bottle, path: string, content: string, user: string, mode = "644"): Promise<void> {
+  const r = await bottle.run(["sh", "-c", 'mkdir -p "$(dirname "$1")" && cat > "$1" && chmod "$2" "$1"', "sh", path, mode], { user, input: content });
+  if (r.code !== 0) throw new UserError(`could not write ${path} in the bottle: ${r.stderr.trim().split("\n").at(-1) ?? `exit ${r.code}`}`);
+}
+
+export interface ProvisionInput {
+  spec: Spec;
+  stateDir: string;
+  hostEnv: Record<string, string | undefined>;
+  progress: (s: string) => void;
+}
+
+export async function provisionBottle(bottle: Bottle & { copyIn(h: string, g: string, o?: { user?: string }): Promise<void> }, input: ProvisionInput): Promise<void> {
+  const { spec } = input;
+
+  // CA trust: root writes the per-bottle CA into the system store. Root in
+  // the container has no capabilities, but owns /usr/local/share and
+  // /etc/ssl, so none are needed.
+  input.progress("trusting the bottle's CA");
+  const caFile = join(paths.caDir(input.stateDir), "ca.crt");
+  if (!existsSync(caFile)) throw new UserError(`the bottle's CA certificate ${caFile} is missing; run 'claude-bottle down' and start again`);
+  const ca = readFileSync(caFile, "utf8");
+  const r = await bottle.run(["sh", "-c", 'cat > "$1" && chmod 644 "$1" && update-ca-certificates >/dev/null 2>&1', "sh", GUEST_CA_FILE], { user: "0", input: ca });
+  if (r.code !== 0) throw new UserError(`update-ca-certificates failed in the bottle (exit ${r.code}); does the image have ca-certificates?`);
+
+  if (spec.prompt.trim().length > 0) await writeGuestFile(bottle, GUEST_PROMPT_FILE, spec.prompt, GUEST_USER);
+
+  const skillDirs = checkSkills(spec, input.hostEnv);
+  for (const [i, name] of spec.skills.entries()) {
+    input.progress(`copying skill ${name}`);
+    await bottle.copyIn(skillDirs[i]!, `${GUEST_HOME}/.claude/skills/${name}`, { user: GUEST_USER });
+  }
+
+  const ws = spec.workspace.mode === "none" ? null : GUEST_WORKSPACE;
+  await writeGuestFile(bottle, `${GUEST_HOME}/.gitconfig`, renderGitconfig(spec.git, ws), GUEST_USER);
+  await writeGuestFile(bottle, `${GUEST_HOME}/.claude/settings.json`, renderClaudeSettings(), GUEST_USER, "600");
+  await writeGuestFile(bottle, `${GUEST_HOME}/.claude.json`, renderClaudeJson(spec.supervise), GUEST_USER, "600");
+}
