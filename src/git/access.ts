@@ -83,6 +83,10 @@ export function sshCommand(knownHostsFile: string, identityFile: string | undefi
     "-o", "CheckHostIP=no",
     "-o", "UpdateHostKeys=no",
     "-o", "IdentitiesOnly=yes",
+    // A dead upstream fails the fetch or push instead of hanging the gate.
+    "-o", "ConnectTimeout=20",
+    "-o", "ServerAliveInterval=15",
+    "-o", "ServerAliveCountMax=4",
   ];
   if (identityFile) args.push("-i", identityFile);
   return args.map(shQuote).join(" ");
@@ -123,6 +127,9 @@ function urlHasUser(url: string): boolean {
 export function accessEnv(a: UpstreamAccess, token: string | undefined): Record<string, string> {
   const env: Record<string, string> = {
     GIT_TERMINAL_PROMPT: "0",
+    // Same for https: give up on a stalled transfer (< 1 KB/s for 60 s).
+    GIT_HTTP_LOW_SPEED_LIMIT: "1000",
+    GIT_HTTP_LOW_SPEED_TIME: "60",
     GIT_ASKPASS: "/bin/false",
     SSH_ASKPASS: "/bin/false",
   };
