@@ -1,0 +1,277 @@
+import { afterAll, beforeAll, describe, expect } from "bun:test";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createDockerBackend } from "../../../src/backends/docker/index.ts";
+import { ensureAgentImage } from "../../../src/backends/docker/image.ts";
+import { createSteps } from "../../../src/backends/docker/progress.ts";
+import type { Backend, Bottle, LaunchContext } from "../../../src/backends/types.ts";
+import { ensureCa } from "../../../src/gate/tls/ca.ts";
+import { proxyEnv } from "../../../src/launch/inputs.ts";
+import type { PlanJson, Spec } from "../../../src/plan/types.ts";
+import { TEST_BASE_IMAGE, dockerAvailable, dockerTest } from "../../helpers/docker.ts";
+
+// The docker backend against the real engine: the agent image built from
+// the local test base (no Claude Code: CLAUDE_BOTTLE_AGENT_PACKAGE=none, the
+// tests must not depend on the npm registry), a sealed container wired to a
+// stand-in gate (a real HTTP server on a real unix socket in the state dir).
+
+const MARKER = "stand-in-gate-ok";
+const SECRET = `sekrit-${crypto.randomUUID()}`;
+const root = mkdtempSync(join(tmpdir(), "cb-docker-it-"));
+const home = join(root, "cbhome");
+const hostHome = join(root, "hosthome");
+const stateDir = join(home, "state", `it-${Date.now().toString(36).slice(-5)}`);
+const slug = stateDir.split("/").at(-1)!;
+const sockPath = join(stateDir, "sock", "gate.sock");
+const repo = join(root, "repo");
+const argvLog = join(root, "docker-argv.log");
+// A unique tag of the test base: a different FROM line, so the first build
+// below really builds (and the test removes what it made).
+const baseTag = `claude-bottle-test/base:it-${slug}`;
+
+const hostEnv: Record<string, string | undefined> = {
+  ...process.env,
+  HOME: hostHome,
+  CLAUDE_BOTTLE_HOME: home,
+  CLAUDE_BOTTLE_BASE_IMAGE: baseTag,
+  CLAUDE_BOTTLE_AGENT_PACKAGE: "none",
+  MY_SECRET: SECRET,
+};
+
+function sh(cmd: string[], cwd?: string): string {
+  const r = Bun.spawnSync(cmd, { cwd, stdout: "pipe", stderr: "pipe" });
+  if (r.exitCode !== 0) throw new Error(`${cmd.join(" ")}: ${r.stderr.toString()}`);
+  return r.stdout.toString();
+}
+
+function standInGate(path: string, tag: string) {
+  const requests: string[] = [];
+  const server = Bun.serve({
+    unix: path,
+    fetch(req) {
+      requests.push(`${req.method} ${req.url}`);
+      return new Response(`${MARKER} ${tag} ${req.method} ${req.url}\n`);
+    },
+  });
+  chmodSync(path, 0o666); // as the real gate does: any uid in the bottle may connect
+  return { requests, stop: () => server.stop(true) };
+}
+
+const spec: Spec = {
+  agent: "dev",
+  bottle: "default",
+  sources: { agent: "<embedded>", bottle: "<embedded>" },
+  prompt: "You are in a bottle.\n",
+  env: [
+    { name: "LITERAL", kind: "literal", value: "plain-value" },
+    { name: "MY_SECRET", kind: "host", hostVar: "MY_SECRET" },
+  ],
+  egress: [],
+  git: [{ name: "web", url: "git@github.com:acme/web.git" }],
+  skills: ["demo"],
+  resources: { cpus: 1, memory: 512 },
+  supervise: true,
+  workspace: { mode: "copy", path: repo },
+};
+
+const plan: PlanJson = {
+  version: 1,
+  agent: "dev",
+  bottle: "default",
+  backend: "docker",
+  slug,
+  sources: spec.sources,
+  env: [
+    { name: "LITERAL", mode: "literal", host_var: null },
+    { name: "MY_SECRET", mode: "host", host_var: "MY_SECRET" },
+  ],
+  skills: ["demo"],
+  git: [],
+  egress: [],
+  workspace: spec.workspace,
+  image: null,
+  resources: spec.resources,
+  supervise: true,
+  state_dir: stateDir,
+  warnings: [],
+};
+
+const progress: string[] = [];
+const ctx: LaunchContext = {
+  stateDir,
+  gateSocket: sockPath,
+  env: { LITERAL: "plain-value", ...proxyEnv() },
+  secretEnvNames: ["MY_SECRET"],
+  verbose: false,
+  progress: (s) => progress.push(s),
+};
+
+let backend: Backend;
+let bottle: Bottle;
+let gate: ReturnType<typeof standInGate>;
+const made: string[] = [];
+
+async function inside(cmd: string, user?: string) {
+  return bottle.run(["sh", "-c", cmd], { user });
+}
+
+describe.if(dockerAvailable())("docker backend (real engine)", () => {
+  beforeAll(async () => {
+    sh(["docker", "tag", TEST_BASE_IMAGE, baseTag]);
+    // The host side of a bottle: a repo to copy, a skill, CA, gate socket.
+    mkdirSync(repo, { recursive: true });
+    sh(["git", "init", "-q", "-b", "main", repo]);
+    writeFileSync(join(repo, "README.md"), "hello\n");
+    writeFileSync(join(repo, "run.sh"), "#!/bin/sh\necho run\n", { mode: 0o755 });
+    writeFileSync(join(repo, ".gitignore"), ".env\n");
+    writeFileSync(join(repo, ".env"), "IGNORED=1\n");
+    sh(["git", "-C", repo, "add", "."]);
+    sh(["git", "-C", repo, "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-q", "-m", "init"]);
+    writeFileSync(join(repo, "untracked.txt"), "new\n");
+    mkdirSync(join(hostHome, ".claude", "skills", "demo"), { recursive: true });
+    writeFileSync(join(hostHome, ".claude", "skills", "demo", "SKILL.md"), "# demo skill\n");
+    mkdirSync(join(stateDir, "sock"), { recursive: true, mode: 0o755 });
+    await ensureCa(join(stateDir, "ca"), slug);
+    gate = standInGate(sockPath, "first");
+    // A docker wrapper that records every argv it is given.
+    const wrapper = join(root, "docker-logged");
+    writeFileSync(wrapper, `#!/bin/sh\nprintf '%s\\n' "$*" >> '${argvLog}'\nexec docker "$@"\n`, { mode: 0o755 });
+    backend = createDockerBackend({ home, hostEnv, dockerBin: wrapper, tty: false });
+  });
+
+  afterAll(async () => {
+    gate?.stop();
+    await bottle?.remove().catch(() => {});
+    for (const image of [...made, baseTag]) Bun.spawnSync(["docker", "rmi", "-f", image], { stdout: "ignore", stderr: "ignore" });
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  dockerTest("builds the agent image from the test base, then reuses it by content hash", async () => {
+    const opts = {
+      docker: { bin: "docker", env: () => hostEnv },
+      home,
+      hostEnv,
+      steps: createSteps({ tty: false, line: () => {} }),
+      verbose: false,
+      err: () => {},
+    };
+    const t0 = Date.now();
+    const first = await ensureAgentImage(opts);
+    made.push(first.tag);
+    const t1 = Date.now();
+    const second = await ensureAgentImage(opts);
+    const t2 = Date.now();
+    expect(first.built).toBe(true);
+    expect(first.agentVersion).toBeNull();
+    expect(second.built).toBe(false);
+    expect(second.tag).toBe(first.tag);
+    expect(t2 - t1).toBeLessThan(t1 - t0);
+    const label = sh(["docker", "image", "inspect", "--format", '{{index .Config.Labels "claude-bottle.image-hash"}}', first.tag]).trim();
+    expect(label).toBe(first.hash);
+    // The image has what a bottle needs; no claude (none was asked for).
+    const r = Bun.spawnSync(["docker", "run", "--rm", "--network", "none", first.tag, "sh", "-c", "id -un; echo $HOME; command -v socat git curl dig >/dev/null && echo tools; command -v claude || echo no-claude"]);
+    expect(r.stdout.toString().split("\n").slice(0, 4)).toEqual(["node", "/home/node", "tools", "no-claude"]);
+  }, 60_000);
+
+  dockerTest("a missing skill is a clear error before anything is created", async () => {
+    const bad = { ...spec, skills: ["nope"] };
+    await expect(backend.launch(bad, plan, ctx)).rejects.toThrow(/skill nope not found/);
+    expect(await backend.attach(slug)).toBeNull();
+  });
+
+  dockerTest("launches a sealed, provisioned bottle", async () => {
+    bottle = await backend.launch(spec, plan, ctx);
+    const info = (await backend.list()).find((b) => b.slug === slug);
+    expect(info).toEqual({ slug, backend: "docker", status: "running", name: `claude-bottle-${slug}` });
+    expect((await backend.cleanupPlan()).some((i) => i.kind === "container" && i.id === `claude-bottle-${slug}`)).toBe(true);
+    const run = sh(["docker", "container", "inspect", "--format", "{{.HostConfig.NetworkMode}} {{.HostConfig.CapDrop}} {{.HostConfig.SecurityOpt}} {{.HostConfig.PidsLimit}} {{.HostConfig.Memory}}", `claude-bottle-${slug}`]).trim();
+    expect(run).toBe(`none [ALL] [no-new-privileges] 4096 ${512 * 1024 * 1024}`);
+  }, 60_000);
+
+  dockerTest("http goes through the relay to the gate; nothing else leaves", async () => {
+    const viaRelay = await inside("curl -sS --max-time 5 http://example.com/");
+    expect(viaRelay.stdout).toBe(`${MARKER} first GET http://example.com/\n`);
+    expect(gate.requests).toContain("GET http://example.com/");
+    // No route out: a direct connection (documentation address) fails at once.
+    const direct = await inside("curl -sS --noproxy '*' --max-time 3 http://192.0.2.1/");
+    expect(direct.code).not.toBe(0);
+    expect(direct.stdout).not.toContain(MARKER);
+    expect((await inside("ip route show")).stdout.trim()).toBe("");
+    expect((await inside("ip -o link show | awk -F': ' '{print $2}'")).stdout.trim()).toBe("lo");
+    // The socket directory is read-only inside: nothing can be planted there.
+    expect((await inside("touch /run/claude-bottle/planted")).code).not.toBe(0);
+    expect(existsSync(join(stateDir, "sock", "planted"))).toBe(false);
+  });
+
+  dockerTest("a restarted gate's new socket appears inside without restarting the bottle", async () => {
+    gate.stop();
+    rmSync(sockPath, { force: true });
+    expect((await inside("curl -sS --max-time 5 http://example.com/")).stdout).not.toContain(MARKER);
+    gate = standInGate(sockPath, "second");
+    expect((await inside("curl -sS --max-time 5 http://example.com/x")).stdout).toBe(`${MARKER} second GET http://example.com/x\n`);
+  });
+
+  dockerTest("env: proxy variables, literals, and the secret by name (never on docker's argv)", async () => {
+    const env = (await inside("env")).stdout;
+    for (const line of ["HTTP_PROXY=http://127.0.0.1:3128", "https_proxy=http://127.0.0.1:3128", "NO_PROXY=localhost,127.0.0.1", "LITERAL=plain-value", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", `MY_SECRET=${SECRET}`]) {
+      expect(env).toContain(line);
+    }
+    const argv = readFileSync(argvLog, "utf8");
+    expect(argv).toContain(" -e MY_SECRET ");
+    expect(argv).not.toContain(SECRET);
+    expect(progress.join("\n")).not.toContain(SECRET);
+  });
+
+  dockerTest("provisioning: CA trusted, prompt, skills, git rewrite, Claude settings", async () => {
+    const ca = readFileSync(join(stateDir, "ca", "ca.crt"), "utf8");
+    const body = ca.split("\n").filter((l) => l && !l.startsWith("-----"))[1]!;
+    expect((await inside(`grep -c '${body}' /etc/ssl/certs/ca-certificates.crt`)).stdout.trim()).toBe("1");
+    expect((await inside("cat /usr/local/share/ca-certificates/claude-bottle.crt")).stdout).toBe(ca);
+    expect((await inside("cat /home/node/.claude-bottle/prompt.md")).stdout).toBe(spec.prompt);
+    expect((await inside("stat -c %U /home/node/.claude/skills/demo/SKILL.md && cat /home/node/.claude/skills/demo/SKILL.md")).stdout).toBe("node\n# demo skill\n");
+    expect((await inside("git ls-remote --get-url git@github.com:acme/web.git")).stdout.trim()).toBe("http://git.bottle.internal/web.git");
+    expect(JSON.parse((await inside("cat /home/node/.claude.json")).stdout).mcpServers.supervise.url).toBe("http://supervise.bottle.internal/mcp");
+    expect(JSON.parse((await inside("cat /home/node/.claude/settings.json")).stdout).env.CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC).toBe("1");
+  });
+
+  dockerTest("workspace: the repository copied with .git, modes kept, owned by node, ignored files left out", async () => {
+    const ls = (await inside("cd /workspace && ls -A | sort && stat -c '%U %a' run.sh README.md")).stdout;
+    expect(ls).toBe([".git", ".gitignore", "README.md", "run.sh", "untracked.txt", "node 755", "node 644", ""].join("\n"));
+    expect((await inside("git -C /workspace log --format=%s")).stdout.trim()).toBe("init");
+    expect((await inside("git -C /workspace status --porcelain")).stdout.trim()).toBe("?? untracked.txt");
+  });
+
+  dockerTest("exec passes the exit code; run passes stdin", async () => {
+    expect(await bottle.exec(["sh", "-c", "exit 7"])).toBe(7);
+    const r = await bottle.run(["sh", "-c", "cat; exit 3"], { input: "from stdin\n" });
+    expect(r).toEqual({ code: 3, stdout: "from stdin\n", stderr: "" });
+    expect((await bottle.run(["id", "-u"], { user: "0" })).stdout.trim()).toBe("0");
+  });
+
+  dockerTest("exec with stdin inherited from the caller (as `claude-bottle exec` runs it)", async () => {
+    const p = Bun.spawn(["bun", join(import.meta.dir, "exec-child.ts"), slug, "sh", "-c", "tr a-z A-Z; exit 5"], {
+      env: hostEnv as Record<string, string>,
+      stdin: new Blob(["piped through\n"]),
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const [out, code] = await Promise.all([new Response(p.stdout).text(), p.exited]);
+    expect(out).toBe("PIPED THROUGH\n");
+    expect(code).toBe(5);
+  });
+
+  dockerTest("remove is idempotent; attach then finds nothing", async () => {
+    await bottle.remove();
+    await bottle.remove();
+    expect(await backend.attach(slug)).toBeNull();
+    expect((await backend.list()).some((b) => b.slug === slug)).toBe(false);
+    await bottle.stop(); // stopping a removed bottle is harmless too
+    await backend.cleanup([{ kind: "container", id: `claude-bottle-${slug}`, detail: "" }]);
+  });
+});
+
+// Registered even without docker, so a CI without an engine fails loudly.
+dockerTest("docker engine present for the docker backend suite", () => {
+  expect(dockerAvailable()).toBe(true);
+});
