@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -13,6 +13,10 @@ import pkg from "../../package.json" with { type: "json" };
 // its output with independent tools: GNU tar lists the layout, node:crypto
 // recomputes the checksums, the host binary runs, and install.sh installs it
 // from a loopback HTTP server.
+
+// Each check reads or unpacks ~100 MB binaries; on a loaded 2-core machine
+// that takes seconds, so bun's 5 s default is too tight when run on its own.
+setDefaultTimeout(60_000);
 
 const root = join(import.meta.dir, "..", "..");
 const version = pkg.version;
