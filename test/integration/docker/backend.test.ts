@@ -269,6 +269,32 @@ describe.if(dockerAvailable())("docker backend (real engine)", () => {
     await bottle.stop(); // stopping a removed bottle is harmless too
     await backend.cleanup([{ kind: "container", id: `claude-bottle-${slug}`, detail: "" }]);
   });
+
+  dockerTest("mount mode: work tree bind-mounted read-write, .git/hooks and .git/config read-only", async () => {
+  const mslug = `${slug.slice(0, -1)}m`;
+  const mstate = join(home, "state", mslug);
+  mkdirSync(join(mstate, "sock"), { recursive: true, mode: 0o755 });
+  await ensureCa(join(mstate, "ca"), mslug);
+  const mspec: Spec = { ...spec, skills: [], git: [], workspace: { mode: "mount", path: repo } };
+  const mbottle = await backend.launch(mspec, { ...plan, slug: mslug, state_dir: mstate, workspace: mspec.workspace, skills: [] }, { ...ctx, stateDir: mstate, gateSocket: join(mstate, "sock", "gate.sock") });
+  try {
+    // As the uid that owns the host files, so only the mount decides.
+    const user = String(process.getuid!());
+    const w = await mbottle.run(["sh", "-c", "echo from-bottle > /workspace/written.txt"], { user });
+    expect(w.code).toBe(0);
+    expect(readFileSync(join(repo, "written.txt"), "utf8")).toBe("from-bottle\n");
+    const before = readFileSync(join(repo, ".git", "config"), "utf8");
+    expect((await mbottle.run(["sh", "-c", "echo '[core]' >> /workspace/.git/config"], { user })).code).not.toBe(0);
+    expect((await mbottle.run(["sh", "-c", "echo 'exit 0' > /workspace/.git/hooks/pre-commit"], { user })).code).not.toBe(0);
+    expect(readFileSync(join(repo, ".git", "config"), "utf8")).toBe(before);
+    expect(existsSync(join(repo, ".git", "hooks", "pre-commit"))).toBe(false);
+    // git works in the mounted repo (safe.directory from the gitconfig).
+    expect((await mbottle.run(["git", "-C", "/workspace", "log", "--format=%s"])).stdout.trim()).toBe("init");
+  } finally {
+    await mbottle.remove();
+    rmSync(join(repo, "written.txt"), { force: true });
+  }
+}, 60_000);
 });
 
 // Registered even without docker, so a CI without an engine fails loudly.
