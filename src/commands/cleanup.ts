@@ -5,6 +5,7 @@ export default defineCommand({
   args: {
     yes: { type: "boolean", alias: "y", description: "Remove without asking" },
     "dry-run": { type: "boolean", alias: "n", description: "Show what would be removed and stop" },
+    all: { type: "boolean", description: "Also remove labelled bottles that have no state in this home" },
   },
   async run({ args }) {
     const [{ cleanupCommand }, { realBackends }, { bottleHome }, { confirm }] = await Promise.all([
@@ -13,7 +14,7 @@ export default defineCommand({
       import("../state/paths.ts"),
       import("../launch/tty.ts"),
     ]);
-    process.exitCode = await cleanupCommand(bottleHome(), { yes: Boolean(args.yes), dryRun: Boolean(args["dry-run"]) }, realBackends, {
+    process.exitCode = await cleanupCommand(bottleHome(), { yes: Boolean(args.yes), dryRun: Boolean(args["dry-run"]), all: Boolean(args.all) }, realBackends, {
       out: (s) => process.stdout.write(s),
       err: (l) => process.stderr.write(l + "\n"),
       confirm,

@@ -31,18 +31,28 @@ export function isLive(s: StateSnapshot): boolean {
 export function composeCleanupPlan(args: {
   states: StateSnapshot[];
   backendItems: { backend: BackendName; item: CleanupItem }[];
+  // Containers/machines with no state dir in this home may belong to
+  // another home (CLAUDE_BOTTLE_HOME: tests, a second set-up) sharing the
+  // same docker daemon; they are removed only when this is asked for.
+  adoptStateless: boolean;
 }): CleanupPlan {
   const items: PlannedItem[] = [];
   const kept: CleanupPlan["kept"] = [];
   const live = new Set(args.states.filter(isLive).map((s) => s.slug));
   const known = args.states.map((s) => s.slug);
+  let foreign = 0;
 
   // Bottles (containers, machines) first: by label/name, of dead or unknown slugs.
   for (const { backend, item } of args.backendItems) {
-    const slug = known.find((k) => itemBelongsTo(item, k)) ?? slugFromItem(item);
-    if (slug !== null && live.has(slug)) continue;
-    items.push({ ...item, slug, backend });
+    const mine = known.find((k) => itemBelongsTo(item, k)) ?? null;
+    if (mine !== null && live.has(mine)) continue;
+    if (mine === null && !args.adoptStateless) {
+      foreign++;
+      continue;
+    }
+    items.push({ ...item, slug: mine ?? slugFromItem(item), backend });
   }
+  if (foreign > 0) kept.push({ slug: `${foreign} bottle(s)`, why: "no state in this home (another CLAUDE_BOTTLE_HOME?); 'cleanup --all' removes them" });
   for (const s of args.states) {
     if (live.has(s.slug)) {
       kept.push({ slug: s.slug, why: "running" });

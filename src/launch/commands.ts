@@ -19,11 +19,14 @@ export interface Backends {
   usable(): Promise<{ name: BackendName; backend: Backend }[]>;
 }
 
-export async function listRows(home: string, backends: Backends): Promise<LsRow[]> {
+export async function listRows(home: string, backends: Backends, adoptStateless = ownsStateless()): Promise<LsRow[]> {
   const states = inspectAll(home);
+  const mine = new Set(states.map((s) => s.slug));
   let bottles: BottleInfo[] | null = [];
   try {
-    for (const { backend } of await backends.usable()) bottles.push(...(await backend.list()));
+    for (const { backend } of await backends.usable()) {
+      bottles.push(...(await backend.list()).filter((b) => adoptStateless || mine.has(b.slug)));
+    }
   } catch {
     bottles = null;
   }
@@ -57,21 +60,27 @@ export async function downCommand(
   return 0;
 }
 
-export async function cleanupPlanFor(home: string, backends: Backends): Promise<CleanupPlan> {
+// The default home owns every labelled bottle without a state dir elsewhere;
+// a home chosen with CLAUDE_BOTTLE_HOME (tests, a second set-up) only its own.
+export function ownsStateless(env: Record<string, string | undefined> = process.env): boolean {
+  return !env.CLAUDE_BOTTLE_HOME;
+}
+
+export async function cleanupPlanFor(home: string, backends: Backends, adoptStateless: boolean): Promise<CleanupPlan> {
   const backendItems: { backend: BackendName; item: import("../backends/types.ts").CleanupItem }[] = [];
   for (const { name, backend } of await backends.usable()) {
     for (const item of await backend.cleanupPlan()) backendItems.push({ backend: name, item });
   }
-  return composeCleanupPlan({ states: inspectAll(home), backendItems });
+  return composeCleanupPlan({ states: inspectAll(home), backendItems, adoptStateless });
 }
 
 export async function cleanupCommand(
   home: string,
-  opts: { yes: boolean; dryRun: boolean },
+  opts: { yes: boolean; dryRun: boolean; all?: boolean },
   backends: Backends,
   io: { out: (s: string) => void; err: (l: string) => void; confirm: (q: string) => Promise<boolean> },
 ): Promise<number> {
-  const plan = await cleanupPlanFor(home, backends);
+  const plan = await cleanupPlanFor(home, backends, Boolean(opts.all) || ownsStateless());
   io.out(formatCleanupPlan(plan));
   if (plan.items.length === 0 || opts.dryRun) return 0;
   if (!opts.yes && !(await io.confirm("claude-bottle: remove these?"))) {

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, expect } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { isAlive } from "../../../src/state/process.ts";
 import { dockerTest, TEST_BASE_IMAGE } from "../../helpers/docker.ts";
 
 // The lifecycle end to end: the real CLI, the real gate, the real Docker
@@ -71,14 +72,9 @@ async function upDetached(): Promise<string> {
 }
 
 const pidOf = (slug: string, file: string) => Number(readFileSync(join(home, "state", slug, file), "utf8").trim());
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+// Dead includes "zombie nobody reaped": `up -d` exits, so its children are
+// re-parented to whatever PID 1 is (in CI containers, often not a reaper).
+const alive = (pid: number) => isAlive(pid);
 function containers(slug: string): string {
   const r = Bun.spawnSync(["docker", "ps", "-a", "-q", "--filter", `label=claude-bottle.slug=${slug}`], { stdout: "pipe" });
   return r.stdout.toString().trim();
@@ -151,8 +147,10 @@ dockerTest(
       await Bun.sleep(250);
     }
     expect(back).toBe("hello from upstream\n");
-    const audit = readFileSync(join(home, "state", slug, "audit.jsonl"), "utf8");
-    expect(audit).toContain('"event":"gate-restarted"');
+    // The supervisor records the restart once it has seen the new gate answer.
+    const audit = () => readFileSync(join(home, "state", slug, "audit.jsonl"), "utf8");
+    for (let i = 0; i < 100 && !audit().includes('"event":"gate-restarted"'); i++) await Bun.sleep(50);
+    expect(audit()).toContain('"event":"gate-restarted"');
     expect((await cli(["down", slug])).code).toBe(0);
   },
   240_000,

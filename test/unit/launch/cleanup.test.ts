@@ -24,6 +24,7 @@ test("live bottles are untouched; dead ones lose container, processes, socket an
       snap("sup-ccccc", { supervisorPid: 70, gatePid: 71 }), // detached, supervisor alive: live
     ],
     backendItems: [container("live-aaaaa"), container("dead-bbbbb"), container("sup-ccccc"), container("lost-ddddd")],
+    adoptStateless: true,
   });
   expect(plan.items.map((i) => [i.kind, i.slug, i.id])).toEqual([
     ["container", "dead-bbbbb", "claude-bottle-dead-bbbbb"],
@@ -39,6 +40,7 @@ test("a preserved state is kept (resume material), its leftovers are not", () =>
   const plan = composeCleanupPlan({
     states: [snap("p-aaaaa", { preserved: true, gatePid: 9, socketExists: true })],
     backendItems: [container("p-aaaaa")],
+    adoptStateless: true,
   });
   expect(plan.items.map((i) => i.kind)).toEqual(["container", "process", "socket"]);
   expect(plan.kept).toEqual([{ slug: "p-aaaaa", why: expect.stringContaining("preserved") }]);
@@ -49,6 +51,7 @@ test("a bottle being stopped (down in progress) is not live; an owner whose slug
   const plan = composeCleanupPlan({
     states: [snap("a-aaaaa", { ownerAlive: true, stopping: true }), snap("a-aaaaa-bbbbb", { ownerAlive: true })],
     backendItems: [container("a-aaaaa")],
+    adoptStateless: true,
   });
   expect(plan.items.map((i) => [i.kind, i.slug])).toEqual([
     ["container", "a-aaaaa"],
@@ -57,7 +60,17 @@ test("a bottle being stopped (down in progress) is not live; an owner whose slug
 });
 
 test("nothing found: an empty plan", () => {
-  const plan = composeCleanupPlan({ states: [], backendItems: [] });
+  const plan = composeCleanupPlan({ states: [], backendItems: [], adoptStateless: true });
   expect(plan.items).toEqual([]);
   expect(formatCleanupPlan(plan)).toBe("nothing to clean up\n");
+});
+
+test("a bottle with no state in this home is someone else's unless adopted", () => {
+  const states = [snap("mine-aaaaa")];
+  const backendItems = [container("mine-aaaaa"), container("other-bbbbb")];
+  const scoped = composeCleanupPlan({ states, backendItems, adoptStateless: false });
+  expect(scoped.items.map((i) => i.id)).toEqual(["claude-bottle-mine-aaaaa", "/h/state/mine-aaaaa"]);
+  expect(scoped.kept[0]?.why).toContain("cleanup --all");
+  const all = composeCleanupPlan({ states, backendItems, adoptStateless: true });
+  expect(all.items.map((i) => i.id)).toContain("claude-bottle-other-bbbbb");
 });
