@@ -51,7 +51,9 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 const tarballOf = (t: string) => `claude-bottle-${version}-${t}.tar.gz`;
 const sha256 = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
-const headCommit = Bun.spawnSync(["git", "rev-parse", "--short=12", "HEAD"], { cwd: root }).stdout.toString().trim();
+// The commit the release script baked in (it prints it). Other work may move
+// HEAD meanwhile, so check it is a real commit rather than today's HEAD.
+const releasedCommit = /\(commit ([0-9a-f]{12}(?:-dirty)?)\)/.exec(release.stdout)?.[1];
 
 function extract(target: string): string {
   const dest = join(work, "x", target);
@@ -96,7 +98,10 @@ describe("release script output", () => {
     const r = await run([extract(host.name), "--version"]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`claude-bottle ${version}`);
-    expect(r.stdout).toContain(`commit ${headCommit}`);
+    expect(releasedCommit).toBeDefined();
+    const sha = releasedCommit!.replace(/-dirty$/, "");
+    expect(Bun.spawnSync(["git", "cat-file", "-e", `${sha}^{commit}`], { cwd: root }).exitCode).toBe(0);
+    expect(r.stdout).toContain(`commit ${releasedCommit}`);
     expect(r.stdout).toContain(`target ${host.bun}`);
   });
 
