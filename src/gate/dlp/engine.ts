@@ -98,6 +98,11 @@ export function buildMatcher(literals: Literal[], ci: boolean): Matcher {
 
 const isAlnum = (b: number): boolean =>
   (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a);
+// [A-Za-z0-9._+/=-]
+const TOKEN_BYTE = new Uint8Array(256);
+for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._+/=-") TOKEN_BYTE[c.charCodeAt(0)] = 1;
+const MIN_RUN = 13;
+const isTokenByte = (b: number): boolean => TOKEN_BYTE[b] === 1;
 const fold = (b: number): number => (b >= 0x41 && b <= 0x5a ? b + 32 : b);
 
 // Checks one target whose needle starts at data[start]. `avail` is the end
@@ -115,10 +120,33 @@ function verify(m: Matcher, t: Target, data: Uint8Array, start: number, avail: n
   }
   const rule = t.rule;
   if (rule.leftBoundary && start > 0 && isAlnum(data[start - 1]!)) return null;
-  const end = Math.min(avail, start + rule.window);
-  const complete = final || end === start + rule.window;
+  let end = Math.min(avail, start + rule.window);
+  let complete = final || end === start + rule.window;
+  if (rule.contiguous) {
+    let j = start;
+    while (j < end && isTokenByte(data[j]!)) j++;
+    if (j < end) {
+      // No contiguous rule matches fewer than MIN_RUN bytes (anchor + at
+      // least 10): most chance anchors in code ("ghp_" in a list of
+      // prefixes) stop here, before any string is built.
+      if (j - start < MIN_RUN) return null;
+      // The run ends inside the data we have: nothing later can change the
+      // outcome. Keep the byte after the run for trailing lookaheads.
+      end = j + 1;
+      complete = true;
+    }
+  }
+  if (rule.head) {
+    const headEnd = Math.min(end, start + HEAD);
+    const re = m.ci ? ciRegex(rule, rule.head) : rule.head;
+    re.lastIndex = 0;
+    if (!re.test(latin1(data.subarray(start, headEnd)))) {
+      if (final || headEnd === start + HEAD) return null;
+      return PENDING;
+    }
+  }
   const s = latin1(data.subarray(start, end));
-  const re = m.ci ? ciRegex(rule) : rule.re;
+  const re = m.ci ? ciRegex(rule, rule.re) : rule.re;
   re.lastIndex = 0;
   const hit = re.exec(s);
   if (!hit) return complete ? null : PENDING;
@@ -141,15 +169,17 @@ function preferLiteral(m: Matcher, matched: string): string | null {
   return null;
 }
 
-const ciCache = new WeakMap<Rule, RegExp>();
-function ciRegex(rule: Rule): RegExp {
-  let re = ciCache.get(rule);
+const ciCache = new WeakMap<RegExp, RegExp>();
+function ciRegex(_rule: Rule, base: RegExp): RegExp {
+  let re = ciCache.get(base);
   if (!re) {
-    re = new RegExp(rule.re.source, rule.re.flags.includes("i") ? rule.re.flags : rule.re.flags + "i");
-    ciCache.set(rule, re);
+    re = new RegExp(base.source, base.flags.includes("i") ? base.flags : base.flags + "i");
+    ciCache.set(base, re);
   }
   return re;
 }
+
+const HEAD = 64;
 
 // Scans a complete input (URL part, header). Returns the finding's rule name
 // or null.

@@ -47,11 +47,21 @@ function shannon(s: string): number {
   return h;
 }
 
+// Hex in a host label is the classic DNS-tunnel encoding and, unlike in
+// paths, legitimate hosts rarely carry long hex: only short hex labels
+// (CDN distribution ids and the like) are exempt there.
+const MAX_HEX_EXEMPT_HOST = 31;
+
+export type Place = "host" | "path" | "query";
+
 // Is this single token (no separators inside except -_+=) random-looking?
-export function isHighEntropyToken(token: string): boolean {
+export function isHighEntropyToken(token: string, place: Place = "path"): boolean {
   const t = token.replace(/=+$/, "");
   if (t.length < MIN_TOKEN) return false;
-  if (/^[0-9a-fA-F-]+$/.test(t) && t.replace(/-/g, "").length <= MAX_HEX_EXEMPT) return false;
+  if (/^[0-9a-fA-F-]+$/.test(t)) {
+    const digits = t.replace(/-/g, "").length;
+    return digits > (place === "host" ? MAX_HEX_EXEMPT_HOST : MAX_HEX_EXEMPT);
+  }
   let digits = 0;
   let upper = 0;
   let lower = 0;
@@ -77,27 +87,30 @@ export function isHighEntropyToken(token: string): boolean {
   const vowelRatio = vowels / letters;
   const switchRatio = switches / (alnum - 1);
   const mixedCase = upper > 0 && lower > 0;
+  // Random letters are ~19 % vowels; allow more spread on long tokens,
+  // where identifiers this long without separators do not occur anyway.
+  const maxVowels = alnum >= 40 ? 0.36 : 0.3;
   if (mixedCase) {
-    // base62 / base64: expected switch ratio ~0.6, vowel ratio ~0.19.
-    return switchRatio >= 0.35 && vowelRatio <= 0.3 && shannon(t) >= 3.7;
+    // base62 / base64: expected switch ratio ~0.6.
+    return switchRatio >= 0.35 && vowelRatio <= maxVowels && shannon(t) >= 3.7;
   }
-  // One case plus digits (base32/base36): expected switch ratio ~0.4 for
-  // base36, digits ~28 %.
+  // One case plus digits: base36 (digits ~28 %, switch ratio ~0.4) or
+  // base32 (digits 2-7 only: ~19 % digits, switch ratio ~0.3).
   if (alnum < MIN_TOKEN_SINGLE_CASE) return false;
-  return switchRatio >= 0.3 && digits / alnum >= 0.15 && vowelRatio <= 0.3 && shannon(t) >= 3.7;
+  return switchRatio >= 0.2 && digits / alnum >= 0.1 && vowelRatio <= maxVowels && shannon(t) >= 3.7;
 }
 
 // Splits text into candidate tokens: runs of base64/base64url characters.
 // `/` separates tokens in paths (path segments) but belongs to standard
 // base64 in query values, hence the flag.
-export function findHighEntropy(text: string, slashIsPartOfToken: boolean): boolean {
-  const re = slashIsPartOfToken ? /[A-Za-z0-9+/_=-]{20,}/g : /[A-Za-z0-9+_=-]{20,}/g;
+export function findHighEntropy(text: string, place: Place): boolean {
+  const re = place === "query" ? /[A-Za-z0-9+/_=-]{20,}/g : /[A-Za-z0-9+_=-]{20,}/g;
   for (const m of text.matchAll(re)) {
-    if (isHighEntropyToken(m[0])) return true;
+    if (isHighEntropyToken(m[0], place)) return true;
     // A token built from several random parts joined by - or _ (base64url)
     // is also checked part by part when long enough.
     if (/[-_]/.test(m[0])) {
-      for (const part of m[0].split(/[-_]+/)) if (isHighEntropyToken(part)) return true;
+      for (const part of m[0].split(/[-_]+/)) if (isHighEntropyToken(part, place)) return true;
     }
   }
   return false;

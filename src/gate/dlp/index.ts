@@ -123,7 +123,7 @@ class Scanner implements Dlp {
     }
 
     // Entropy last, so a specific rule wins when both apply.
-    if (findHighEntropy(decodedPath ? utf8.decode(decodedPath) : path, false)) return { rule: "entropy", where: "path" };
+    if (findHighEntropy(decodedPath ? utf8.decode(decodedPath) : path, "path")) return { rule: "entropy", where: "path" };
     if (query !== "") {
       for (const pair of query.split(/[&;]/)) {
         if (pair.length < 20) continue;
@@ -131,7 +131,7 @@ class Scanner implements Dlp {
         // Key and value are checked separately: "token=<value>".
         const eq = text.indexOf("=");
         const parts = eq === -1 ? [text] : [text.slice(0, eq), text.slice(eq + 1)];
-        for (const p of parts) if (findHighEntropy(p, true)) return { rule: "entropy", where: "query" };
+        for (const p of parts) if (findHighEntropy(p, "query")) return { rule: "entropy", where: "query" };
       }
     }
     return null;
@@ -149,7 +149,7 @@ class Scanner implements Dlp {
     if (/^[0-9.]+$/.test(host) || host.includes(":")) return null;
     const labels = host.split(".");
     for (let i = 0; i < labels.length - 2; i++) {
-      if (findHighEntropy(labels[i]!, false)) return { rule: "entropy", where: "host" };
+      if (findHighEntropy(labels[i]!, "host")) return { rule: "entropy", where: "host" };
     }
     return null;
   }
@@ -184,6 +184,7 @@ class Body implements BodyScanner {
   private readonly decoder: StreamDecoder | null;
   private readonly unsupported: boolean;
   private decoded = 0;
+  private sawInput = false;
   private readonly sink = (piece: Uint8Array): void => {
     this.decoded += piece.length;
     if (this.decoded > this.maxDecoded) throw new Found({ rule: "decoded-size-limit", where: "body" });
@@ -205,6 +206,7 @@ class Body implements BodyScanner {
   push(chunk: Uint8Array): DlpFinding | null {
     if (this.finding || chunk.length === 0) return this.finding;
     if (this.unsupported) return (this.finding = { rule: "unsupported-content-encoding", where: "body" });
+    this.sawInput = true;
     this.guard(() => (this.decoder ? this.decoder.write(chunk, this.sink) : this.sink(chunk)));
     return this.finding;
   }
@@ -212,7 +214,9 @@ class Body implements BodyScanner {
   end(): DlpFinding | null {
     if (this.finding) return this.finding;
     this.guard(() => {
-      this.decoder?.finish(this.sink);
+      // An empty body is empty whatever its declared coding.
+      if (this.sawInput) this.decoder?.finish(this.sink);
+      else this.decoder?.close();
       const f = this.stream.end();
       if (f) throw new Found({ rule: f, where: "body" });
     });

@@ -30,6 +30,13 @@ export interface Rule {
   // Bytes from the anchor start the regex may need to examine.
   window: number;
   leftBoundary?: boolean;
+  // The whole match is one run of token characters ([A-Za-z0-9._+/=-]):
+  // the verifier only hands the regex that run, so a chance anchor in
+  // ordinary text ("sk-" in `"sk-"`) costs a few bytes, not a full window.
+  contiguous?: boolean;
+  // Cheap first test on the first 64 bytes for rules with a large window:
+  // most anchor hits in ordinary text fail here.
+  head?: RegExp;
   check?: (match: string) => boolean;
 }
 
@@ -62,6 +69,7 @@ export const RULES: Rule[] = [
     name: "aws-access-key",
     anchors: ["AKIA", "ASIA", "ABIA", "ACCA", "A3T"],
     re: /(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}/y,
+    contiguous: true,
     window: 20,
     leftBoundary: true,
     // AWS's documentation key (AKIAIOSFODNN7EXAMPLE and friends) is in
@@ -81,6 +89,7 @@ export const RULES: Rule[] = [
     name: "github-token",
     anchors: ["ghp_", "gho_", "ghu_", "ghs_", "ghr_"],
     re: /gh[pousr]_[A-Za-z0-9]{36}/y,
+    contiguous: true,
     window: 40,
     leftBoundary: true,
   },
@@ -88,6 +97,7 @@ export const RULES: Rule[] = [
     name: "github-token",
     anchors: ["github_pat_"],
     re: /github_pat_[A-Za-z0-9_]{60}/y,
+    contiguous: true,
     window: 71,
     leftBoundary: true,
   },
@@ -95,6 +105,7 @@ export const RULES: Rule[] = [
     name: "anthropic-key",
     anchors: ["sk-ant-"],
     re: /sk-ant-[A-Za-z0-9_-]{32}/y,
+    contiguous: true,
     window: 39,
     leftBoundary: true,
     check: (m) => /[0-9]/.test(m.slice(7)),
@@ -105,6 +116,7 @@ export const RULES: Rule[] = [
     name: "openai-key",
     anchors: ["sk-"],
     re: /sk-(?!ant-)(?:[A-Za-z0-9_-]{0,200}?T3BlbkFJ[A-Za-z0-9_-]{16}|(?:proj|svcacct|admin)-[A-Za-z0-9_-]{40}|[A-Za-z0-9]{48}(?![A-Za-z0-9]))/y,
+    contiguous: true,
     window: 240,
     leftBoundary: true,
     check: (m) => m.includes("T3BlbkFJ") || mixed(m.slice(3)),
@@ -113,6 +125,7 @@ export const RULES: Rule[] = [
     name: "slack-token",
     anchors: ["xoxa-", "xoxb-", "xoxe-", "xoxp-", "xoxr-", "xoxs-"],
     re: /xox[abeprs]-\d+-[A-Za-z0-9-]{8}/y,
+    contiguous: true,
     window: 80,
     leftBoundary: true,
   },
@@ -120,6 +133,7 @@ export const RULES: Rule[] = [
     name: "slack-token",
     anchors: ["xapp-"],
     re: /xapp-\d-[A-Z0-9]{8,16}-\d{1,16}-[a-z0-9]{16}/y,
+    contiguous: true,
     window: 70,
     leftBoundary: true,
   },
@@ -127,12 +141,14 @@ export const RULES: Rule[] = [
     name: "slack-webhook",
     anchors: ["hooks.slack.com/"],
     re: /hooks\.slack\.com\/(?:services|workflows|triggers)\/[A-Za-z0-9_/+-]{20}/y,
+    contiguous: true,
     window: 50,
   },
   {
     name: "stripe-key",
     anchors: ["sk_live_", "rk_live_"],
     re: /[sr]k_live_[A-Za-z0-9]{20}/y,
+    contiguous: true,
     window: 28,
     leftBoundary: true,
   },
@@ -142,6 +158,7 @@ export const RULES: Rule[] = [
     // newlines written as \n inside JSON strings).
     name: "private-key",
     anchors: ["-----BEGIN "],
+    head: /-----BEGIN (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----/y,
     re: /-----BEGIN (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----(?:\s|\\+[rn]|(?:Proc-Type|DEK-Info|Comment|Version|Hash|Charset): [^\r\n\\]{0,120})*[A-Za-z0-9+/]{40}/y,
     window: 512,
   },
@@ -151,6 +168,7 @@ export const RULES: Rule[] = [
     name: "jwt",
     anchors: ["eyJ"],
     re: /eyJ[A-Za-z0-9_-]{10,512}\.eyJ[A-Za-z0-9_-]{10}[A-Za-z0-9_-]{0,80}/y,
+    contiguous: true,
     window: 620,
     leftBoundary: true,
     // The jwt.io sample token ({"sub":"1234567890","name":"John Doe",
@@ -161,6 +179,7 @@ export const RULES: Rule[] = [
     name: "google-api-key",
     anchors: ["AIza"],
     re: /AIza[0-9A-Za-z_-]{35}/y,
+    contiguous: true,
     window: 39,
     leftBoundary: true,
   },
@@ -168,6 +187,7 @@ export const RULES: Rule[] = [
     name: "npm-token",
     anchors: ["npm_"],
     re: /npm_[A-Za-z0-9]{36}(?![A-Za-z0-9])/y,
+    contiguous: true,
     window: 41,
     leftBoundary: true,
     check: (m) => hasDigitAndLetter(m.slice(4)),
@@ -176,6 +196,7 @@ export const RULES: Rule[] = [
     name: "gitlab-token",
     anchors: ["glpat-", "gldt-", "glrt-", "glptt-", "glft-", "glimt-", "glagent-", "glcbt-", "glsoat-"],
     re: /gl(?:pat|dt|rt|ptt|ft|imt|agent|cbt|soat)-[A-Za-z0-9_-]{20}/y,
+    contiguous: true,
     window: 30,
     leftBoundary: true,
     check: (m) => hasDigitAndLetter(m.slice(m.indexOf("-") + 1)),
@@ -184,6 +205,7 @@ export const RULES: Rule[] = [
     name: "huggingface-token",
     anchors: ["hf_"],
     re: /hf_[A-Za-z0-9]{34}(?![A-Za-z0-9])/y,
+    contiguous: true,
     window: 38,
     leftBoundary: true,
     check: (m) => mixed(m.slice(3)),
@@ -192,12 +214,14 @@ export const RULES: Rule[] = [
     name: "pypi-token",
     anchors: ["pypi-AgEIcHlwaS5vcmc"],
     re: /pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50}/y,
+    contiguous: true,
     window: 70,
   },
   {
     name: "sendgrid-key",
     anchors: ["SG."],
     re: /SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}/y,
+    contiguous: true,
     window: 69,
     leftBoundary: true,
   },
@@ -205,6 +229,7 @@ export const RULES: Rule[] = [
     name: "digitalocean-token",
     anchors: ["dop_v1_", "doo_v1_", "dor_v1_"],
     re: /do[por]_v1_[a-f0-9]{64}/y,
+    contiguous: true,
     window: 71,
     leftBoundary: true,
   },
@@ -212,6 +237,7 @@ export const RULES: Rule[] = [
     name: "shopify-token",
     anchors: ["shpat_", "shpca_", "shppa_", "shpss_"],
     re: /shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}/y,
+    contiguous: true,
     window: 38,
     leftBoundary: true,
   },
@@ -219,6 +245,7 @@ export const RULES: Rule[] = [
     name: "docker-hub-token",
     anchors: ["dckr_pat_"],
     re: /dckr_pat_[A-Za-z0-9_-]{27}/y,
+    contiguous: true,
     window: 36,
     leftBoundary: true,
   },
@@ -226,12 +253,14 @@ export const RULES: Rule[] = [
     name: "age-secret-key",
     anchors: ["AGE-SECRET-KEY-1"],
     re: /AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}/y,
+    contiguous: true,
     window: 74,
   },
   {
     name: "databricks-token",
     anchors: ["dapi"],
     re: /dapi[a-f0-9]{32}(?![a-f0-9])/y,
+    contiguous: true,
     window: 37,
     leftBoundary: true,
     check: hasDigitAndLetter,
@@ -240,6 +269,7 @@ export const RULES: Rule[] = [
     name: "square-token",
     anchors: ["sq0atp-", "sq0csp-"],
     re: /sq0(?:atp-[0-9A-Za-z_-]{22}|csp-[0-9A-Za-z_-]{43})/y,
+    contiguous: true,
     window: 50,
     leftBoundary: true,
   },
@@ -247,6 +277,7 @@ export const RULES: Rule[] = [
     name: "linear-key",
     anchors: ["lin_api_"],
     re: /lin_api_[A-Za-z0-9]{40}/y,
+    contiguous: true,
     window: 48,
     leftBoundary: true,
   },
@@ -254,6 +285,7 @@ export const RULES: Rule[] = [
     name: "azure-storage-key",
     anchors: ["AccountKey="],
     re: /AccountKey=[A-Za-z0-9+/]{86}==/y,
+    contiguous: true,
     window: 99,
   },
 ];
