@@ -24,6 +24,7 @@ export interface DockerOptions {
   // gate points the bottle's `origin` at the host repo through the gate.
   afterWorkspace?: (bottle: DockerBottle, spec: Spec, plan: PlanJson, ctx: LaunchContext) => Promise<void>;
   readyTimeoutMs?: number; // relay listening; default 20 s
+  platform?: NodeJS.Platform; // default: process.platform
 }
 
 // /proc/net/tcp lists local addresses as hex IP:PORT (little-endian IP);
@@ -109,7 +110,14 @@ export function createDockerBackend(opts: DockerOptions = {}): Backend {
 
     async preflight() {
       const p = probeDocker(hostEnv());
-      return { backend: "docker", ok: p.usable, problems: p.problems };
+      const problems = [...p.problems];
+      // Docker Desktop runs containers in a VM; a host unix socket
+      // bind-mounted into a container cannot be connected to across it, so
+      // the bottle would have no door at all (DESIGN.md, Backends).
+      if ((opts.platform ?? process.platform) === "darwin") {
+        problems.push({ what: "Docker Desktop on macOS cannot pass the gate's unix socket into a container", fix: "use --backend smolmachines on macOS" });
+      }
+      return { backend: "docker", ok: problems.length === 0, problems };
     },
 
     describe(spec: Spec, plan: PlanJson) {

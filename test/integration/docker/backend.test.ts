@@ -68,7 +68,7 @@ const spec: Spec = {
     { name: "MY_SECRET", kind: "host", hostVar: "MY_SECRET" },
   ],
   egress: [],
-  git: [{ name: "web", url: "git@github.com:acme/web.git" }],
+  git: [{ name: "web", url: "git@github.com:acme/web.git", allow_force: false, allow_delete: false }],
   skills: ["demo"],
   resources: { cpus: 1, memory: 512 },
   supervise: true,
