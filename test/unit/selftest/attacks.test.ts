@@ -18,6 +18,7 @@ const ctx: AttackContext = {
   ],
   credential: { envVar: "SELFTEST_TOKEN", realValue: "real-token-value-1234567890", placeholderHost: "allowed.selftest.test" },
   otherAllowedHost: "other.selftest.test",
+  wildcardDomain: "wild.selftest.test",
   hostListeners: [{ label: "host-loopback", host: "127.0.0.1", port: 5555 }],
   gitRemoteUrl: "https://git.example.test/repo.git",
 };
