@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isAlive } from "../../../src/state/process.ts";
@@ -17,12 +17,31 @@ let upstream: ReturnType<typeof Bun.serve> | null = null;
 beforeAll(() => {
   home = mkdtempSync(join(tmpdir(), "cb-life-"));
   work = mkdtempSync(join(tmpdir(), "cb-work-"));
-  upstream = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("hello from upstream\n") });
+  upstream = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch: (req) => {
+      authSeen.push(req.headers.get("authorization") ?? "");
+      return new Response("hello from upstream\n");
+    },
+  });
   mkdirSync(join(home, "bottles"), { recursive: true });
   mkdirSync(join(home, "agents"), { recursive: true });
   writeFileSync(
     join(home, "bottles", "itest.md"),
-    `---\negress:\n  - host: 127.0.0.1\n    ports: [${upstream.port}]\n    allow_private: true\n---\n`,
+    [
+      "---",
+      "env:",
+      "  PLANTED: ${ITEST_PLANTED}",
+      "egress:",
+      "  - host: 127.0.0.1",
+      `    ports: [${upstream.port}]`,
+      "    allow_private: true",
+      "    auth:",
+      "      token_ref: ITEST_TOKEN",
+      "---",
+      "",
+    ].join("\n"),
   );
   writeFileSync(join(home, "agents", "itest.md"), "---\nbottle: itest\nworkspace: none\n---\n\nIntegration test agent.\n");
 });
@@ -36,6 +55,14 @@ afterAll(async () => {
 });
 
 const slugs: string[] = [];
+const authSeen: string[] = [];
+// Planted secrets: a host value copied into the bottle's env, and a
+// credential that must stay on the host. Neither may show up in the state
+// dir or in anything the CLI prints (except where the bottle itself echoes
+// its own env var on purpose).
+const PLANTED = "itest-planted-Zx81q-secret";
+const REAL_TOKEN = "itest-real-token-Q7w2e9r4t6y8";
+const outputs: string[] = [];
 
 function env(extra: Record<string, string> = {}): Record<string, string> {
   const e: Record<string, string> = {};
@@ -46,6 +73,8 @@ function env(extra: Record<string, string> = {}): Record<string, string> {
     CLAUDE_BOTTLE_BACKEND: "docker",
     CLAUDE_BOTTLE_BASE_IMAGE: TEST_BASE_IMAGE,
     CLAUDE_BOTTLE_AGENT_PACKAGE: "none",
+    ITEST_PLANTED: PLANTED,
+    ITEST_TOKEN: REAL_TOKEN,
     ...extra,
   };
 }
@@ -59,6 +88,7 @@ async function cli(args: string[], opts: { input?: string; extraEnv?: Record<str
     stderr: "pipe",
   });
   const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  outputs.push(stdout, stderr);
   return { code, stdout, stderr };
 }
 
@@ -106,6 +136,25 @@ dockerTest(
     expect(row.allowed).toBeGreaterThanOrEqual(1);
     expect(row.blocked).toBeGreaterThanOrEqual(1);
     expect((await cli(["ls"])).stdout).toContain(slug);
+
+    // The credential: the bottle holds a placeholder, the upstream gets the real one.
+    const inBottle = (await cli(["exec", slug, "--", "printenv", "ITEST_TOKEN"])).stdout.trim();
+    expect(inBottle.length).toBe(REAL_TOKEN.length);
+    expect(inBottle).not.toBe(REAL_TOKEN);
+    const withAuth = await cli(["exec", slug, "--", "sh", "-c", `curl -s -m 10 --noproxy '' -H "Authorization: Bearer $ITEST_TOKEN" http://127.0.0.1:${port}/auth`]);
+    expect(withAuth.stdout).toBe("hello from upstream\n");
+    expect(authSeen.at(-1)).toBe(`Bearer ${REAL_TOKEN}`);
+    // The bottle's own secret is there (by name, never on argv) ...
+    const planted = await cli(["exec", slug, "--", "printenv", "PLANTED"]);
+    expect(planted.stdout.trim()).toBe(PLANTED);
+    outputs.pop();
+    outputs.pop(); // that one echo is the bottle's own doing
+    // ... and nowhere in the state dir or the CLI's output.
+    const stateDir = join(home, "state", slug);
+    const files = (readdirSync(stateDir, { recursive: true }) as string[]).map((f) => join(stateDir, f)).filter((f) => statSync(f).isFile());
+    const hay = files.map((f) => readFileSync(f, "latin1")).join("\n") + outputs.join("\n");
+    expect(hay.includes(PLANTED)).toBe(false);
+    expect(hay.includes(REAL_TOKEN)).toBe(false);
 
     const gate = pidOf(slug, "gate.pid");
     const d1 = await cli(["down", slug]);

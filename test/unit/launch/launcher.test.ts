@@ -196,3 +196,37 @@ test("detached: bottle, gate and supervisor keep running; teardown removes them"
   expect(isAlive(sup)).toBe(false);
   expect(h.fake.live.size).toBe(0);
 });
+
+test("resume relaunches a preserved session with the same slug, CA and placeholders; exit 0 then removes it", async () => {
+  const h = setup({ agentArgv: ["sh", "-c", 'printf "%s" "$EXAMPLE_TOKEN" > "$OUT_FILE"; exit 4'] });
+  const outFile = join(h.home, "token-seen.txt");
+  const spec = testSpec({ env: [...testSpec().env, { name: "OUT_FILE", kind: "literal", value: outFile }] });
+  let n = 0;
+  h.deps.makePlaceholder = () => `cbph-${++n}`; // a fresh one each time it is asked
+  expect(await launch({ spec, plan: testPlan("tester-rrrrr", spec), detached: false, cwd: "/w" }, h.deps)).toBe(4);
+  const dir = paths.stateDir(h.home, "tester-rrrrr");
+  const firstToken = readFileSync(outFile, "utf8");
+  const ca = readFileSync(join(dir, "ca", "ca.crt"), "utf8");
+
+  const { loadResumable } = await import("../../../src/launch/resume.ts");
+  const r = loadResumable(h.home, "tester-rrrrr");
+  expect(r.plan.slug).toBe("tester-rrrrr");
+  // Fails again: still preserved, same placeholder as before.
+  expect(await launch({ spec: r.spec, plan: r.plan, detached: false, cwd: r.meta.cwd, resume: true }, h.deps)).toBe(4);
+  expect(readFileSync(outFile, "utf8")).toBe(firstToken);
+  expect(existsSync(paths.preserve(dir))).toBe(true);
+  expect(readFileSync(join(dir, "ca", "ca.crt"), "utf8")).toBe(ca);
+
+  h.deps.hostEnv.CLAUDE_BOTTLE_AGENT_ARGV = JSON.stringify(["sh", "-c", "exit 0"]);
+  expect(await launch({ spec: r.spec, plan: r.plan, detached: false, cwd: r.meta.cwd, resume: true }, h.deps)).toBe(0);
+  expect(existsSync(dir)).toBe(false);
+  expect(() => loadResumable(h.home, "tester-rrrrr")).toThrow(/no state/);
+});
+
+test("resume of a live (not preserved) bottle is refused", async () => {
+  const h = setup();
+  const spec = testSpec();
+  expect(await launch({ spec, plan: testPlan("tester-sssss", spec), detached: true, cwd: "/w" }, h.deps)).toBe(0);
+  const { loadResumable } = await import("../../../src/launch/resume.ts");
+  expect(() => loadResumable(h.home, "tester-sssss")).toThrow(/nothing to resume/);
+});
