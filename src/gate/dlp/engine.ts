@@ -138,15 +138,15 @@ function verify(m: Matcher, t: Target, data: Uint8Array, start: number, avail: n
   }
   if (rule.head) {
     const headEnd = Math.min(end, start + HEAD);
-    const re = m.ci ? ciRegex(rule, rule.head) : rule.head;
+    const re = m.ci ? ciRegex(rule.head) : rule.head;
     re.lastIndex = 0;
     if (!re.test(latin1(data.subarray(start, headEnd)))) {
-      if (final || headEnd === start + HEAD) return null;
+      if (final || complete || headEnd === start + HEAD) return null;
       return PENDING;
     }
   }
   const s = latin1(data.subarray(start, end));
-  const re = m.ci ? ciRegex(rule, rule.re) : rule.re;
+  const re = m.ci ? ciRegex(rule.re) : rule.re;
   re.lastIndex = 0;
   const hit = re.exec(s);
   if (!hit) return complete ? null : PENDING;
@@ -170,7 +170,7 @@ function preferLiteral(m: Matcher, matched: string): string | null {
 }
 
 const ciCache = new WeakMap<RegExp, RegExp>();
-function ciRegex(_rule: Rule, base: RegExp): RegExp {
+function ciRegex(base: RegExp): RegExp {
   let re = ciCache.get(base);
   if (!re) {
     re = new RegExp(base.source, base.flags.includes("i") ? base.flags : base.flags + "i");
