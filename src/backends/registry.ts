@@ -7,7 +7,14 @@ import type { Backend } from "./types.ts";
 // existing bottle use the backend recorded in its metadata.
 const loaders: Record<BackendName, () => Promise<Backend>> = {
   docker: async () => (await import("./docker/index.ts")).createDockerBackend(),
-  smolmachines: async () => (await import("./smolmachines/index.ts")).createSmolmachinesBackend(),
+  smolmachines: async () => {
+    const [{ createSmolmachinesBackend }, { provisionBottle }] = await Promise.all([import("./smolmachines/index.ts"), import("./docker/provision.ts")]);
+    // Provisioning (CA trust, prompt, skills, git config, Claude settings)
+    // goes only through the Bottle interface, so both backends share it.
+    return createSmolmachinesBackend({
+      provision: (bottle, spec, _plan, ctx) => provisionBottle(bottle, { spec, stateDir: ctx.stateDir, hostEnv: process.env, progress: ctx.progress }),
+    });
+  },
 };
 
 const cache = new Map<BackendName, Promise<Backend>>();

@@ -247,3 +247,40 @@ dockerTest(
   },
   240_000,
 );
+
+dockerTest(
+  "a non-zero agent exit keeps the state; resume relaunches the same slug; exit 0 then removes it",
+  async () => {
+    const failing = await cli(["up", "itest", "--yes"], { extraEnv: { CLAUDE_BOTTLE_AGENT_ARGV: JSON.stringify(["sh", "-c", "exit 3"]) } });
+    expect(failing.code).toBe(3);
+    const slug = /claude-bottle resume (\S+)/.exec(failing.stderr)?.[1] ?? "";
+    expect(slug).toMatch(/^itest-[0-9a-z]{5}$/);
+    slugs.push(slug);
+    const stateDir = join(home, "state", slug);
+    expect(existsSync(join(stateDir, ".preserve"))).toBe(true);
+    expect(containers(slug)).toBe("");
+    const ca = readFileSync(join(stateDir, "ca", "ca.crt"), "utf8");
+    const row = (JSON.parse((await cli(["ls", "--json"])).stdout) as { slug: string; status: string }[]).find((r) => r.slug === slug);
+    expect(row?.status).toBe("preserved (exit 3)");
+
+    // The resumed session reaches the upstream with the same CA in place.
+    const ok = await cli(["resume", slug], {
+      extraEnv: {
+        CLAUDE_BOTTLE_AGENT_ARGV: JSON.stringify([
+          "sh",
+          "-c",
+          `curl -sf -m 10 --noproxy '' http://127.0.0.1:${upstream!.port}/resumed && cat /usr/local/share/ca-certificates/claude-bottle.crt`,
+        ]),
+      },
+    });
+    expect(ok.stdout).toContain("hello from upstream");
+    expect(ok.stdout).toContain(ca.trim()); // the bottle trusts the same CA as before
+    expect(ok.code).toBe(0);
+    expect(existsSync(stateDir)).toBe(false);
+    expect(containers(slug)).toBe("");
+    const again = await cli(["resume", slug]);
+    expect(again.code).not.toBe(0);
+    expect(again.stderr).toContain("no state");
+  },
+  240_000,
+);
