@@ -4,6 +4,7 @@ import { UserError } from "../errors.ts";
 import type { BackendName, Spec } from "../plan/types.ts";
 import { readMetadata } from "../state/metadata.ts";
 import { paths } from "../state/paths.ts";
+import { SLUG_RE } from "../state/slug.ts";
 import { agentArgv } from "./agent.ts";
 import { composeCleanupPlan, executeCleanup, formatCleanupPlan, type CleanupPlan } from "./cleanup.ts";
 import { down } from "./down.ts";
@@ -13,6 +14,16 @@ import { formatTable, lsRows, type LsRow } from "./ls.ts";
 // The effectful edge of the lifecycle commands (ls, down, cleanup, attach,
 // exec). Command files parse arguments and call these; backends come in as
 // a function so tests can pass fakes.
+
+// A slug from the command line becomes a path under <home>/state and a
+// container name: anything but the slug shape (e.g. "../..") is refused
+// before it gets near rm -rf.
+export function checkSlug(slug: string): string {
+  if (!SLUG_RE.test(slug) || slug.length > 80) {
+    throw new UserError(`'${slug.slice(0, 40).replace(/[^\x20-\x7e]/g, "?")}' is not a bottle slug (like agent-ab12c); 'claude-bottle ls' lists them`, 2);
+  }
+  return slug;
+}
 
 export interface Backends {
   get(name: BackendName): Promise<Backend>;
@@ -45,7 +56,7 @@ export async function downCommand(
 ): Promise<number> {
   let slugs: string[];
   if (target.all) slugs = inspectAll(home).map((s) => s.slug);
-  else if (target.slug) slugs = [target.slug];
+  else if (target.slug) slugs = [checkSlug(target.slug)];
   else throw new UserError("say which bottle: 'claude-bottle down <slug>', or --all", 2);
   if (slugs.length === 0) {
     err("claude-bottle: no bottles");
@@ -94,6 +105,7 @@ export async function cleanupCommand(
 
 // The bottle of a slug, for attach/exec: must be running.
 export async function runningBottle(home: string, slug: string, backends: Backends) {
+  checkSlug(slug);
   const stateDir = paths.stateDir(home, slug);
   const meta = readMetadata(stateDir);
   if (!meta) throw new UserError(`no bottle ${slug}; 'claude-bottle ls' lists bottles`);

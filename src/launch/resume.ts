@@ -4,11 +4,13 @@ import type { PlanJson, Spec } from "../plan/types.ts";
 import { isPreserved } from "../state/dirs.ts";
 import { readMetadata, type Metadata } from "../state/metadata.ts";
 import { paths } from "../state/paths.ts";
+import { checkSlug } from "./commands.ts";
 
 // What `resume <slug>` relaunches: the spec and plan saved at the first
 // launch (names and non-secret literals only), with the same slug, CA and
 // placeholders. Secret env values are asked for / copied again.
 export function loadResumable(home: string, slug: string): { meta: Metadata; spec: Spec; plan: PlanJson; stateDir: string } {
+  checkSlug(slug);
   const stateDir = paths.stateDir(home, slug);
   const meta = readMetadata(stateDir);
   if (!meta) throw new UserError(`no state for bottle ${slug}; 'claude-bottle ls' lists bottles`);

@@ -1,5 +1,6 @@
 import { afterEach, expect, test } from "bun:test";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { cleanupCommand, downCommand, listRows, type Backends } from "../../../src/launch/commands.ts";
 import { launch } from "../../../src/launch/launcher.ts";
 import { teardownResources } from "../../../src/launch/teardown.ts";
@@ -117,4 +118,15 @@ test("down while a foreground up runs: the session ends, nothing is kept or left
   expect(isAlive(gate)).toBe(false);
   expect(h.fake.live.size).toBe(0);
   expect(h2.lines.join("\n")).toContain("stopped from outside");
+});
+
+test("a path-like slug is refused before anything is touched", async () => {
+  const { h, backends, err } = setup();
+  writeFileSync(join(h.home, "keep-me"), "x");
+  for (const bad of ["..", "../..", "/etc", "a-abcde/../..", "A-ABCDE"]) {
+    await expect(downCommand(h.home, { slug: bad }, backends, err)).rejects.toThrow(/not a bottle slug/);
+  }
+  expect(existsSync(join(h.home, "keep-me"))).toBe(true);
+  const { loadResumable } = await import("../../../src/launch/resume.ts");
+  expect(() => loadResumable(h.home, "../x")).toThrow(/not a bottle slug/);
 });
