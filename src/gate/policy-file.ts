@@ -9,7 +9,9 @@ import type { GatePolicy } from "./types.ts";
 // `allow`/`deny`. Validated on every read: a hand-edited file with a typo
 // must not silently allow (or deny) something else.
 
-export const gatePolicySchema = z.object({
+// Loose: fields other modules add to the policy (git_workspace, ...) survive
+// an allow/deny round trip; the fields the gate itself relies on are checked.
+export const gatePolicySchema = z.looseObject({
   version: z.literal(1),
   slug: z.string().min(1),
   routes: z.array(egressRouteSchema),

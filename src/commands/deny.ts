@@ -1,0 +1,20 @@
+import { defineCommand } from "citty";
+
+export default defineCommand({
+  meta: { name: "deny", description: "Remove a host from a bottle's allowlist (applies to a running bottle at once)" },
+  args: {
+    slug: { type: "positional", required: true, description: "Bottle slug (see claude-bottle ls)" },
+    host: { type: "positional", required: true, description: "Host name or *.domain, as allowed" },
+  },
+  async run({ args }) {
+    const { applyEdit, denyHost, stateDirFor } = await import("../gate/policy-edit.ts");
+    const stateDir = stateDirFor(String(args.slug));
+    const { result, signal } = applyEdit(stateDir, (p) => denyHost(p, String(args.host)), (r) => r.removed.length > 0);
+    if (!signal) process.stdout.write(`${args.host} was not allowed\n`);
+    else
+      process.stdout.write(
+        `denied ${args.host} (${result.removed.length} route${result.removed.length === 1 ? "" : "s"} removed)` +
+          (signal.running ? `; gate ${signal.pid} reloaded\n` : "; takes effect when the bottle's gate starts\n"),
+      );
+  },
+});

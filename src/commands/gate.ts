@@ -1,0 +1,16 @@
+import { defineCommand } from "citty";
+
+// Internal: the per-bottle gate, started by `up` (src/supervise/gate.ts).
+// GateSecrets arrive as one JSON document on stdin; policy.json is re-read
+// on SIGHUP (`allow`/`deny`).
+export default defineCommand({
+  meta: { name: "gate", description: "Run a bottle's gate (internal)", hidden: true },
+  args: {
+    state: { type: "string", required: true, description: "State directory of the bottle" },
+    listen: { type: "string", description: "Also listen on 127.0.0.1:PORT (tests, benchmarks)" },
+  },
+  async run({ args }) {
+    const { runGate } = await import("../gate/main.ts");
+    await runGate({ stateDir: String(args.state), listen: args.listen ? String(args.listen) : undefined });
+  },
+});

@@ -1,0 +1,73 @@
+import { closeSync, openSync, readSync, statSync, watch } from "node:fs";
+import type { AuditRecord } from "./types.ts";
+
+// `claude-bottle logs`: audit.jsonl as a table, or as the raw JSON lines.
+
+export function formatRow(r: AuditRecord): string {
+  const time = r.time.replace("T", " ").replace(/\.\d+Z$/, "Z");
+  const hostPort = r.port && r.port !== 443 && r.port !== 80 ? `${r.host}:${r.port}` : r.host;
+  const decision = r.decision === "allow" ? "allow" : "DENY ";
+  const status = r.status === null ? "   " : String(r.status);
+  return [time, decision, status, pad(r.method, 7), hostPort, r.path ?? "", r.reason ? `(${r.layer}: ${r.reason})` : ""]
+    .join("  ")
+    .trimEnd();
+}
+
+const pad = (s: string, n: number) => (s.length >= n ? s : s + " ".repeat(n - s.length));
+
+export const HEADER = "time                  decision status method   host  path  (reason)";
+
+export function formatLine(line: string, json: boolean): string | null {
+  if (line.trim() === "") return null;
+  if (json) return line;
+  try {
+    return formatRow(JSON.parse(line) as AuditRecord);
+  } catch {
+    return `(unreadable audit line)`;
+  }
+}
+
+// Calls `onLine` for every complete line from `offset` on; returns the new
+// offset (a trailing partial line is left for the next call).
+export function readLines(path: string, offset: number, onLine: (line: string) => void): number {
+  let size: number;
+  try {
+    size = statSync(path).size;
+  } catch {
+    return offset;
+  }
+  if (size < offset) offset = 0; // truncated / replaced
+  if (size === offset) return offset;
+  const fd = openSync(path, "r");
+  try {
+    const buf = Buffer.alloc(size - offset);
+    const n = readSync(fd, buf, 0, buf.length, offset);
+    const text = buf.subarray(0, n).toString("utf8");
+    const last = text.lastIndexOf("\n");
+    if (last < 0) return offset;
+    for (const line of text.slice(0, last).split("\n")) onLine(line);
+    return offset + Buffer.byteLength(text.slice(0, last + 1));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+// Follow the file like `tail -f`: fs.watch for promptness plus a slow poll
+// (watch events are not guaranteed on every filesystem).
+export function follow(path: string, offset: number, onLine: (line: string) => void): () => void {
+  let pos = offset;
+  const tick = () => {
+    pos = readLines(path, pos, onLine);
+  };
+  let watcher: ReturnType<typeof watch> | null = null;
+  try {
+    watcher = watch(path, tick);
+  } catch {
+    watcher = null;
+  }
+  const timer = setInterval(tick, 500);
+  return () => {
+    clearInterval(timer);
+    watcher?.close();
+  };
+}

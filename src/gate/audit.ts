@@ -1,0 +1,54 @@
+import { closeSync, openSync, writeSync } from "node:fs";
+import type { AuditRecord } from "./types.ts";
+
+// Append-only JSON lines. Synchronous writes through one O_APPEND fd: a line
+// is in the file before the client sees the response it describes, lines
+// never interleave, and a crash loses nothing already answered. Records
+// never hold header values or bodies, so no secret can reach the file.
+
+export interface AuditSink {
+  write(rec: AuditRecord): void;
+  close(): void;
+}
+
+export function openAudit(path: string): AuditSink {
+  const fd = openSync(path, "a", 0o600);
+  let closed = false;
+  return {
+    write(rec) {
+      if (closed) return;
+      writeSync(fd, JSON.stringify(rec) + "\n");
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      closeSync(fd);
+    },
+  };
+}
+
+export interface GateLog {
+  info(msg: string): void;
+  error(msg: string): void;
+  close(): void;
+}
+
+// gate.log: operational messages (start, reload, upstream errors). Messages
+// are built by the gate from names and reasons, never from header values.
+export function openLog(path: string | null): GateLog {
+  const fd = path ? openSync(path, "a", 0o600) : -1;
+  let closed = false;
+  const line = (level: string, msg: string) => {
+    if (closed || fd < 0) return;
+    writeSync(fd, `${new Date().toISOString()} ${level} ${msg.replace(/[\r\n]+/g, " ")}\n`);
+  };
+  return {
+    info: (m) => line("info", m),
+    error: (m) => line("error", m),
+    close() {
+      if (closed) return;
+      closed = true;
+      if (fd >= 0) closeSync(fd);
+    },
+  };
+}

@@ -1,0 +1,58 @@
+import { writeFileSync } from "node:fs";
+import { z } from "zod";
+import { UserError } from "../errors.ts";
+import { paths } from "../state/paths.ts";
+import { readPolicy } from "./policy-file.ts";
+import { startGate } from "./server.ts";
+import type { GateSecrets } from "./types.ts";
+import { loadBuiltinVhosts } from "./vhosts/builtin.ts";
+
+// The gate process: read secrets from stdin, serve, reload on SIGHUP, stop
+// on SIGTERM/SIGINT.
+
+const secretsSchema = z.object({
+  credentials: z.record(z.string(), z.string()),
+  secrets: z.array(z.object({ name: z.string(), value: z.string() })),
+});
+
+export async function readSecrets(stream: ReadableStream<Uint8Array>): Promise<GateSecrets> {
+  const text = await new Response(stream).text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    // Never echo the input: it holds secrets.
+    throw new UserError("the gate expects one JSON GateSecrets document on stdin");
+  }
+  const r = secretsSchema.safeParse(json);
+  if (!r.success) throw new UserError(`GateSecrets on stdin: ${r.error.issues[0]!.path.join(".")}: ${r.error.issues[0]!.message}`);
+  return r.data;
+}
+
+export async function runGate(opts: { stateDir: string; listen?: string }): Promise<void> {
+  const policy = readPolicy(opts.stateDir);
+  const secrets = await readSecrets(Bun.stdin.stream());
+  await loadBuiltinVhosts();
+  const gate = await startGate({ stateDir: opts.stateDir, policy, secrets, listen: opts.listen });
+  writeFileSync(paths.gatePid(opts.stateDir), `${process.pid}\n`, { mode: 0o600 });
+  if (gate.port !== undefined) process.stdout.write(`gate listening on 127.0.0.1:${gate.port}\n`);
+
+  let reloading = Promise.resolve();
+  process.on("SIGHUP", () => {
+    reloading = reloading.then(async () => {
+      try {
+        await gate.reload(readPolicy(opts.stateDir));
+      } catch (e) {
+        // Keep serving the last good policy.
+        process.stderr.write(`gate: reload failed, keeping the previous policy: ${(e as Error).message}\n`);
+      }
+    });
+  });
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once("SIGTERM", stop);
+    process.once("SIGINT", stop);
+  });
+  await gate.close();
+  process.exit(0);
+}

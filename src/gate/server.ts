@@ -1,0 +1,1163 @@
+import { chmodSync, existsSync, mkdirSync, unlinkSync } from "node:fs";
+import net from "node:net";
+import type { Duplex } from "node:stream";
+import tls from "node:tls";
+import { paths } from "../state/paths.ts";
+import { openAudit, openLog, type AuditSink, type GateLog } from "./audit.ts";
+import { injectCredential, withoutHeader } from "./credentials.ts";
+import { compileDlp, type Dlp } from "./dlp/index.ts";
+import { BodyError, requestBody } from "./http/body.ts";
+import { ChunkedDecoder, ChunkedError, encodeChunk, LAST_CHUNK } from "./http/chunked.ts";
+import {
+  headerValue,
+  headerValues,
+  parseRequestHead,
+  parseResponseHead,
+  requestFraming,
+  responseFraming,
+  type Framing,
+  type HeaderList,
+  type RequestHead,
+} from "./http/head.ts";
+import { SocketReader, writeAll } from "./io.ts";
+import { decide } from "./policy/decide.ts";
+import { normalizeHost, splitHostPort } from "./policy/normalize.ts";
+import { ensureCa, type CaMaterial } from "./tls/ca.ts";
+import { createLeafMinter, type LeafMinter } from "./tls/leaf.ts";
+import { parseClientHelloSni } from "./tls/sni.ts";
+import type { AuditRecord, GatePolicy, GateSecrets, VhostHandler } from "./types.ts";
+import { dial, resolveUpstream, type Resolver } from "./upstream.ts";
+import { buildVhosts, isInternalHost, registeredVhosts, type VhostFactory } from "./vhosts/index.ts";
+import type { EgressRoute } from "../manifest/schema.ts";
+
+// The gate: one bottle's HTTP/1.1 forward proxy, the only way out of the
+// bottle. Raw node:net sockets and our own strict parser (http/head.ts), so
+// that every limit and every smuggling rule is ours; `CONNECT` tunnels are
+// either terminated (node:tls TLSSocket wrapped around the client socket,
+// leaf minted per host from the bottle's CA) or passed through as bytes.
+//
+// Request bodies on DLP routes: the gate holds the body in memory up to
+// `dlpWindowBytes` (8 MiB), scanning as it arrives, and sends nothing
+// upstream before the whole body scanned clean: for every body up to the
+// window the upstream receives nothing at all when DLP finds something (the
+// TCP/TLS connection may already be open; it carries no request bytes). Past the window the body
+// streams: the gate forwards what it has scanned minus a hold-back tail
+// (`dlpHoldbackBytes`, so a secret straddling a chunk boundary is not half
+// sent), and on a finding destroys the upstream connection before the body
+// is complete, so the upstream never gets a complete request. What can leak
+// in that case is body data that scanned clean, which DLP would have let
+// through anyway.
+
+export interface GateLimits {
+  maxConnections: number;
+  // From the first byte of a request head to its end (slowloris).
+  headerTimeoutMs: number;
+  // Idle keep-alive connection / idle tunnel.
+  idleTimeoutMs: number;
+  upstreamConnectTimeoutMs: number;
+  // Upstream silent for this long while a response is awaited.
+  upstreamIdleTimeoutMs: number;
+  dlpWindowBytes: number;
+  dlpHoldbackBytes: number;
+}
+
+export const DEFAULT_LIMITS: GateLimits = {
+  maxConnections: 1024,
+  headerTimeoutMs: 15_000,
+  idleTimeoutMs: 300_000,
+  upstreamConnectTimeoutMs: 10_000,
+  upstreamIdleTimeoutMs: 300_000,
+  dlpWindowBytes: 8 * 1024 * 1024,
+  dlpHoldbackBytes: 64 * 1024,
+};
+
+export interface StartGateOptions {
+  stateDir: string;
+  policy: GatePolicy;
+  secrets: GateSecrets;
+  // "127.0.0.1:PORT" (PORT may be 0) or {host, port}: an extra TCP listener
+  // for tests and benchmarks.
+  listen?: string | { host: string; port: number };
+  // Listen on <state>/sock/gate.sock (default true).
+  socket?: boolean;
+  vhosts?: Map<string, VhostFactory> | Record<string, VhostFactory>;
+  limits?: Partial<GateLimits>;
+  resolver?: Resolver;
+}
+
+export interface RunningGate {
+  socketPath: string;
+  port?: number;
+  ca: CaMaterial;
+  reload(policy: GatePolicy): Promise<void>;
+  close(): Promise<void>;
+  stats(): { connections: number; leaves: number };
+}
+
+interface Generation {
+  policy: GatePolicy;
+  dlp: Dlp;
+  vhosts: Map<string, VhostHandler>;
+}
+
+interface Tunnel {
+  host: string;
+  isIp: boolean;
+  port: number;
+}
+
+interface Target {
+  scheme: "http" | "https";
+  host: string;
+  isIp: boolean;
+  port: number;
+  // Origin-form path + query sent upstream.
+  pathAndQuery: string;
+  // Value of the Host header upstream.
+  authority: string;
+}
+
+interface Upstream {
+  key: string;
+  sock: net.Socket;
+  reader: SocketReader;
+}
+
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "proxy-authorization",
+  "proxy-authenticate",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  "content-length",
+  "expect",
+  "host",
+]);
+
+class Deny extends Error {
+  constructor(
+    readonly status: number,
+    readonly reason: string,
+    readonly layer: AuditRecord["layer"],
+  ) {
+    super(reason);
+  }
+}
+
+export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
+  const limits: GateLimits = { ...DEFAULT_LIMITS, ...opts.limits };
+  const stateDir = opts.stateDir;
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  const log: GateLog = openLog(paths.gateLog(stateDir));
+  const audit: AuditSink = openAudit(paths.audit(stateDir));
+  const ca = await ensureCa(paths.caDir(stateDir), opts.policy.slug);
+  const leaves: LeafMinter = await createLeafMinter(ca);
+  const factories =
+    opts.vhosts instanceof Map
+      ? opts.vhosts
+      : opts.vhosts
+        ? new Map(Object.entries(opts.vhosts))
+        : registeredVhosts();
+  const secrets = opts.secrets;
+
+  async function makeGeneration(policy: GatePolicy): Promise<Generation> {
+    // The real credentials are secrets too: the gate puts them only where
+    // it injects them itself, after scanning.
+    const dlp = compileDlp({
+      secrets: [...secrets.secrets, ...Object.entries(secrets.credentials).map(([name, value]) => ({ name, value }))],
+      placeholders: Object.entries(policy.placeholders).map(([name, value]) => ({ name, value })),
+    });
+    const vhosts = await buildVhosts(factories, { stateDir, policy, secrets, log: (m) => log.info(m) });
+    return { policy, dlp, vhosts };
+  }
+
+  let gen = await makeGeneration(opts.policy);
+  let connections = 0;
+  const sockets = new Set<net.Socket>();
+
+  // ---------------------------------------------------------------- audit
+
+  function record(
+    r: Partial<AuditRecord> & Pick<AuditRecord, "method" | "host" | "port" | "decision" | "layer">,
+  ): void {
+    audit.write({
+      time: new Date().toISOString(),
+      bottle: gen.policy.slug,
+      method: r.method,
+      host: r.host,
+      port: r.port,
+      path: r.path ?? null,
+      decision: r.decision,
+      reason: r.reason ?? null,
+      layer: r.layer,
+      status: r.status ?? null,
+      bytes_out: r.bytes_out ?? 0,
+      bytes_in: r.bytes_in ?? 0,
+    });
+  }
+
+  // The audit file never gets a query string (tokens live there), and a
+  // path DLP flagged is not written at all.
+  const auditPath = (pathAndQuery: string | null): string | null =>
+    pathAndQuery === null ? null : pathAndQuery.split("?")[0]!.slice(0, 512);
+
+  // ------------------------------------------------------------ responses
+
+  function simpleResponse(status: number, body: string, close: boolean, extra = ""): string {
+    const text = STATUS_TEXT[status] ?? "Error";
+    const b = Buffer.byteLength(body);
+    return (
+      `HTTP/1.1 ${status} ${text}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${b}\r\n` +
+      `${extra}${close ? "connection: close\r\n" : ""}\r\n${body}`
+    );
+  }
+
+  async function sendBlocked(sock: Duplex, status: number, reason: string, close: boolean): Promise<void> {
+    const body = status === 403 ? `blocked: ${reason}\n` : `${reason}\n`;
+    try {
+      await writeAll(sock, simpleResponse(status, body, close));
+    } catch {
+      /* client gone */
+    }
+    if (close) sock.end();
+  }
+
+  // --------------------------------------------------------- connections
+
+  function onConnection(raw: net.Socket): void {
+    if (connections >= limits.maxConnections) {
+      raw.on("error", () => {});
+      raw.end(simpleResponse(503, "gate: too many connections\n", true));
+      log.error(`connection refused: ${connections} open connections (limit ${limits.maxConnections})`);
+      return;
+    }
+    connections++;
+    sockets.add(raw);
+    raw.setNoDelay?.(true);
+    raw.on("error", () => {});
+    raw.once("close", () => {
+      connections--;
+      sockets.delete(raw);
+    });
+    serveHttp(raw, new SocketReader(raw), null).catch((e) => {
+      log.error(`connection handler: ${e instanceof Error ? e.message : String(e)}`);
+      raw.destroy();
+    });
+  }
+
+  // Reads one request head with the slowloris / idle timers.
+  async function readHead(
+    sock: Duplex,
+    reader: SocketReader,
+  ): Promise<{ kind: "ok"; head: RequestHead } | { kind: "closed" } | { kind: "error"; status: number; reason: string }> {
+    let buf: Buffer = Buffer.alloc(0);
+    let timedOut = false;
+    let timer = setTimeout(() => {
+      timedOut = true;
+      sock.destroy();
+    }, limits.idleTimeoutMs);
+    try {
+      for (;;) {
+        const c = await reader.read();
+        if (!c) {
+          if (timedOut && buf.length > 0) return { kind: "error", status: 408, reason: "request header timeout" };
+          return { kind: "closed" };
+        }
+        if (buf.length === 0) {
+          clearTimeout(timer);
+          timer = setTimeout(() => {
+            timedOut = true;
+            // Best effort: tell a slow client why, then drop it.
+            try {
+              sock.end(simpleResponse(408, "gate: request header timeout\n", true));
+            } catch {
+              /* ignore */
+            }
+            setTimeout(() => sock.destroy(), 100).unref();
+          }, limits.headerTimeoutMs);
+        }
+        buf = buf.length === 0 ? c : Buffer.concat([buf, c]);
+        const r = parseRequestHead(buf);
+        if (r.kind === "incomplete") continue;
+        if (r.kind === "error") return r;
+        reader.unshift(buf.subarray(r.size));
+        return { kind: "ok", head: r.head };
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  // The request loop of one client connection, plain or inside a
+  // terminated tunnel.
+  async function serveHttp(sock: Duplex, reader: SocketReader, tunnel: Tunnel | null): Promise<void> {
+    const state: { upstream: Upstream | null } = { upstream: null };
+    try {
+      for (;;) {
+        const r = await readHead(sock, reader);
+        if (r.kind === "closed") return;
+        if (r.kind === "error") {
+          record({
+            method: "-",
+            host: tunnel?.host ?? "-",
+            port: tunnel?.port ?? 0,
+            decision: "deny",
+            reason: `malformed request: ${r.reason}`,
+            layer: "gate",
+            status: r.status,
+          });
+          await sendBlocked(sock, r.status, `gate: ${r.reason}`, true);
+          return;
+        }
+        const keep = await handleRequest(sock, reader, r.head, tunnel, state);
+        if (keep === "taken") return; // CONNECT: the tunnel owns the socket now
+        if (!keep) {
+          sock.end();
+          return;
+        }
+      }
+    } finally {
+      state.upstream?.sock.destroy();
+    }
+  }
+
+  async function handleRequest(
+    sock: Duplex,
+    reader: SocketReader,
+    head: RequestHead,
+    tunnel: Tunnel | null,
+    state: { upstream: Upstream | null },
+  ): Promise<boolean | "taken"> {
+    const fr = requestFraming(head);
+    const method = head.method;
+    if (!("ok" in fr)) {
+      record({ method, host: tunnel?.host ?? "-", port: tunnel?.port ?? 0, decision: "deny", reason: fr.reason, layer: "gate", status: fr.status });
+      await sendBlocked(sock, fr.status, `gate: ${fr.reason}`, true);
+      return false;
+    }
+    const framing = fr.framing;
+    const hosts = headerValues(head.headers, "host");
+    if (hosts.length > 1) {
+      record({ method, host: tunnel?.host ?? "-", port: tunnel?.port ?? 0, decision: "deny", reason: "several Host headers", layer: "gate", status: 400 });
+      await sendBlocked(sock, 400, "gate: several Host headers", true);
+      return false;
+    }
+    if (method === "CONNECT") {
+      if (tunnel || framing.kind !== "none") {
+        await sendBlocked(sock, 400, "gate: unexpected CONNECT", true);
+        return false;
+      }
+      await handleConnect(sock as net.Socket, reader, head);
+      return "taken";
+    }
+    const t = targetOf(head, tunnel);
+    if ("status" in t) {
+      record({
+        method,
+        host: tunnel?.host ?? "-",
+        port: tunnel?.port ?? 0,
+        decision: "deny",
+        reason: t.reason,
+        layer: t.status === 403 ? "policy" : "gate",
+        status: t.status,
+      });
+      await sendBlocked(sock, t.status, t.status === 403 ? t.reason : `gate: ${t.reason}`, true);
+      return false;
+    }
+    const clientWantsClose = wantsClose(head);
+    try {
+      if (isInternalHost(t.host)) return await serveVhost(sock, reader, head, framing, t, clientWantsClose);
+      return await forward(sock, reader, head, framing, t, state, clientWantsClose);
+    } catch (e) {
+      if (e instanceof Deny) {
+        record({ method, host: t.host, port: t.port, path: e.layer === "dlp" ? null : auditPath(t.pathAndQuery), decision: "deny", reason: e.reason, layer: e.layer, status: e.status });
+        // A request whose body was not (fully) read cannot be followed by
+        // another one on this connection.
+        const close = clientWantsClose || framing.kind !== "none";
+        await sendBlocked(sock, e.status, e.reason, close);
+        return !close;
+      }
+      if (e instanceof BodyError) {
+        record({ method, host: t.host, port: t.port, path: auditPath(t.pathAndQuery), decision: "deny", reason: e.message, layer: "gate", status: e.status });
+        await sendBlocked(sock, e.status, `gate: ${e.message}`, true);
+        return false;
+      }
+      throw e;
+    }
+  }
+
+  // Where a request goes. Outside a tunnel only absolute-form http:// is a
+  // proxy request. Inside a terminated tunnel the CONNECT target is
+  // authoritative: the Host header (and an absolute-form target) must name
+  // the same host and port, or the request is refused.
+  function targetOf(head: RequestHead, tunnel: Tunnel | null): Target | { status: number; reason: string } {
+    const target = head.target;
+    if (!tunnel) {
+      const m = /^http:\/\/([^/?#]*)([^#]*)$/i.exec(target);
+      if (!m) {
+        if (/^https:\/\//i.test(target)) return { status: 400, reason: "https:// requests must use CONNECT" };
+        return { status: 400, reason: "not a proxy request (absolute-form http:// URL or CONNECT expected)" };
+      }
+      const hp = splitHostPort(m[1]!, 80);
+      if (!hp) return { status: 400, reason: "invalid host in request URL" };
+      const n = normalizeHost(hp.host);
+      if (!n.ok) return { status: 403, reason: `invalid host: ${n.reason}` };
+      const pq = m[2] === "" ? "/" : m[2]!.startsWith("?") ? "/" + m[2] : m[2]!;
+      return { scheme: "http", host: n.host, isIp: n.isIp, port: hp.port, pathAndQuery: pq, authority: m[1]! };
+    }
+    let pq: string;
+    if (target.startsWith("/")) pq = target;
+    else if (target === "*" && head.method === "OPTIONS") pq = "*";
+    else {
+      const m = /^https:\/\/([^/?#]*)([^#]*)$/i.exec(target);
+      if (!m) return { status: 400, reason: "invalid request target inside tunnel" };
+      const mismatch = authorityMismatch(m[1]!, tunnel);
+      if (mismatch) return { status: 403, reason: mismatch };
+      pq = m[2] === "" ? "/" : m[2]!;
+    }
+    const host = headerValue(head.headers, "host");
+    if (host === undefined) {
+      if (head.version === "HTTP/1.1") return { status: 400, reason: "missing Host header" };
+    } else {
+      const mismatch = authorityMismatch(host, tunnel);
+      if (mismatch) return { status: 403, reason: mismatch };
+    }
+    const authority = tunnel.port === 443 ? hostForHeader(tunnel) : `${hostForHeader(tunnel)}:${tunnel.port}`;
+    return { scheme: "https", host: tunnel.host, isIp: tunnel.isIp, port: tunnel.port, pathAndQuery: pq, authority };
+  }
+
+  // ---------------------------------------------------------------- CONNECT
+
+  async function handleConnect(raw: net.Socket, reader: SocketReader, head: RequestHead): Promise<void> {
+    const hp = splitHostPort(head.target, null);
+    const fail = async (status: number, reason: string, layer: AuditRecord["layer"], host = head.target.slice(0, 255), port = 0) => {
+      record({ method: "CONNECT", host, port, decision: "deny", reason, layer, status });
+      await sendBlocked(raw, status, status === 403 ? reason : `gate: ${reason}`, true);
+    };
+    if (!hp) return fail(400, "CONNECT target must be host:port", "gate");
+    const n = normalizeHost(hp.host);
+    if (!n.ok) return fail(403, `invalid host: ${n.reason}`, "policy", hp.host.slice(0, 255), hp.port);
+    const tunnel: Tunnel = { host: n.host, isIp: n.isIp, port: hp.port };
+
+    if (isInternalHost(n.host)) {
+      if (!gen.vhosts.has(n.host)) return fail(403, "unknown internal host", "policy", n.host, hp.port);
+      record({ method: "CONNECT", host: n.host, port: hp.port, decision: "allow", layer: layerFor(n.host), status: 200 });
+      return terminate(raw, reader, tunnel);
+    }
+    const d = decide({ host: n.host, port: hp.port, method: "CONNECT", path: null, scheme: "https" }, gen.policy);
+    if (!d.allow) return fail(403, d.reason, "policy", n.host, hp.port);
+    const route = d.route;
+    if (route.tls === "passthrough") return passthrough(raw, reader, tunnel, route);
+    record({ method: "CONNECT", host: n.host, port: hp.port, decision: "allow", layer: "policy", status: 200 });
+    return terminate(raw, reader, tunnel);
+  }
+
+  async function terminate(raw: net.Socket, reader: SocketReader, tunnel: Tunnel): Promise<void> {
+    let leaf;
+    try {
+      leaf = await leaves.get(tunnel.host);
+    } catch (e) {
+      log.error(`leaf for ${tunnel.host}: ${(e as Error).message}`);
+      await sendBlocked(raw, 502, "gate: cannot mint certificate", true);
+      return;
+    }
+    try {
+      await writeAll(raw, "HTTP/1.1 200 Connection established\r\n\r\n");
+    } catch {
+      return;
+    }
+    const rest = reader.detach();
+    if (rest.length) raw.unshift(rest);
+    let sniRefused: string | null = null;
+    const tlsSock = new tls.TLSSocket(raw, {
+      isServer: true,
+      secureContext: leaf.context,
+      ALPNProtocols: ["http/1.1"],
+      SNICallback: (name, cb) => {
+        const n = normalizeHost(name);
+        if (n.ok && n.host === tunnel.host) return cb(null, leaf.context);
+        sniRefused = n.ok ? n.host : name.slice(0, 255);
+        cb(new Error("SNI does not match the CONNECT target"), undefined);
+      },
+    });
+    tlsSock.on("error", (e) => {
+      if (sniRefused !== null) {
+        record({ method: "CONNECT", host: tunnel.host, port: tunnel.port, decision: "deny", reason: `TLS SNI ${sniRefused} does not match CONNECT target ${tunnel.host}`, layer: "tls", status: null });
+        sniRefused = null;
+      } else {
+        log.info(`tls ${tunnel.host}: ${e.message}`);
+      }
+      tlsSock.destroy();
+      raw.destroy();
+    });
+    tlsSock.once("secure", () => {
+      serveHttp(tlsSock, new SocketReader(tlsSock), tunnel)
+        .catch((e) => log.error(`tunnel ${tunnel.host}: ${(e as Error).message}`))
+        .finally(() => {
+          tlsSock.end();
+          setTimeout(() => raw.destroy(), 1000).unref();
+        });
+    });
+    tlsSock.once("close", () => raw.destroy());
+  }
+
+  async function passthrough(raw: net.Socket, reader: SocketReader, tunnel: Tunnel, route: EgressRoute): Promise<void> {
+    const deny = async (status: number, reason: string, layer: AuditRecord["layer"]) => {
+      record({ method: "CONNECT", host: tunnel.host, port: tunnel.port, decision: "deny", reason, layer, status });
+      await sendBlocked(raw, status, status === 403 ? reason : `gate: ${reason}`, true);
+    };
+    const res = await resolveUpstream(tunnel.host, tunnel.isIp, route.allow_private, opts.resolver);
+    if (!res.ok) return deny(403, res.reason, "ssrf");
+    let up: net.Socket;
+    try {
+      up = await dial({ address: res.address, port: tunnel.port, tlsHost: null, timeoutMs: limits.upstreamConnectTimeoutMs });
+    } catch (e) {
+      return deny(502, `cannot connect to ${tunnel.host}:${tunnel.port}: ${(e as Error).message}`, "gate");
+    }
+    up.on("error", () => raw.destroy());
+    raw.on("close", () => up.destroy());
+    up.on("close", () => raw.destroy());
+    try {
+      await writeAll(raw, "HTTP/1.1 200 Connection established\r\n\r\n");
+    } catch {
+      up.destroy();
+      return;
+    }
+    // Read the ClientHello before any byte goes upstream: a tunnel whose SNI
+    // names another host is refused (the CONNECT host is authoritative).
+    let hello: Buffer = Buffer.alloc(0);
+    for (;;) {
+      const c = await reader.read();
+      if (!c) {
+        up.destroy();
+        return;
+      }
+      hello = hello.length ? Buffer.concat([hello, c]) : c;
+      const h = parseClientHelloSni(hello);
+      if (h.kind === "incomplete") continue;
+      let refuse: string | null = null;
+      if (h.kind === "error") refuse = `not a TLS ClientHello (${h.reason})`;
+      else if (h.sni !== null) {
+        const n = normalizeHost(h.sni);
+        if (!n.ok || n.host !== tunnel.host) refuse = `TLS SNI ${n.ok ? n.host : "(invalid)"} does not match CONNECT target ${tunnel.host}`;
+      }
+      if (refuse) {
+        record({ method: "CONNECT", host: tunnel.host, port: tunnel.port, decision: "deny", reason: refuse, layer: "tls", status: null });
+        up.destroy();
+        raw.destroy();
+        return;
+      }
+      break;
+    }
+    record({ method: "CONNECT", host: tunnel.host, port: tunnel.port, decision: "allow", layer: "policy", status: 200 });
+    const rest = reader.detach();
+    up.write(Buffer.concat([hello, rest]));
+    raw.setTimeout(limits.idleTimeoutMs, () => raw.destroy());
+    raw.pipe(up);
+    up.pipe(raw);
+    raw.resume();
+  }
+
+  // ----------------------------------------------------------- forwarding
+
+  async function forward(
+    sock: Duplex,
+    reader: SocketReader,
+    head: RequestHead,
+    framing: Framing,
+    t: Target,
+    state: { upstream: Upstream | null },
+    clientWantsClose: boolean,
+  ): Promise<boolean> {
+    const g = gen;
+    const method = head.method;
+    const d = decide({ host: t.host, port: t.port, method, path: t.pathAndQuery, scheme: t.scheme }, g.policy);
+    if (!d.allow) {
+      // A denied URL may still carry a secret, and the reason can quote the
+      // path: never let it reach the audit file.
+      const f = g.dlp.scanUrl(t.host, t.pathAndQuery);
+      if (f) throw new Deny(403, `dlp: ${f.rule} in ${f.where}`, "dlp");
+      throw new Deny(403, d.reason, "policy");
+    }
+    const route = d.route;
+    const dlpOn = route.dlp === "on";
+    if (dlpOn) {
+      const f = g.dlp.scanUrl(t.host, t.pathAndQuery);
+      if (f) throw new Deny(403, `dlp: ${f.rule} in ${f.where}`, "dlp");
+      const visible = route.auth ? withoutHeader(head.headers, route.auth.header) : head.headers;
+      const hf = g.dlp.scanHeaders(visible);
+      if (hf) throw new Deny(403, `dlp: ${hf.rule} in ${hf.where}`, "dlp");
+    }
+    let headers = endToEndHeaders(head.headers);
+    if (route.auth) {
+      const real = secrets.credentials[route.auth.token_ref];
+      if (real === undefined) throw new Deny(403, `credential ${route.auth.token_ref} was not given to the gate`, "gate");
+      headers = injectCredential(headers, route.auth, real);
+    }
+    const key = `${t.scheme}://${t.host}:${t.port}/${route.allow_private ? "p" : ""}`;
+    let up = state.upstream && state.upstream.key === key && !state.upstream.sock.destroyed ? state.upstream : null;
+    if (!up && state.upstream) {
+      state.upstream.sock.destroy();
+      state.upstream = null;
+    }
+    let dialing: Promise<Upstream> | null = null;
+    if (!up) {
+      const res = await resolveUpstream(t.host, t.isIp, route.allow_private, opts.resolver);
+      if (!res.ok) throw new Deny(403, res.reason, "ssrf");
+      dialing = dial({
+        address: res.address,
+        port: t.port,
+        tlsHost: t.scheme === "https" ? t.host : null,
+        tlsHostIsIp: t.isIp,
+        timeoutMs: limits.upstreamConnectTimeoutMs,
+      }).then((s) => ({ key, sock: s, reader: new SocketReader(s) }));
+      // Rejection is handled where it is awaited; avoid an unhandled one if
+      // DLP refuses the body first.
+      dialing.catch(() => {});
+    }
+    const expect = headerValue(head.headers, "expect");
+    if (expect !== undefined) {
+      if (expect.toLowerCase() !== "100-continue") throw new Deny(417, "gate: unsupported Expect", "gate");
+      // The gate answers 100-continue itself: it reads (and scans) the body
+      // before the upstream is involved.
+      if (framing.kind !== "none") await writeAll(sock, "HTTP/1.1 100 Continue\r\n\r\n");
+    }
+    const requestLine = `${method} ${t.pathAndQuery} ${head.version}\r\n`;
+    const baseHead = requestLine + `host: ${t.authority}\r\n` + serializeHeaders(headers);
+
+    const getUp = async (): Promise<Upstream> => {
+      if (up) return up;
+      try {
+        up = await dialing!;
+      } catch (e) {
+        throw new UpstreamError(`cannot connect to ${t.host}:${t.port}: ${(e as Error).message}`);
+      }
+      state.upstream = up;
+      return up;
+    };
+
+    // The response is read as soon as the request head is upstream, while
+    // the body is still being sent: a server may answer early (401, 413)
+    // without reading the body, and waiting for the body to drain first
+    // would deadlock both directions.
+    const ctl: RelayCtl = { aborted: false, headSent: false, done: false };
+    // Assigned from a callback: TypeScript cannot follow that, hence the box.
+    const resp: { p: Promise<RelayResult> | null } = { p: null };
+    const headSent = (u: Upstream) => {
+      resp.p = relayResponse(sock, u, method, ctl);
+      resp.p.then(() => (ctl.done = true), () => (ctl.done = true));
+    };
+    let bytesOut = 0;
+    let sendError: unknown = null;
+    try {
+      if (framing.kind === "none") {
+        const u = await getUp();
+        await writeAll(u.sock, baseHead + "\r\n");
+        headSent(u);
+      } else if (!dlpOn) {
+        const u = await getUp();
+        const chunked = framing.kind === "chunked";
+        await writeAll(u.sock, baseHead + (chunked ? "transfer-encoding: chunked\r\n" : `content-length: ${(framing as { length: number }).length}\r\n`) + "\r\n");
+        headSent(u);
+        for await (const c of requestBody(reader, framing)) {
+          bytesOut += c.length;
+          if (ctl.done) throw new EarlyResponse();
+          if (chunked) for (const p of encodeChunk(c)) await writeAll(u.sock, p);
+          else await writeAll(u.sock, c);
+        }
+        if (chunked) await writeAll(u.sock, LAST_CHUNK);
+      } else {
+        bytesOut = await sendScannedBody(reader, framing, head, baseHead, g.dlp, getUp, headSent, ctl);
+      }
+    } catch (e) {
+      sendError = e;
+    }
+
+    if (sendError !== null) {
+      const e = sendError;
+      // Whatever happened, this upstream connection carries an incomplete
+      // request: it is never reused.
+      ctl.aborted = !ctl.done;
+      if (up) up.sock.destroy();
+      else dialing?.then((u) => u.sock.destroy(), () => {});
+      state.upstream = null;
+      if (ctl.done && resp.p) {
+        // The upstream answered before taking the whole body (early
+        // response); the client got that answer. Its unread body makes the
+        // connection unusable.
+        const r = await resp.p;
+        record({ method, host: t.host, port: t.port, path: auditPath(t.pathAndQuery), decision: "allow", reason: "response before end of request body", layer: "policy", status: r.status, bytes_out: bytesOut, bytes_in: r.bytesIn });
+        return false;
+      }
+      if (resp.p) await resp.p.catch(() => null);
+      const deny =
+        e instanceof Deny
+          ? e
+          : e instanceof BodyError
+            ? new Deny(e.status, `gate: ${e.message}`, "gate")
+            : e instanceof UpstreamError
+              ? new Deny(502, `gate: ${e.message}`, "gate")
+              : new Deny(502, `gate: upstream ${t.host} closed the connection`, "gate");
+      if (ctl.headSent) {
+        // Part of a response already went to the client: no 403 possible,
+        // cut the connection so the client sees a failed request.
+        record({ method, host: t.host, port: t.port, path: deny.layer === "dlp" ? null : auditPath(t.pathAndQuery), decision: "deny", reason: deny.reason, layer: deny.layer, status: null, bytes_out: bytesOut });
+        sock.destroy();
+        return false;
+      }
+      throw deny;
+    }
+
+    const u = up!;
+    const r = await resp.p!;
+    record({
+      method,
+      host: t.host,
+      port: t.port,
+      path: auditPath(t.pathAndQuery),
+      decision: "allow",
+      reason: r.error,
+      layer: "policy",
+      status: r.status,
+      bytes_out: bytesOut,
+      bytes_in: r.bytesIn,
+    });
+    if (!r.upstreamReusable) {
+      u.sock.destroy();
+      state.upstream = null;
+    }
+    return r.clientMayContinue && !clientWantsClose;
+  }
+
+  // DLP routes: hold up to the window, scanning as the body arrives; the
+  // upstream sees the head only once the whole body (or the window) has
+  // scanned clean. See the note at the top of this file.
+  async function sendScannedBody(
+    reader: SocketReader,
+    framing: Framing,
+    head: RequestHead,
+    baseHead: string,
+    dlp: Dlp,
+    getUp: () => Promise<Upstream>,
+    headSent: (u: Upstream) => void,
+    ctl: RelayCtl,
+  ): Promise<number> {
+    const scanner = dlp.bodyScanner(headerValue(head.headers, "content-encoding") ?? null);
+    const held: Uint8Array[] = [];
+    let heldBytes = 0;
+    let total = 0;
+    let streaming: Upstream | null = null;
+    const chunked = framing.kind === "chunked";
+    const send = async (u: Upstream, data: Uint8Array) => {
+      if (chunked) for (const p of encodeChunk(data)) await writeAll(u.sock, p);
+      else await writeAll(u.sock, data);
+    };
+    for await (const c of requestBody(reader, framing)) {
+      total += c.length;
+      const f = scanner.push(c);
+      if (f) throw new Deny(403, `dlp: ${f.rule} in ${f.where}`, "dlp");
+      // Copy: the reader's buffers may be views into a larger chunk.
+      held.push(Buffer.from(c));
+      heldBytes += c.length;
+      if (!streaming && total > limits.dlpWindowBytes) {
+        streaming = await getUp();
+        await writeAll(streaming.sock, baseHead + (chunked ? "transfer-encoding: chunked\r\n" : `content-length: ${(framing as { length: number }).length}\r\n`) + "\r\n");
+        headSent(streaming);
+      }
+      if (ctl.done) throw new EarlyResponse();
+      if (streaming) {
+        // Forward all but the hold-back tail.
+        while (held.length > 0 && heldBytes - held[0]!.length >= limits.dlpHoldbackBytes) {
+          const d = held.shift()!;
+          heldBytes -= d.length;
+          await send(streaming, d);
+        }
+      }
+    }
+    const f = scanner.end();
+    if (f) throw new Deny(403, `dlp: ${f.rule} in ${f.where}`, "dlp");
+    const u = streaming ?? (await getUp());
+    if (!streaming) {
+      await writeAll(u.sock, baseHead + `content-length: ${heldBytes}\r\n\r\n`);
+      headSent(u);
+      for (const d of held) await writeAll(u.sock, d);
+    } else {
+      for (const d of held) await send(u, d);
+      if (chunked) await writeAll(u.sock, LAST_CHUNK);
+    }
+    return total;
+  }
+
+  // Relays one response (after any 1xx) from the upstream to the client,
+  // raw bytes, finding its end from its framing.
+  async function relayResponse(
+    sock: Duplex,
+    u: Upstream,
+    method: string,
+    ctl: RelayCtl,
+  ): Promise<RelayResult> {
+    let buf: Buffer = Buffer.alloc(0);
+    let bytesIn = 0;
+    const idle = () => setTimeout(() => u.sock.destroy(), limits.upstreamIdleTimeoutMs);
+    let timer = idle();
+    const touch = () => {
+      clearTimeout(timer);
+      timer = idle();
+    };
+    const bad = async (reason: string): Promise<RelayResult> => {
+      if (!ctl.aborted && !ctl.headSent) await sendBlocked(sock, 502, `gate: ${reason}`, true);
+      return { status: 502, bytesIn, upstreamReusable: false, clientMayContinue: false, error: reason };
+    };
+    try {
+      for (;;) {
+        const c = await u.reader.read();
+        touch();
+        if (!c) {
+          if (bytesIn === 0 && buf.length === 0) return bad("upstream closed the connection without a response");
+          return bad("truncated upstream response head");
+        }
+        buf = buf.length ? Buffer.concat([buf, c]) : c;
+        const r = parseResponseHead(buf);
+        if (r.kind === "incomplete") continue;
+        if (r.kind === "error") return bad(r.reason);
+        const res = r.head;
+        const headBytes = buf.subarray(0, r.size);
+        let rest = buf.subarray(r.size);
+        buf = Buffer.alloc(0);
+        if (res.status === 101) return bad("protocol upgrades are not supported");
+        if (res.status >= 100 && res.status < 200) {
+          // Interim response (100 Continue, 103 Early Hints): relay and
+          // wait for the final one. The gate already answered any Expect.
+          if (res.status !== 100) {
+            ctl.headSent = true;
+            await writeAll(sock, headBytes);
+          }
+          bytesIn += headBytes.length;
+          if (rest.length) {
+            buf = Buffer.from(rest);
+            const again = parseResponseHead(buf);
+            if (again.kind === "incomplete") continue;
+            u.reader.unshift(buf);
+            buf = Buffer.alloc(0);
+          }
+          continue;
+        }
+        const fr = responseFraming(method, res);
+        if (!("ok" in fr)) return bad(fr.reason);
+        const framing = fr.framing;
+        const upstreamClose = wantsCloseResponse(res.version, res.headers);
+        if (ctl.aborted) return { status: res.status, bytesIn, upstreamReusable: false, clientMayContinue: false, error: "request abandoned" };
+        ctl.headSent = true;
+        await writeAll(sock, headBytes);
+        bytesIn += headBytes.length;
+        if (framing.kind === "none") {
+          if (rest.length) u.reader.unshift(rest);
+          return { status: res.status, bytesIn, upstreamReusable: !upstreamClose && rest.length === 0, clientMayContinue: true, error: null };
+        }
+        if (framing.kind === "length") {
+          let left = framing.length;
+          for (;;) {
+            if (rest.length) {
+              const take = Math.min(left, rest.length);
+              await writeAll(sock, rest.subarray(0, take));
+              bytesIn += take;
+              left -= take;
+              rest = rest.subarray(take);
+              if (left === 0) {
+                return { status: res.status, bytesIn, upstreamReusable: !upstreamClose && rest.length === 0, clientMayContinue: true, error: null };
+              }
+            }
+            const n = await u.reader.read();
+            touch();
+            if (!n) {
+              sock.destroy();
+              return { status: res.status, bytesIn, upstreamReusable: false, clientMayContinue: false, error: "upstream closed mid-body" };
+            }
+            rest = n;
+          }
+        }
+        if (framing.kind === "chunked") {
+          const dec = new ChunkedDecoder();
+          for (;;) {
+            if (rest.length) {
+              let end: number;
+              try {
+                end = dec.push(rest).end;
+              } catch (e) {
+                sock.destroy();
+                return { status: res.status, bytesIn, upstreamReusable: false, clientMayContinue: false, error: `bad chunked response: ${(e as ChunkedError).message}` };
+              }
+              const out = end >= 0 ? rest.subarray(0, end) : rest;
+              await writeAll(sock, out);
+              bytesIn += out.length;
+              if (end >= 0) {
+                return { status: res.status, bytesIn, upstreamReusable: !upstreamClose && end === rest.length, clientMayContinue: true, error: null };
+              }
+            }
+            const n = await u.reader.read();
+            touch();
+            if (!n) {
+              sock.destroy();
+              return { status: res.status, bytesIn, upstreamReusable: false, clientMayContinue: false, error: "upstream closed mid-body" };
+            }
+            rest = n;
+          }
+        }
+        // Delimited by close: relay to EOF, then the client connection must
+        // close too (that is how the client learns where the body ends).
+        for (;;) {
+          if (rest.length) {
+            await writeAll(sock, rest);
+            bytesIn += rest.length;
+          }
+          const n = await u.reader.read();
+          touch();
+          if (!n) return { status: res.status, bytesIn, upstreamReusable: false, clientMayContinue: false, error: null };
+          rest = n;
+        }
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  // ---------------------------------------------------------------- vhosts
+
+  async function serveVhost(
+    sock: Duplex,
+    reader: SocketReader,
+    head: RequestHead,
+    framing: Framing,
+    t: Target,
+    clientWantsClose: boolean,
+  ): Promise<boolean> {
+    const handler = gen.vhosts.get(t.host);
+    const layer = layerFor(t.host);
+    if (!handler) throw new Deny(403, "unknown internal host", "policy");
+    const url = `${t.scheme}://${t.host}${t.port === (t.scheme === "https" ? 443 : 80) ? "" : ":" + t.port}${t.pathAndQuery === "*" ? "/" : t.pathAndQuery}`;
+    const h = new Headers();
+    for (const [k, v] of endToEndHeaders(head.headers)) h.append(k, v);
+    h.set("host", t.authority);
+    let consumed = framing.kind === "none";
+    let bodyBytes = 0;
+    let body: ReadableStream<Uint8Array> | null = null;
+    if (framing.kind !== "none") {
+      const it = requestBody(reader, framing);
+      body = new ReadableStream<Uint8Array>({
+        async pull(ctrl) {
+          try {
+            const n = await it.next();
+            if (n.done) {
+              consumed = true;
+              ctrl.close();
+            } else {
+              bodyBytes += n.value.length;
+              ctrl.enqueue(Buffer.from(n.value));
+            }
+          } catch (e) {
+            ctrl.error(e);
+          }
+        },
+      });
+      const expect = headerValue(head.headers, "expect");
+      if (expect?.toLowerCase() === "100-continue") await writeAll(sock, "HTTP/1.1 100 Continue\r\n\r\n");
+    }
+    let res: Response;
+    try {
+      res = await handler(new Request(url, { method: head.method, headers: h, body, duplex: "half" } as RequestInit));
+    } catch (e) {
+      log.error(`vhost ${t.host}: ${(e as Error).message}`);
+      res = new Response("gate: internal host failed\n", { status: 502 });
+    }
+    const noBody = head.method === "HEAD" || res.status === 204 || res.status === 304 || res.status < 200;
+    let out = `HTTP/1.1 ${res.status} ${res.statusText || STATUS_TEXT[res.status] || "Status"}\r\n`;
+    res.headers.forEach((v, k) => {
+      if (!HOP_BY_HOP.has(k.toLowerCase())) out += `${k}: ${v.replace(/[\r\n]/g, " ")}\r\n`;
+    });
+    const close = clientWantsClose || !consumed;
+    let bytesIn = 0;
+    // Keep the handler's body stream drained even if the client vanishes.
+    if (noBody || !res.body) {
+      const len = noBody ? res.headers.get("content-length") : "0";
+      out += (len !== null && len !== undefined ? `content-length: ${len}\r\n` : "") + (close ? "connection: close\r\n" : "") + "\r\n";
+      await writeAll(sock, out);
+      if (res.body) await res.body.cancel().catch(() => {});
+    } else {
+      out += "transfer-encoding: chunked\r\n" + (close ? "connection: close\r\n" : "") + "\r\n";
+      await writeAll(sock, out);
+      const rd = res.body.getReader();
+      for (;;) {
+        const n = await rd.read();
+        if (n.done) break;
+        bytesIn += n.value.length;
+        for (const p of encodeChunk(n.value)) await writeAll(sock, p);
+      }
+      await writeAll(sock, LAST_CHUNK);
+    }
+    record({ method: head.method, host: t.host, port: t.port, path: auditPath(t.pathAndQuery), decision: "allow", layer, status: res.status, bytes_out: bodyBytes, bytes_in: bytesIn });
+    return !close;
+  }
+
+  // ------------------------------------------------------------- listeners
+
+  const servers: net.Server[] = [];
+  const socketPath = paths.gateSocket(stateDir);
+  if (opts.socket !== false) {
+    const dir = paths.sockDir(stateDir);
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    if (existsSync(socketPath)) unlinkSync(socketPath);
+    const s = net.createServer(onConnection);
+    await new Promise<void>((resolve, reject) => {
+      s.once("error", reject);
+      s.listen(socketPath, () => resolve());
+    });
+    // The bottle's user (any uid inside the container or VM) must be able
+    // to connect; the 0700 state directory keeps other host users out.
+    chmodSync(socketPath, 0o666);
+    servers.push(s);
+  }
+  let port: number | undefined;
+  if (opts.listen !== undefined) {
+    const l = typeof opts.listen === "string" ? parseListen(opts.listen) : opts.listen;
+    const s = net.createServer(onConnection);
+    await new Promise<void>((resolve, reject) => {
+      s.once("error", reject);
+      s.listen(l.port, l.host, () => resolve());
+    });
+    port = (s.address() as net.AddressInfo).port;
+    servers.push(s);
+  }
+  log.info(`gate started for ${opts.policy.slug}: ${opts.policy.routes.length} routes, CA ${ca.fingerprint.slice(0, 16)}`);
+
+  return {
+    socketPath,
+    port,
+    ca,
+    async reload(policy: GatePolicy) {
+      gen = await makeGeneration(policy);
+      log.info(`policy reloaded: ${policy.routes.length} routes`);
+    },
+    async close() {
+      await Promise.all(
+        servers.map((s) => new Promise<void>((r) => s.close(() => r()))),
+      ).then(() => {}, () => {});
+      for (const s of sockets) s.destroy();
+      if (opts.socket !== false && existsSync(socketPath)) {
+        try {
+          unlinkSync(socketPath);
+        } catch {
+          /* already gone */
+        }
+      }
+      audit.close();
+      log.close();
+    },
+    stats: () => ({ connections, leaves: leaves.size }),
+  };
+}
+
+class UpstreamError extends Error {}
+class EarlyResponse extends Error {}
+
+interface RelayCtl {
+  // Set when the request was abandoned (DLP finding mid-body): the relay
+  // must not answer the client itself.
+  aborted: boolean;
+  // Response bytes have gone to the client.
+  headSent: boolean;
+  done: boolean;
+}
+
+interface RelayResult {
+  status: number | null;
+  bytesIn: number;
+  upstreamReusable: boolean;
+  clientMayContinue: boolean;
+  error: string | null;
+}
+
+function layerFor(host: string): AuditRecord["layer"] {
+  if (host.startsWith("git.")) return "git";
+  if (host.startsWith("supervise.")) return "supervise";
+  return "gate";
+}
+
+function hostForHeader(t: Tunnel): string {
+  return t.isIp && t.host.includes(":") ? `[${t.host}]` : t.host;
+}
+
+// Null when `authority` (a Host header or absolute-form authority inside a
+// tunnel) names the tunnel's host and port, else the reason to refuse.
+function authorityMismatch(authority: string, tunnel: Tunnel): string | null {
+  const hp = splitHostPort(authority, 443);
+  const n = hp ? normalizeHost(hp.host) : null;
+  if (!hp || !n || !n.ok) return "invalid Host header inside tunnel";
+  if (n.host !== tunnel.host || hp.port !== tunnel.port) {
+    return `Host ${n.host}:${hp.port} does not match CONNECT target ${tunnel.host}:${tunnel.port}`;
+  }
+  return null;
+}
+
+function wantsClose(head: RequestHead): boolean {
+  const conn = headerValues(head.headers, "connection").join(",").toLowerCase();
+  if (head.version === "HTTP/1.0") return !/\bkeep-alive\b/.test(conn);
+  return /\bclose\b/.test(conn);
+}
+
+function wantsCloseResponse(version: string, headers: HeaderList): boolean {
+  const conn = headerValues(headers, "connection").join(",").toLowerCase();
+  if (version === "HTTP/1.0") return !/\bkeep-alive\b/.test(conn);
+  return /\bclose\b/.test(conn);
+}
+
+// Drops hop-by-hop fields, the ones named in Connection, and the framing
+// and Host fields the gate sets itself.
+function endToEndHeaders(headers: HeaderList): HeaderList {
+  const named = new Set(
+    headerValues(headers, "connection")
+      .join(",")
+      .split(",")
+      .map((s) => s.trim().toLowerCase())
+      .filter(Boolean),
+  );
+  return headers.filter(([k]) => {
+    const l = k.toLowerCase();
+    return !HOP_BY_HOP.has(l) && !named.has(l);
+  });
+}
+
+function serializeHeaders(headers: HeaderList): string {
+  let s = "";
+  for (const [k, v] of headers) s += `${k}: ${v}\r\n`;
+  return s;
+}
+
+function parseListen(s: string): { host: string; port: number } {
+  const i = s.lastIndexOf(":");
+  const host = i > 0 ? s.slice(0, i).replace(/^\[|\]$/g, "") : "127.0.0.1";
+  const port = Number(i >= 0 ? s.slice(i + 1) : s);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid listen address ${s}`);
+  return { host, port };
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  200: "OK",
+  400: "Bad Request",
+  403: "Forbidden",
+  408: "Request Timeout",
+  411: "Length Required",
+  413: "Content Too Large",
+  414: "URI Too Long",
+  417: "Expectation Failed",
+  431: "Request Header Fields Too Large",
+  500: "Internal Server Error",
+  501: "Not Implemented",
+  502: "Bad Gateway",
+  503: "Service Unavailable",
+  504: "Gateway Timeout",
+  505: "HTTP Version Not Supported",
+};
