@@ -1,40 +1,51 @@
-import { closeSync, openSync } from "node:fs";
+import { openSync } from "node:fs";
 import { ReadStream } from "node:tty";
 import { UserError } from "../errors.ts";
 
 // Questions go to stderr and answers come from /dev/tty, never stdin: stdin
 // may be a pipe (a script feeding `exec`), and stdout may be captured
 // (`up -d` prints the slug there).
+//
+// One ReadStream per process, paused between questions: a second stream
+// on a second fd could have its first read raced by the previous one's
+// still-pending read, and lose the keys typed.
 
-function openTty(why: string): { s: ReadStream; fd: number } {
+let shared: ReadStream | null = null;
+
+function tty(why: string): ReadStream {
+  if (shared) return shared;
   let fd: number;
   try {
     fd = openSync("/dev/tty", "r");
   } catch {
     throw new UserError(why);
   }
-  return { s: new ReadStream(fd), fd };
+  shared = new ReadStream(fd);
+  return shared;
 }
 
-function closeTty({ s, fd }: { s: ReadStream; fd: number }): void {
+function idle(s: ReadStream): void {
   try {
-    s.setRawMode?.(false);
+    s.setRawMode(false);
   } catch {
     // not a tty any more
   }
-  s.pause();
   s.removeAllListeners("data");
-  try {
-    closeSync(fd);
-  } catch {
-    // closed
-  }
+  s.removeAllListeners("end");
+  s.pause();
+}
+
+// Done asking (the launch proper begins): give the terminal back.
+export function releaseTty(): void {
+  if (!shared) return;
+  idle(shared);
+  shared.destroy();
+  shared = null;
 }
 
 // One line, echoed (cooked mode: the terminal edits and echoes).
 export async function askLine(question: string, why: string): Promise<string> {
-  const t = openTty(why);
-  const s = t.s;
+  const s = tty(why);
   process.stderr.write(question);
   try {
     return await new Promise<string>((resolve) => {
@@ -45,9 +56,10 @@ export async function askLine(question: string, why: string): Promise<string> {
         if (i >= 0) resolve(buf.slice(0, i).replace(/\r$/, ""));
       });
       s.on("end", () => resolve(buf));
+      s.resume();
     });
   } finally {
-    closeTty(t);
+    idle(s);
   }
 }
 
@@ -56,11 +68,10 @@ export async function confirm(question: string): Promise<boolean> {
   return ["y", "yes"].includes(a.trim().toLowerCase());
 }
 
-// A secret, not echoed: raw mode, so we see each key. Ctrl-C restores the
-// terminal and aborts (nothing has been created yet when we ask).
+// A secret, not echoed: raw mode, so we see each key. Ctrl-C / Ctrl-D
+// restore the terminal and abort (nothing has been created yet when we ask).
 export async function askSecret(prompt: string, name: string): Promise<string> {
-  const t = openTty(`env ${name} must be typed on a terminal, and there is none; run from a terminal or use \${HOST_VAR} in the manifest`);
-  const s = t.s;
+  const s = tty(`env ${name} must be typed on a terminal, and there is none; run from a terminal or use \${HOST_VAR} in the manifest`);
   process.stderr.write(`${prompt}: `);
   s.setRawMode(true);
   try {
@@ -75,9 +86,10 @@ export async function askSecret(prompt: string, name: string): Promise<string> {
         }
       });
       s.on("end", () => resolve(value));
+      s.resume();
     });
   } finally {
-    closeTty(t);
+    idle(s);
     process.stderr.write("\n");
   }
 }
