@@ -5,7 +5,7 @@ import { launch, type LaunchDeps } from "./launcher.ts";
 // The real wiring of the launcher for `up` and `resume`: real backend,
 // gate, CA, placeholders and tty prompts. Heavy modules load here, lazily.
 export async function realDeps(backendName: PlanJson["backend"]): Promise<LaunchDeps> {
-  const [{ getBackend }, { ensureCa }, { makePlaceholder }, { resolveEnvValues }, { askSecret, releaseTty }] = await Promise.all([
+  const [{ getBackend }, { ensureCa }, { makePlaceholder }, { resolveEnvValues }, { askSecret }] = await Promise.all([
     import("../backends/registry.ts"),
     import("../gate/tls/ca.ts"),
     import("../gate/credentials.ts"),
@@ -17,13 +17,7 @@ export async function realDeps(backendName: PlanJson["backend"]): Promise<Launch
     home: bottleHome(),
     backend,
     hostEnv: process.env,
-    resolveEnv: async (spec: Spec) => {
-      try {
-        return { values: await resolveEnvValues(spec.env, process.env, askSecret, spec.sources.bottle) };
-      } finally {
-        releaseTty(); // the agent gets the terminal next
-      }
-    },
+    resolveEnv: async (spec: Spec) => ({ values: await resolveEnvValues(spec.env, process.env, askSecret, spec.sources.bottle) }),
     ensureCa: (dir) => ensureCa(dir),
     makePlaceholder,
     remintSlug: undefined,

@@ -1,95 +1,83 @@
-import { openSync } from "node:fs";
-import { ReadStream } from "node:tty";
+import { closeSync, openSync, readSync } from "node:fs";
 import { UserError } from "../errors.ts";
 
 // Questions go to stderr and answers come from /dev/tty, never stdin: stdin
 // may be a pipe (a script feeding `exec`), and stdout may be captured
 // (`up -d` prints the slug there).
 //
-// One ReadStream per process, paused between questions: a second stream
-// on a second fd could have its first read raced by the previous one's
-// still-pending read, and lose the keys typed.
+// Reads are synchronous on purpose. An async tty stream keeps a read
+// pending in the background even after it is paused or destroyed, and that
+// read then swallows the first line the user types to the agent. A blocking
+// read takes exactly the answer and nothing after it. Nothing else runs
+// while we wait for an answer anyway.
 
-let shared: ReadStream | null = null;
-
-function tty(why: string): ReadStream {
-  if (shared) return shared;
-  let fd: number;
+function openTty(why: string): number {
   try {
-    fd = openSync("/dev/tty", "r");
+    return openSync("/dev/tty", "r");
   } catch {
     throw new UserError(why);
   }
-  shared = new ReadStream(fd);
-  return shared;
 }
 
-function idle(s: ReadStream): void {
+function stty(fd: number, args: string[]): string | null {
   try {
-    s.setRawMode(false);
+    const r = Bun.spawnSync(["stty", ...args], { stdin: fd, stdout: "pipe", stderr: "ignore" });
+    return r.exitCode === 0 ? r.stdout.toString().trim() : null;
   } catch {
-    // not a tty any more
+    return null;
   }
-  s.removeAllListeners("data");
-  s.removeAllListeners("end");
-  s.pause();
-}
-
-// Done asking (the launch proper begins): give the terminal back.
-export function releaseTty(): void {
-  if (!shared) return;
-  idle(shared);
-  shared.destroy();
-  shared = null;
 }
 
 // One line, echoed (cooked mode: the terminal edits and echoes).
-export async function askLine(question: string, why: string): Promise<string> {
-  const s = tty(why);
+export function askLine(question: string, why: string): string {
+  const fd = openTty(why);
   process.stderr.write(question);
   try {
-    return await new Promise<string>((resolve) => {
-      let buf = "";
-      s.on("data", (d: Buffer) => {
-        buf += d.toString("utf8");
-        const i = buf.indexOf("\n");
-        if (i >= 0) resolve(buf.slice(0, i).replace(/\r$/, ""));
-      });
-      s.on("end", () => resolve(buf));
-      s.resume();
-    });
+    const buf = Buffer.alloc(4096);
+    let line = "";
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) return line; // EOF (Ctrl-D)
+      line += buf.subarray(0, n).toString("utf8");
+      const i = line.indexOf("\n");
+      if (i >= 0) return line.slice(0, i).replace(/\r$/, "");
+    }
   } finally {
-    idle(s);
+    closeSync(fd);
   }
 }
 
 export async function confirm(question: string): Promise<boolean> {
-  const a = await askLine(`${question} [y/N] `, "no terminal to confirm on; pass --yes to launch without asking");
+  const a = askLine(`${question} [y/N] `, "no terminal to confirm on; pass --yes to launch without asking");
   return ["y", "yes"].includes(a.trim().toLowerCase());
 }
 
-// A secret, not echoed: raw mode, so we see each key. Ctrl-C / Ctrl-D
-// restore the terminal and abort (nothing has been created yet when we ask).
+// A secret, not echoed. The terminal goes to raw mode without signals, so
+// Ctrl-C arrives here as a key: we restore the terminal and abort, instead
+// of dying with echo turned off. Nothing has been created yet when we ask.
 export async function askSecret(prompt: string, name: string): Promise<string> {
-  const s = tty(`env ${name} must be typed on a terminal, and there is none; run from a terminal or use \${HOST_VAR} in the manifest`);
+  const fd = openTty(`env ${name} must be typed on a terminal, and there is none; run from a terminal or use \${HOST_VAR} in the manifest`);
+  const saved = stty(fd, ["-g"]);
   process.stderr.write(`${prompt}: `);
-  s.setRawMode(true);
   try {
-    return await new Promise<string>((resolve, reject) => {
-      let value = "";
-      s.on("data", (d: Buffer) => {
-        for (const ch of d.toString("utf8")) {
-          if (ch === "\r" || ch === "\n") return resolve(value);
-          if (ch === "\u0003" || ch === "\u0004") return reject(new UserError(`aborted at the prompt for ${name}`, 130));
-          if (ch === "\u007f" || ch === "\b") value = value.slice(0, -1);
-          else if (ch >= " ") value += ch;
-        }
-      });
-      s.on("end", () => resolve(value));
-      s.resume();
-    });
+    if (saved === null || stty(fd, ["-echo", "-icanon", "-isig", "min", "1", "time", "0"]) === null) {
+      throw new UserError(`cannot turn off echo on this terminal to ask for ${name}; use \${HOST_VAR} in the manifest instead`);
+    }
+    const buf = Buffer.alloc(256);
+    let value = "";
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) return value;
+      for (const ch of buf.subarray(0, n).toString("utf8")) {
+        if (ch === "\r" || ch === "\n") return value;
+        if (ch === "\u0003" || ch === "\u0004") throw new UserError(`aborted at the prompt for ${name}`, 130);
+        if (ch === "\u007f" || ch === "\b") value = value.slice(0, -1);
+        else if (ch >= " ") value += ch;
+      }
+    }
   } finally {
-    idle(s);
+    if (saved !== null) stty(fd, [saved]);
+    closeSync(fd);
     process.stderr.write("\n");
   }
 }
