@@ -22,8 +22,10 @@ function fail(message: string, code: number): never {
 }
 
 export async function runCli(argv: string[]): Promise<void> {
-  const debug = argv.includes("--debug") || process.env.CLAUDE_BOTTLE_DEBUG === "1";
-  const rawArgs = argv.filter((a) => a !== "--debug");
+  // `--debug` is ours only before `--` (after it, it is the command's).
+  const cut = argv.indexOf("--");
+  const debug = (cut === -1 ? argv : argv.slice(0, cut)).includes("--debug") || process.env.CLAUDE_BOTTLE_DEBUG === "1";
+  const rawArgs = argv.filter((a, i) => a !== "--debug" || (cut !== -1 && i > cut));
   if (rawArgs[0] === "--version" || rawArgs[0] === "-v" || rawArgs[0] === "version") {
     process.stdout.write(versionLine() + "\n");
     return;
@@ -32,7 +34,10 @@ export async function runCli(argv: string[]): Promise<void> {
     await showUsage(main);
     return;
   }
-  if (rawArgs.includes("--help") || rawArgs.includes("-h")) {
+  // Only flags before `--` are ours: `exec <slug> -- curl -h` runs curl -h.
+  const dashes = rawArgs.indexOf("--");
+  const own = dashes === -1 ? rawArgs : rawArgs.slice(0, dashes);
+  if (own.includes("--help") || own.includes("-h")) {
     const name = rawArgs[0]!;
     const load = commands[name];
     if (!load) fail(`unknown command '${name}'; run 'claude-bottle --help' for the list`, 2);

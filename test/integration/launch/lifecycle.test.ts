@@ -128,6 +128,8 @@ dockerTest(
     // exec passes exit codes and stdin/stdout through, for scripts.
     expect((await cli(["exec", slug, "--", "sh", "-c", "exit 7"])).code).toBe(7);
     expect((await cli(["exec", slug, "--", "cat"], { input: "piped stdin\n" })).stdout).toBe("piped stdin\n");
+    // Flags after `--` belong to the command, even --help.
+    expect((await cli(["exec", slug, "--", "sh", "-c", 'echo "$@"', "x", "-h", "--help", "--debug"])).stdout).toBe("-h --help --debug\n");
 
     const ls = await cli(["ls", "--json"]);
     expect(ls.code).toBe(0);
