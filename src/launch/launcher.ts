@@ -6,7 +6,7 @@ import type { GatePolicy } from "../gate/types.ts";
 import type { PlanJson, Spec } from "../plan/types.ts";
 import { isPreserved, isStopping, markPreserved, removeStateDir } from "../state/dirs.ts";
 import { acquireLock, claimStateDir, type Lock } from "../state/lock.ts";
-import { readMetadata, updateMetadata, writeMetadata } from "../state/metadata.ts";
+import { updateMetadata, writeMetadata } from "../state/metadata.ts";
 import { paths } from "../state/paths.ts";
 import { isAlive, removeQuietly } from "../state/process.ts";
 import { spawnGate, stopGate } from "../supervise/gate.ts";
@@ -56,7 +56,8 @@ export interface LaunchRequest {
 export const STEPS = ["env", "state", "ca", "policy", "gate", "bottle", "attach"] as const;
 
 export async function launch(req: LaunchRequest, deps: LaunchDeps): Promise<number> {
-  const { spec, backend } = { spec: req.spec, backend: deps.backend };
+  const spec = req.spec;
+  const backend = deps.backend;
   let plan = req.plan;
   const stack = new RollbackStack();
 
@@ -291,14 +292,4 @@ function withEnv(vars: Record<string, string>): { restore(): void } {
       }
     },
   };
-}
-
-// Exposed for `resume`: is the slug's state resumable?
-export function resumable(home: string, slug: string): { stateDir: string; ok: boolean; why: string | null } {
-  const stateDir = paths.stateDir(home, slug);
-  if (!existsSync(stateDir)) return { stateDir, ok: false, why: `no state for bottle ${slug}` };
-  const m = readMetadata(stateDir);
-  if (!m) return { stateDir, ok: false, why: `state of ${slug} has no readable metadata.json` };
-  if (!isPreserved(stateDir)) return { stateDir, ok: false, why: `bottle ${slug} is not a preserved session (status ${m.status})` };
-  return { stateDir, ok: true, why: null };
 }
