@@ -1,5 +1,6 @@
-import { accessSync, constants } from "node:fs";
+import { accessSync, constants, existsSync } from "node:fs";
 import { UserError } from "../errors.ts";
+import { checkPreflight, type PreflightFacts } from "./smolmachines/preflight.ts";
 import type { BackendName } from "../plan/types.ts";
 
 // Backend choice: --backend > CLAUDE_BOTTLE_BACKEND > auto (a usable smolvm
@@ -7,7 +8,6 @@ import type { BackendName } from "../plan/types.ts";
 // `chooseBackend` is pure; the probes below are the edge that runs commands.
 
 export const BACKENDS: readonly BackendName[] = ["docker", "smolmachines"];
-export const MIN_SMOLVM = "1.9.0";
 
 export interface Problem {
   what: string;
@@ -93,20 +93,6 @@ function run(argv: string[], env: Record<string, string | undefined>): RunResult
   }
 }
 
-export function compareVersions(a: string, b: string): number {
-  const pa = a.split(".").map(Number);
-  const pb = b.split(".").map(Number);
-  for (let i = 0; i < 3; i++) {
-    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
-    if (d !== 0) return d;
-  }
-  return 0;
-}
-
-export function parseVersion(text: string): string | null {
-  return /(\d+)\.(\d+)\.(\d+)/.exec(text)?.slice(1, 4).join(".") ?? null;
-}
-
 export function probeDocker(env: Record<string, string | undefined> = process.env): BackendProbe {
   const r = run(["docker", "info", "--format", "{{.ServerVersion}}"], env);
   if (r.missing) {
@@ -118,27 +104,35 @@ export function probeDocker(env: Record<string, string | undefined> = process.en
   return { usable: true, problems: [] };
 }
 
+// The facts are gathered here, synchronously (a dry run must stay cheap);
+// the verdict and its install pointers come from the smolmachines backend's
+// own preflight, so `up`, `doctor` and a launch always agree.
 export function probeSmolvm(
   env: Record<string, string | undefined> = process.env,
   platform: NodeJS.Platform = process.platform,
 ): BackendProbe {
-  const problems: Problem[] = [];
   const r = run(["smolvm", "--version"], env);
-  if (r.missing) problems.push({ what: "smolvm is not installed", fix: `install smolvm ${MIN_SMOLVM} or newer (brew install smolvm, or the release from its project page)` });
-  else {
-    const v = parseVersion(r.stdout);
-    if (!r.ok || !v) problems.push({ what: "smolvm --version failed", fix: `reinstall smolvm ${MIN_SMOLVM} or newer` });
-    else if (compareVersions(v, MIN_SMOLVM) < 0) problems.push({ what: `smolvm ${v} is too old`, fix: `upgrade smolvm to ${MIN_SMOLVM} or newer` });
-  }
+  let kvm: PreflightFacts["kvm"] = "ok";
   if (platform === "linux") {
-    try {
-      accessSync("/dev/kvm", constants.R_OK | constants.W_OK);
-    } catch {
-      problems.push({ what: "/dev/kvm is missing or not readable and writable", fix: "enable KVM and add your user to the kvm group" });
+    if (!existsSync("/dev/kvm")) kvm = "missing";
+    else {
+      try {
+        accessSync("/dev/kvm", constants.R_OK | constants.W_OK);
+      } catch {
+        kvm = "no-access";
+      }
     }
-    if (!Bun.which("crun", { PATH: env.PATH ?? "" })) problems.push({ what: "crun is not installed", fix: "install crun (apt install crun / dnf install crun)" });
   }
-  return { usable: problems.length === 0, problems };
+  const crun = platform !== "linux" || Bun.which("crun", { PATH: env.PATH ?? "" }) !== null;
+  const res = checkPreflight({
+    platform,
+    versionOutput: r.missing ? null : r.stdout,
+    versionExitCode: r.ok ? 0 : 1,
+    kvm,
+    crun,
+    env,
+  });
+  return { usable: res.ok, problems: res.problems };
 }
 
 export function probeGit(env: Record<string, string | undefined> = process.env): Problem | null {

@@ -54,7 +54,7 @@ describe("doctor", () => {
     const r = await runBin(["doctor"], { cwd: tmp, env: { HOME: tmp, PATH: bin } });
     expect(r.code).toBe(1);
     expect(r.stdout).toContain("docker: not usable\n  - docker is not installed: install Docker Engine (Linux) or Docker Desktop, then start it\n");
-    expect(r.stdout).toContain("smolmachines: not usable\n  - smolvm is not installed: install smolvm 1.9.0 or newer");
+    expect(r.stdout).toContain("smolmachines: not usable\n  - smolvm is not on PATH: install smolvm: `brew install smol-machines/tap/smolvm`");
     expect(r.stdout).toContain("git: ok\n");
     expect(r.stdout).toEndWith("not ready: no usable backend; fix one of the problems above\n");
   });

@@ -1,10 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import {
   chooseBackend,
-  compareVersions,
   formatDoctor,
   noBackendMessage,
-  parseVersion,
   probeSmolvm,
   type BackendProbe,
   type Probes,
@@ -59,26 +57,20 @@ describe("chooseBackend", () => {
   });
 });
 
-describe("versions", () => {
-  test("parse and compare", () => {
-    expect(parseVersion("smolvm 1.9.0 (abc)")).toBe("1.9.0");
-    expect(parseVersion("nothing")).toBe(null);
-    expect(compareVersions("1.9.0", "1.9.0")).toBe(0);
-    expect(compareVersions("1.10.0", "1.9.0")).toBeGreaterThan(0);
-    expect(compareVersions("1.8.9", "1.9.0")).toBeLessThan(0);
-  });
-});
-
 describe("probeSmolvm (real edge, empty PATH)", () => {
   test("missing smolvm and crun are reported with install pointers", () => {
     const p = probeSmolvm({ PATH: "/nonexistent" }, "linux");
     expect(p.usable).toBe(false);
-    expect(p.problems.map((x) => x.what)).toContain("smolvm is not installed");
-    expect(p.problems.map((x) => x.what)).toContain("crun is not installed");
+    const what = p.problems.map((x) => x.what).join("\n");
+    expect(what).toContain("smolvm is not on PATH");
+    expect(what).toContain("crun");
+    // Every problem says what to do, including the docker fallback.
+    expect(p.problems.every((x) => x.fix.length > 0)).toBe(true);
+    expect(p.problems[0]!.fix).toContain("--backend docker");
   });
   test("no /dev/kvm or crun check off Linux", () => {
     const p = probeSmolvm({ PATH: "/nonexistent" }, "darwin");
-    expect(p.problems.map((x) => x.what)).toEqual(["smolvm is not installed"]);
+    expect(p.problems.map((x) => x.what)).toEqual(["smolvm is not on PATH"]);
   });
 });
 
