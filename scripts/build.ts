@@ -1,11 +1,12 @@
 #!/usr/bin/env bun
-// Builds the single executable: dist/claude-bottle (or --outfile). The binary
-// must never be stripped: `strip` removes the embedded program and leaves
-// plain bun behind. --minify --bytecode roughly halves start-up time.
+// Builds the single executable: dist/claude-bottle (or --outfile), with the
+// same flags as a release (scripts/lib/compile.ts). Never strip the result:
+// `strip` removes the embedded program and leaves plain bun behind.
 //
 //   bun scripts/build.ts [--target bun-darwin-arm64] [--outfile dist/x]
 import { mkdirSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import { compile, CompileError, gitCommit } from "./lib/compile.ts";
 
 const root = join(import.meta.dir, "..");
 
@@ -14,40 +15,16 @@ function arg(name: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
-function gitCommit(): string {
-  const r = Bun.spawnSync(["git", "rev-parse", "--short=12", "HEAD"], { cwd: root, stderr: "ignore" });
-  const sha = r.exitCode === 0 ? r.stdout.toString().trim() : "";
-  if (!sha) return "unknown";
-  // Mark builds from a work tree with uncommitted changes to tracked files.
-  const d = Bun.spawnSync(["git", "diff", "--quiet", "HEAD", "--", "src", "package.json"], { cwd: root, stderr: "ignore" });
-  return d.exitCode === 1 ? `${sha}-dirty` : sha;
-}
-
 const target = arg("--target") ?? `bun-${process.platform}-${process.arch}`;
-const outfile = arg("--outfile") ?? join(root, "dist", "claude-bottle");
-const commit = gitCommit();
+const outfile = resolve(arg("--outfile") ?? join(root, "dist", "claude-bottle"));
+const commit = gitCommit(root);
 mkdirSync(dirname(outfile), { recursive: true });
 
-const argv = [
-  process.execPath,
-  "build",
-  "--compile",
-  "--minify",
-  "--bytecode",
-  "--format=esm",
-  `--target=${target}`,
-  "--define",
-  `BUILD_COMMIT=${JSON.stringify(commit)}`,
-  "--define",
-  `BUILD_TARGET=${JSON.stringify(target)}`,
-  "--outfile",
-  outfile,
-  join(root, "src", "cli.ts"),
-];
 const started = performance.now();
-const r = Bun.spawnSync(argv, { cwd: root, stdout: "inherit", stderr: "inherit" });
-if (r.exitCode !== 0) {
-  process.stderr.write(`build: bun build failed (exit ${r.exitCode})\n`);
-  process.exit(r.exitCode ?? 1);
+try {
+  await compile({ root, outfile, target, commit });
+} catch (e) {
+  process.stderr.write(`build: ${e instanceof CompileError ? e.message : String(e)}\n`);
+  process.exit(1);
 }
 process.stdout.write(`built ${outfile} (${target}, commit ${commit}) in ${Math.round(performance.now() - started)} ms\n`);
