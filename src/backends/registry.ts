@@ -8,7 +8,7 @@ import type { Backend } from "./types.ts";
 const loaders: Record<BackendName, () => Promise<Backend>> = {
   docker: async () => (await import("./docker/index.ts")).createDockerBackend(),
   smolmachines: async () => {
-    const [{ createSmolmachinesBackend }, { provisionBottle }] = await Promise.all([import("./smolmachines/index.ts"), import("./docker/provision.ts")]);
+    const [{ createSmolmachinesBackend }, { provisionBottle }] = await Promise.all([import("./smolmachines/index.ts"), import("../provision/provision.ts")]);
     // Provisioning (CA trust, prompt, skills, git config, Claude settings)
     // goes only through the Bottle interface, so both backends share it.
     return createSmolmachinesBackend({

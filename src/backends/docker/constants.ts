@@ -36,9 +36,9 @@ export const LABEL_SLUG = "claude-bottle.slug";
 export const GUEST_SOCK_DIR = "/run/claude-bottle";
 export const GUEST_GATE_SOCKET = `${GUEST_SOCK_DIR}/gate.sock`;
 export const RELAY_PORT = 3128;
-export const GUEST_WORKSPACE = "/workspace";
-export const GUEST_USER = "node";
-export const GUEST_HOME = "/home/node";
+// User, home and workspace are shared with the other backend and the
+// provisioner: defined once in src/provision/guest.ts.
+export { GUEST_HOME, GUEST_USER, GUEST_WORKSPACE } from "../../provision/guest.ts";
 
 // Every bottle gets a process ceiling, even without `resources:` in the
 // manifest: a fork bomb in the agent's shell must not take the host down.

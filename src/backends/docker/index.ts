@@ -1,17 +1,19 @@
 import { existsSync } from "node:fs";
 import { UserError } from "../../errors.ts";
 import type { PlanJson, Spec } from "../../plan/types.ts";
+import { GUEST_WORKSPACE } from "../../provision/guest.ts";
+import { provisionBottle } from "../../provision/provision.ts";
+import { checkSkills } from "../../provision/skills.ts";
 import { bottleHome, paths } from "../../state/paths.ts";
 import { probeDocker } from "../select.ts";
 import type { Backend, BottleInfo, CleanupItem, LaunchContext } from "../types.ts";
 import { assertNoSecretValues, runArgv } from "./args.ts";
 import { DockerBottle, removeContainer } from "./bottle.ts";
 import { docker, dockerMessage, isNoSuchContainer, type Docker } from "./cli.ts";
-import { CLAUDE_CODE_PIN, GUEST_GATE_SOCKET, GUEST_WORKSPACE, LABEL_OWNER, LABEL_SLUG, RELAY_PORT, containerName } from "./constants.ts";
+import { CLAUDE_CODE_PIN, GUEST_GATE_SOCKET, LABEL_OWNER, LABEL_SLUG, RELAY_PORT, containerName } from "./constants.ts";
 import { agentPackageChoice, resolveBaseImage } from "./image-plan.ts";
 import { ensureAgentImage, type AgentImage } from "./image.ts";
 import { createSteps } from "./progress.ts";
-import { checkSkills, provisionBottle } from "./provision.ts";
 import { copyWorkspace, workspaceMounts } from "./workspace.ts";
 
 export interface DockerOptions {
@@ -240,4 +242,3 @@ export function createDockerBackend(opts: DockerOptions = {}): Backend {
 
 export { DockerBottle } from "./bottle.ts";
 export { ensureAgentImage } from "./image.ts";
-export { provisionBottle } from "./provision.ts";

@@ -2,7 +2,7 @@ import { existsSync, lstatSync } from "node:fs";
 import { join } from "node:path";
 import { UserError } from "../../errors.ts";
 import type { DockerBottle } from "./bottle.ts";
-import { GUEST_USER, GUEST_WORKSPACE } from "./constants.ts";
+import { GUEST_USER, GUEST_WORKSPACE } from "../../provision/guest.ts";
 import type { WorkspaceMounts } from "./args.ts";
 
 // The workspace in `copy` mode: the repository's work tree (tracked files

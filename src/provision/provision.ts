@@ -1,39 +1,22 @@
-import { existsSync, readFileSync, statSync } from "node:fs";
-import { homedir } from "node:os";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { UserError } from "../../errors.ts";
-import { GUEST_PROMPT_FILE } from "../../launch/agent.ts";
-import { GUEST_CA_FILE } from "../../launch/inputs.ts";
-import type { Spec } from "../../plan/types.ts";
-import { paths } from "../../state/paths.ts";
-import type { Bottle } from "../types.ts";
-import { GUEST_HOME, GUEST_USER, GUEST_WORKSPACE } from "./constants.ts";
+import type { Bottle } from "../backends/types.ts";
+import { UserError } from "../errors.ts";
+import { GUEST_PROMPT_FILE } from "../launch/agent.ts";
+import { GUEST_CA_FILE } from "../launch/inputs.ts";
+import type { Spec } from "../plan/types.ts";
+import { paths } from "../state/paths.ts";
+import { GUEST_HOME, GUEST_USER, GUEST_WORKSPACE } from "./guest.ts";
 import { renderClaudeJson, renderClaudeSettings, renderGitconfig } from "./render.ts";
+import { checkSkills, guestSkillDir } from "./skills.ts";
 
 // Provisioning a started bottle (DESIGN.md data flow step 6): CA trust,
 // prompt, skills, git URL rewrites, Claude settings. Only through the Bottle
 // interface, so any backend can run it.
 
-export function hostSkillDir(name: string, hostEnv: Record<string, string | undefined>): string {
-  const home = hostEnv.HOME && hostEnv.HOME.length > 0 ? hostEnv.HOME : homedir();
-  return join(home, ".claude", "skills", name);
-}
-
-// Checked before anything is created: a typo in `skills:` must not leave a
-// half-provisioned bottle behind.
-export function checkSkills(spec: Spec, hostEnv: Record<string, string | undefined>): string[] {
-  return spec.skills.map((name) => {
-    const dir = hostSkillDir(name, hostEnv);
-    let ok = false;
-    try {
-      ok = statSync(dir).isDirectory();
-    } catch {
-      ok = false;
-    }
-    if (!ok) throw new UserError(`skill ${name} not found: ${dir} is not a directory; install the skill there or remove it from agent ${spec.agent}`);
-    return dir;
-  });
-}
+// A bottle that can copy a host directory in as a given guest user (skills
+// must belong to the agent, not to root).
+export type ProvisionableBottle = Bottle & { copyIn(hostPath: string, guestPath: string, opts?: { user?: string }): Promise<void> };
 
 async function writeGuestFile(bottle: Bottle, path: string, content: string, user: string, mode = "644"): Promise<void> {
   const r = await bottle.run(["sh", "-c", 'mkdir -p "$(dirname "$1")" && cat > "$1" && chmod "$2" "$1"', "sh", path, mode], { user, input: content });
@@ -47,7 +30,7 @@ export interface ProvisionInput {
   progress: (s: string) => void;
 }
 
-export async function provisionBottle(bottle: Bottle & { copyIn(h: string, g: string, o?: { user?: string }): Promise<void> }, input: ProvisionInput): Promise<void> {
+export async function provisionBottle(bottle: ProvisionableBottle, input: ProvisionInput): Promise<void> {
   const { spec } = input;
 
   // CA trust: root writes the per-bottle CA into the system store. Root in
@@ -65,7 +48,7 @@ export async function provisionBottle(bottle: Bottle & { copyIn(h: string, g: st
   const skillDirs = checkSkills(spec, input.hostEnv);
   for (const [i, name] of spec.skills.entries()) {
     input.progress(`copying skill ${name}`);
-    await bottle.copyIn(skillDirs[i]!, `${GUEST_HOME}/.claude/skills/${name}`, { user: GUEST_USER });
+    await bottle.copyIn(skillDirs[i]!, guestSkillDir(name), { user: GUEST_USER });
   }
 
   const ws = spec.workspace.mode === "none" ? null : GUEST_WORKSPACE;

@@ -1,4 +1,4 @@
-import type { GitUpstream } from "../../manifest/schema.ts";
+import type { GitUpstream } from "../manifest/schema.ts";
 
 // Pure renderers for the files provisioning writes into the bottle's home.
 

@@ -1,0 +1,28 @@
+import { describe, expect, test } from "bun:test";
+import { copyList } from "../../../../src/backends/docker/workspace.ts";
+import { parseLabels, relayListeningProbe, toStatus } from "../../../../src/backends/docker/index.ts";
+import { dockerMessage, isNoSuchContainer } from "../../../../src/backends/docker/cli.ts";
+
+describe("workspace copy list", () => {
+  test(".git first, deleted files skipped, duplicates dropped", () => {
+    const present = new Set(["a.ts", "dir/b.ts", "new.txt"]);
+    expect(copyList("a.ts\0dir/b.ts\0gone.ts\0new.txt\0a.ts\0", (f) => present.has(f))).toBe(".git\0a.ts\0dir/b.ts\0new.txt\0");
+  });
+});
+
+describe("docker output parsing", () => {
+  test("labels, states, messages", () => {
+    expect(parseLabels("claude-bottle=1,claude-bottle.slug=demo-abcde,x=a=b")).toEqual({ "claude-bottle": "1", "claude-bottle.slug": "demo-abcde", x: "a=b" });
+    expect(toStatus("running")).toBe("running");
+    expect(toStatus("exited")).toBe("stopped");
+    expect(toStatus("created")).toBe("created");
+    expect(toStatus("weird")).toBe("unknown");
+    expect(dockerMessage("WARNING: x\nError response from daemon: No such container: c\n", 1)).toBe("No such container: c");
+    expect(dockerMessage("", 3)).toBe("exit 3");
+    expect(isNoSuchContainer("Error: No such container: c")).toBe(true);
+    expect(isNoSuchContainer("Error: No such object: c")).toBe(true);
+  });
+  test("relay probe looks for a LISTEN on 127.0.0.1:3128 (0x0C38)", () => {
+    expect(relayListeningProbe()[2]).toContain(" 0100007F:0C38 00000000:0000 0A ");
+  });
+});
