@@ -23,5 +23,8 @@ export const commands: Record<string, Lazy> = {
   logs: () => load(import("./logs.ts")),
   allow: () => load(import("./allow.ts")),
   deny: () => load(import("./deny.ts")),
+  requests: () => load(import("./requests.ts")),
+  approve: () => load(import("./approve.ts")),
+  reject: () => load(import("./reject.ts")),
   selftest: () => load(import("./selftest.ts")),
 };

@@ -6,5 +6,7 @@ import { registerVhost } from "./index.ts";
 export async function loadBuiltinVhosts(): Promise<string[]> {
   const { gitVhostFactory } = await import("./git.ts");
   registerVhost("git.bottle.internal", gitVhostFactory);
-  return ["git.bottle.internal"];
+  const { superviseVhostFactory } = await import("./supervise.ts");
+  registerVhost("supervise.bottle.internal", superviseVhostFactory);
+  return ["git.bottle.internal", "supervise.bottle.internal"];
 }

@@ -1,0 +1,19 @@
+import { defineCommand } from "citty";
+
+export default defineCommand({
+  meta: { name: "requests", description: "List what agents asked the operator for (supervise), pending first" },
+  args: {
+    json: { type: "boolean", description: "Print JSON instead of a table" },
+    all: { type: "boolean", description: "Include answered and expired requests" },
+  },
+  async run({ args }) {
+    const [{ listRequests }, fmt, { bottleHome }] = await Promise.all([
+      import("../requests/store.ts"),
+      import("../requests/format.ts"),
+      import("../state/paths.ts"),
+    ]);
+    const now = new Date();
+    const entries = listRequests(bottleHome(), now).filter((e) => args.all || e.status === "pending");
+    process.stdout.write(args.json ? fmt.requestsJson(entries) : fmt.requestsTable(entries, now));
+  },
+});

@@ -1,0 +1,195 @@
+import { basename, dirname } from "node:path";
+import { approvalVisible } from "../../requests/apply.ts";
+import { auditSupervise } from "../../requests/audit.ts";
+import { handleMessage, RPC, SUPPORTED_PROTOCOL_VERSIONS, type RpcResponse, type ToolResult } from "../../requests/mcp.ts";
+import type { Answer } from "../../requests/schema.ts";
+import { claimAnswer, createRequest, pendingRequests, waitForAnswer } from "../../requests/store.ts";
+import { answerText, isToolName, parseToolCall, summarize } from "../../requests/tools.ts";
+import { cleanLine } from "../../requests/sanitize.ts";
+import { bottleHome } from "../../state/paths.ts";
+import { readPolicy } from "../policy-file.ts";
+import type { GatePolicy, VhostHandler } from "../types.ts";
+import type { VhostFactory } from "./index.ts";
+
+// supervise.bottle.internal: an MCP server (streamable HTTP, JSON responses)
+// through which the agent asks the operator for egress, a git rule change,
+// or help. A tool call queues a request file on the host and holds the HTTP
+// response until the operator answers (`claude-bottle approve|reject`, the
+// dashboard) or the timeout passes, which the agent reads as "denied".
+
+export const SUPERVISE_HOST = "supervise.bottle.internal";
+export const MCP_PATH = "/mcp";
+export const DEFAULT_TIMEOUT_MS = 10 * 60 * 1000;
+const MAX_BODY = 256 * 1024;
+// An agent cannot make the host hold more open requests than this.
+const MAX_PENDING = 8;
+// After an approval, how long to wait for the gate's reload to show it.
+const RELOAD_WAIT_MS = 5000;
+
+export interface SuperviseOptions {
+  stateDir: string;
+  slug: string;
+  home: string;
+  timeoutMs?: number;
+  // The policy the gate enforces right now. Default: policy.json on disk.
+  livePolicy?: () => GatePolicy;
+  log?: (msg: string) => void;
+  pollMs?: number;
+  maxPending?: number;
+}
+
+export function createSuperviseVhost(opts: SuperviseOptions): VhostHandler {
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const livePolicy = opts.livePolicy ?? (() => readPolicy(opts.stateDir));
+  const log = opts.log ?? (() => {});
+  const maxPending = opts.maxPending ?? MAX_PENDING;
+
+  async function callTool(name: string, args: unknown): Promise<ToolResult> {
+    const result = (text: string, isError = false): ToolResult => ({ content: [{ type: "text", text }], isError });
+    if (!isToolName(name)) return result(`unknown tool '${name}'`, true);
+    const parsed = parseToolCall(name, args, livePolicy());
+    if (!parsed.ok) return result(parsed.error, true);
+    if (pendingRequests(opts.home).filter((e) => e.request.slug === opts.slug).length >= maxPending) {
+      return result(`too many requests are waiting for the operator (${maxPending}); wait for their answers first`, true);
+    }
+    const req = createRequest(opts.home, { ...parsed.draft, slug: opts.slug }, timeoutMs);
+    const what = cleanLine(summarize(req)).slice(0, 200);
+    auditSupervise(opts.stateDir, req, "REQUEST", `waiting for the operator: ${what}`);
+    log(`supervise: request ${req.id} queued (${req.kind})`);
+
+    let answer: Answer | null = await waitForAnswer(opts.home, req.id, timeoutMs, opts.pollMs);
+    if (!answer) {
+      const claim = claimAnswer(opts.home, {
+        version: 1,
+        id: req.id,
+        decision: "timeout",
+        note: null,
+        answered_at: new Date().toISOString(),
+        applied: null,
+      });
+      // The operator may have answered in the very last moment: theirs wins.
+      answer = claim.ok ? claim.answer : claim.existing;
+      if (claim.ok) auditSupervise(opts.stateDir, req, "TIMEOUT", `no answer within ${Math.round(timeoutMs / 1000)} s: ${what}`);
+    }
+    if (!answer) return result(`request ${req.id}: the answer could not be read; treat as denied`, true);
+    log(`supervise: request ${req.id} answered (${answer.decision})`);
+    if (answer.decision === "approved") await visible(req, livePolicy);
+    return result(answerText(req, answer, timeoutMs).text);
+  }
+
+  return async (req: Request): Promise<Response> => {
+    const url = new URL(req.url);
+    if (url.pathname !== MCP_PATH && url.pathname !== "/") return text(404, `not found: the MCP endpoint is ${MCP_PATH}\n`);
+    // No server-initiated stream and no sessions: GET (SSE) and DELETE are
+    // not offered, as the transport allows.
+    if (req.method !== "POST") return text(405, "method not allowed: POST JSON-RPC to this endpoint\n", { allow: "POST" });
+    const pv = req.headers.get("mcp-protocol-version");
+    if (pv !== null && !(SUPPORTED_PROTOCOL_VERSIONS as readonly string[]).includes(pv)) {
+      return json(400, rpcError(RPC.invalidRequest, `unsupported MCP-Protocol-Version ${cleanLine(pv).slice(0, 40)}`));
+    }
+    const ct = req.headers.get("content-type") ?? "";
+    if (!/^application\/json\b/i.test(ct)) return text(415, "content-type must be application/json\n");
+    const body = await readBounded(req, MAX_BODY);
+    if (body === null) return json(413, rpcError(RPC.invalidRequest, `request body over ${MAX_BODY} bytes`));
+    let msg: unknown;
+    try {
+      msg = JSON.parse(body);
+    } catch {
+      return json(400, rpcError(RPC.parseError, "parse error"));
+    }
+    try {
+      if (Array.isArray(msg)) {
+        // Batches (2025-03-26): answer the requests, skip notifications.
+        if (msg.length === 0 || msg.length > 16) return json(400, rpcError(RPC.invalidRequest, "a batch holds 1 to 16 messages"));
+        const out = (await Promise.all(msg.map((m) => handleMessage(m, callTool)))).filter((r): r is RpcResponse => r !== null);
+        return out.length ? json(200, out) : new Response(null, { status: 202 });
+      }
+      const res = await handleMessage(msg, callTool);
+      return res ? json(200, res) : new Response(null, { status: 202 });
+    } catch (e) {
+      log(`supervise: ${(e as Error).message}`);
+      return json(500, rpcError(RPC.internal, "internal error"));
+    }
+  };
+}
+
+// Holds an approval until the gate's live policy carries it (the operator
+// writes policy.json and sends SIGHUP right after answering), bounded.
+async function visible(req: Parameters<typeof approvalVisible>[0], livePolicy: () => GatePolicy): Promise<void> {
+  const until = Date.now() + RELOAD_WAIT_MS;
+  for (let first = true; Date.now() < until; first = false) {
+    try {
+      if (approvalVisible(req, livePolicy())) {
+        // Seen while the gate was still swapping generations: let it finish.
+        if (!first) await Bun.sleep(25);
+        return;
+      }
+    } catch {
+      /* a policy being rewritten: try again */
+    }
+    await Bun.sleep(50);
+  }
+}
+
+function rpcError(code: number, message: string) {
+  return { jsonrpc: "2.0", id: null, error: { code, message } };
+}
+
+function json(status: number, body: unknown): Response {
+  return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
+}
+
+function text(status: number, body: string, headers: Record<string, string> = {}): Response {
+  return new Response(body, { status, headers: { "content-type": "text/plain; charset=utf-8", ...headers } });
+}
+
+async function readBounded(req: Request, max: number): Promise<string | null> {
+  if (!req.body) return "";
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let n = 0;
+  for (;;) {
+    const r = await reader.read();
+    if (r.done) break;
+    n += r.value.length;
+    if (n > max) {
+      await reader.cancel().catch(() => {});
+      return null;
+    }
+    chunks.push(r.value);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+// <home>/state/<slug> is the standard layout; a gate started on another
+// directory falls back to CLAUDE_BOTTLE_HOME / ~/.claude-bottle.
+export function homeOf(stateDir: string, env: Record<string, string | undefined> = process.env): string {
+  return basename(dirname(stateDir)) === "state" ? dirname(dirname(stateDir)) : bottleHome(env);
+}
+
+export function timeoutFromEnv(env: Record<string, string | undefined> = process.env): number {
+  const raw = env.CLAUDE_BOTTLE_SUPERVISE_TIMEOUT;
+  if (!raw) return DEFAULT_TIMEOUT_MS;
+  const s = Number(raw);
+  return Number.isFinite(s) && s > 0 ? Math.round(s * 1000) : DEFAULT_TIMEOUT_MS;
+}
+
+// The gate builds a new handler per policy generation (start and every
+// SIGHUP). A call still waiting in an older handler must see the newest
+// policy the gate enforces, so the latest one per state dir is kept here.
+// The gate swaps generations right after its factories return; the short
+// sleeps in visible() cover that gap.
+const latest = new Map<string, GatePolicy>();
+
+export const superviseVhostFactory: VhostFactory = (ctx) => {
+  latest.set(ctx.stateDir, ctx.policy);
+  if (!ctx.policy.supervise) return null;
+  return createSuperviseVhost({
+    stateDir: ctx.stateDir,
+    slug: ctx.policy.slug,
+    home: homeOf(ctx.stateDir),
+    timeoutMs: timeoutFromEnv(),
+    livePolicy: () => latest.get(ctx.stateDir) ?? ctx.policy,
+    log: ctx.log,
+  });
+};

@@ -1,0 +1,146 @@
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { UserError } from "../errors.ts";
+import { allowHost, canonicalPattern } from "../gate/policy-edit.ts";
+import type { GatePolicy } from "../gate/types.ts";
+import type { EgressRoute, GitUpstream } from "../manifest/schema.ts";
+import type { Spec } from "../plan/types.ts";
+import { paths } from "../state/paths.ts";
+import type { SuperviseRequest } from "./schema.ts";
+
+// What an approval changes in a bottle's gate policy. Pure: the operator
+// side computes the edit, checks it, then writes policy.json through the
+// gate's applyEdit (which SIGHUPs the gate: live reload, no restart).
+
+export interface ApproveOptions {
+  // The operator lets the approved host resolve to private / loopback
+  // addresses (a LAN service). Never asked for by the agent.
+  allowPrivate?: boolean;
+}
+
+export interface Edit {
+  policy: GatePolicy;
+  changed: boolean;
+  // Human-readable, for the answer the agent reads and the audit.
+  applied: string;
+  route?: EgressRoute;
+  upstream?: GitUpstream;
+}
+
+export function planApproval(req: SuperviseRequest, policy: GatePolicy, opts: ApproveOptions = {}): Edit {
+  switch (req.kind) {
+    case "stuck":
+      return { policy, changed: false, applied: "" };
+    case "egress": {
+      const e = req.egress;
+      const o = { methods: e.methods ?? undefined, paths: e.paths ?? undefined };
+      // allowHost canonicalises and validates; on an empty policy it yields
+      // exactly the route it would append.
+      const base = allowHost({ ...policy, routes: [] }, e.host, o).policy.routes[0]!;
+      const route: EgressRoute = opts.allowPrivate ? { ...base, allow_private: true } : base;
+      const applied =
+        `allowed ${route.host}${route.methods ? ` (${route.methods.join(",")})` : ""}${route.paths ? ` ${route.paths.join(",")}` : ""}` +
+        (opts.allowPrivate ? " including private addresses" : "");
+      if (!opts.allowPrivate) {
+        const r = allowHost(policy, e.host, o);
+        return { policy: r.policy, changed: r.changed, applied, route };
+      }
+      const same = policy.routes.some((r) => sameRoute(r, route));
+      return { policy: same ? policy : { ...policy, routes: [...policy.routes, route] }, changed: !same, applied, route };
+    }
+    case "git": {
+      const g = req.git;
+      const i = policy.git.findIndex((u) => u.name === g.upstream);
+      if (i < 0) throw new UserError(`bottle ${policy.slug} has no git upstream '${g.upstream}' any more; reject the request`);
+      const before = policy.git[i]!;
+      const next: GitUpstream = { ...before };
+      const done: string[] = [];
+      if (g.branch !== null) {
+        // No `branches` list means every branch is already allowed.
+        if (before.branches && !before.branches.includes(g.branch)) {
+          next.branches = [...before.branches, g.branch];
+          done.push(`branch ${g.branch}`);
+        }
+      }
+      if (g.allow_force && !before.allow_force) {
+        next.allow_force = true;
+        done.push("force pushes");
+      }
+      if (g.allow_delete && !before.allow_delete) {
+        next.allow_delete = true;
+        done.push("branch deletion");
+      }
+      const changed = done.length > 0;
+      const git = [...policy.git];
+      git[i] = next;
+      return {
+        policy: changed ? { ...policy, git } : policy,
+        changed,
+        applied: changed ? `allowed ${done.join(", ")} on ${g.upstream}` : `${g.upstream} already allowed this`,
+        upstream: next,
+      };
+    }
+  }
+}
+
+function sameRoute(a: EgressRoute, b: EgressRoute): boolean {
+  const canon = (h: string) => {
+    try {
+      return canonicalPattern(h);
+    } catch {
+      return h;
+    }
+  };
+  const key = (r: EgressRoute) =>
+    JSON.stringify([canon(r.host), r.methods ?? null, r.paths ?? null, r.ports ?? null, r.tls, r.dlp, r.auth ?? null, r.allow_private]);
+  return key(a) === key(b);
+}
+
+// Does `policy` (the gate's live one) carry what `req` asked for? The gate
+// side waits for this after an approval so that "approved" means the next
+// request already passes.
+export function approvalVisible(req: SuperviseRequest, policy: GatePolicy): boolean {
+  switch (req.kind) {
+    case "stuck":
+      return true;
+    case "egress": {
+      let want: string;
+      try {
+        want = canonicalPattern(req.egress.host);
+      } catch {
+        return true; // nothing could have been applied
+      }
+      return policy.routes.some((r) => {
+        try {
+          return canonicalPattern(r.host) === want;
+        } catch {
+          return false;
+        }
+      });
+    }
+    case "git": {
+      const u = policy.git.find((x) => x.name === req.git.upstream);
+      if (!u) return true;
+      return (
+        (req.git.branch === null || !u.branches || u.branches.includes(req.git.branch)) &&
+        (!req.git.allow_force || u.allow_force) &&
+        (!req.git.allow_delete || u.allow_delete)
+      );
+    }
+  }
+}
+
+// `resume` rebuilds policy.json from <state>/spec.json, so an approval is
+// written there too or it would be lost on resume. Same atomic temp+rename
+// as the launcher; a state dir without spec.json (a gate started by hand)
+// has nothing to persist.
+export function persistToSpec(stateDir: string, edit: Edit): boolean {
+  const file = paths.spec(stateDir);
+  if (!existsSync(file) || (!edit.route && !edit.upstream)) return false;
+  const spec = JSON.parse(readFileSync(file, "utf8")) as Spec;
+  if (edit.route && !spec.egress.some((r) => sameRoute(r, edit.route!))) spec.egress = [...spec.egress, edit.route];
+  if (edit.upstream) spec.git = spec.git.map((u) => (u.name === edit.upstream!.name ? edit.upstream! : u));
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(spec, null, 2) + "\n", { mode: 0o600 });
+  renameSync(tmp, file);
+  return true;
+}
