@@ -36,14 +36,15 @@ export function planApproval(req: SuperviseRequest, policy: GatePolicy, opts: Ap
       // allowHost canonicalises and validates; on an empty policy it yields
       // exactly the route it would append.
       const base = allowHost({ ...policy, routes: [] }, e.host, o).policy.routes[0]!;
-      const route: EgressRoute = opts.allowPrivate ? { ...base, allow_private: true } : base;
+      const route: EgressRoute = {
+        ...base,
+        ...(e.ports ? { ports: e.ports } : {}),
+        ...(opts.allowPrivate ? { allow_private: true } : {}),
+      };
       const applied =
-        `allowed ${route.host}${route.methods ? ` (${route.methods.join(",")})` : ""}${route.paths ? ` ${route.paths.join(",")}` : ""}` +
+        `allowed ${route.host}${route.ports ? `:${route.ports.join(",")}` : ""}` +
+        `${route.methods ? ` (${route.methods.join(",")})` : ""}${route.paths ? ` ${route.paths.join(",")}` : ""}` +
         (opts.allowPrivate ? " including private addresses" : "");
-      if (!opts.allowPrivate) {
-        const r = allowHost(policy, e.host, o);
-        return { policy: r.policy, changed: r.changed, applied, route };
-      }
       const same = policy.routes.some((r) => sameRoute(r, route));
       return { policy: same ? policy : { ...policy, routes: [...policy.routes, route] }, changed: !same, applied, route };
     }

@@ -21,6 +21,8 @@ const text = (max: number) => z.string().max(max);
 
 export const egressDetailSchema = z.strictObject({
   host: z.string().min(1).max(260),
+  // Absent: the scheme's default ports (80, 443), as for a manifest route.
+  ports: z.array(z.number().int().min(1).max(65535)).max(LIMITS.listItems).nullable().default(null),
   methods: z.array(z.string().max(16)).max(LIMITS.listItems).nullable(),
   paths: z.array(z.string().max(LIMITS.item)).max(LIMITS.listItems).nullable(),
 });

@@ -28,6 +28,7 @@ export const TOOLS = [
       type: "object",
       properties: {
         host: { type: "string", description: "Host name, e.g. api.example.com (or *.example.com for every subdomain)" },
+        ports: { type: "array", items: { type: "integer" }, description: "Ports, only when not 80/443 (omit for the defaults)" },
         methods: { type: "array", items: { type: "string" }, description: "HTTP methods, e.g. [\"GET\"] (omit for all)" },
         paths: { type: "array", items: { type: "string" }, description: "Path prefixes starting with /, e.g. [\"/v1/\"] (omit for all)" },
         justification,
@@ -75,7 +76,10 @@ const list = z.array(z.string().min(1).max(LIMITS.item)).min(1).max(LIMITS.listI
 const just = z.string().trim().min(1, "justification is required").max(LIMITS.justification);
 
 const argSchemas = {
-  request_egress: z.strictObject({ host: z.string().min(1).max(260), methods: list.optional(), paths: list.optional(), justification: just }),
+  request_egress: z.strictObject({
+    host: z.string().min(1).max(260),
+    ports: z.array(z.number().int().min(1).max(65535)).min(1).max(LIMITS.listItems).optional(),
+    methods: list.optional(), paths: list.optional(), justification: just }),
   request_git_rule: z.strictObject({
     upstream: z.string().min(1).max(64),
     branch: z.string().min(1).max(LIMITS.item).optional(),
@@ -110,7 +114,8 @@ export function parseToolCall(name: ToolName, args: unknown, policy: GatePolicy)
         if (methods?.some((m) => !/^[A-Z]{1,16}$/.test(m))) return { ok: false, error: "invalid arguments: methods are HTTP method names such as GET" };
         const paths = a.paths ? [...new Set(a.paths)] : null;
         if (paths?.some((p) => !/^\/[\x21-\x7e]*$/.test(p))) return { ok: false, error: "invalid arguments: paths are prefixes starting with / (no spaces)" };
-        return { ok: true, draft: { kind: "egress", slug, justification: a.justification, egress: { host, methods, paths } } };
+        const ports = a.ports ? [...new Set(a.ports)] : null;
+        return { ok: true, draft: { kind: "egress", slug, justification: a.justification, egress: { host, ports, methods, paths } } };
       }
       case "request_git_rule": {
         const a = r.data as z.infer<typeof argSchemas.request_git_rule>;
@@ -151,7 +156,7 @@ export function summarize(req: SuperviseRequest): string {
   switch (req.kind) {
     case "egress": {
       const e = req.egress;
-      return `egress ${e.host}${e.methods ? ` ${e.methods.join(",")}` : ""}${e.paths ? ` ${e.paths.join(",")}` : ""}`;
+      return `egress ${e.host}${e.ports ? `:${e.ports.join(",")}` : ""}${e.methods ? ` ${e.methods.join(",")}` : ""}${e.paths ? ` ${e.paths.join(",")}` : ""}`;
     }
     case "git": {
       const g = req.git;
