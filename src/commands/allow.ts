@@ -7,6 +7,7 @@ export default defineCommand({
     host: { type: "positional", required: true, description: "Host name or *.domain" },
     methods: { type: "string", description: "Comma-separated methods, e.g. GET,POST (default: all)" },
     paths: { type: "string", description: "Comma-separated path prefixes, e.g. /v1/,/api/ (default: all)" },
+    ports: { type: "string", description: "Comma-separated ports (default: 443 for https, 80 for http)" },
   },
   async run({ args }) {
     const { allowHost, applyEdit, stateDirFor } = await import("../gate/policy-edit.ts");
@@ -14,7 +15,12 @@ export default defineCommand({
     const stateDir = stateDirFor(String(args.slug));
     const { result, signal } = applyEdit(
       stateDir,
-      (p) => allowHost(p, String(args.host), { methods: list(args.methods), paths: list(args.paths) }),
+      (p) =>
+        allowHost(p, String(args.host), {
+          methods: list(args.methods),
+          paths: list(args.paths),
+          ports: list(args.ports)?.map(Number),
+        }),
       (r) => r.changed,
     );
     const route = result.policy.routes.at(-1)!;

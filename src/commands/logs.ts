@@ -22,10 +22,12 @@ export default defineCommand({
     if (!json) process.stdout.write(view.HEADER + "\n");
     const offset = view.readLines(file, 0, print);
     if (!args.follow) return;
-    view.follow(file, offset, print);
+    const stop = view.follow(file, offset, print);
     await new Promise<void>((resolve) => {
       process.once("SIGINT", resolve);
       process.once("SIGTERM", resolve);
     });
+    stop();
+    process.exit(0);
   },
 });

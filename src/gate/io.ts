@@ -63,6 +63,13 @@ export class SocketReader {
     }
   }
 
+  // Make a pending (and every later) read() return null, leaving the socket
+  // open: used by timeouts that still want to answer the client.
+  interrupt(): void {
+    this.detached = true;
+    this.notify();
+  }
+
   // Give bytes back (the part of a chunk past the message the handler was
   // reading): the next read() returns them first.
   unshift(b: Uint8Array): void {

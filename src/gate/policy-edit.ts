@@ -14,6 +14,7 @@ import type { GatePolicy } from "./types.ts";
 export interface AllowOptions {
   methods?: string[];
   paths?: string[];
+  ports?: number[];
 }
 
 // Canonical spelling of a host pattern ("*.X.com." -> "*.x.com").
@@ -34,8 +35,11 @@ export function allowHost(policy: GatePolicy, rawHost: string, opts: AllowOption
   if (methods?.some((m) => !/^[A-Z]+$/.test(m))) throw new UserError("--methods takes HTTP method names such as GET,POST");
   const ps = opts.paths?.length ? [...new Set(opts.paths)] : undefined;
   if (ps?.some((p) => !p.startsWith("/"))) throw new UserError("--paths takes path prefixes starting with /, such as /v1/");
+  const ports = opts.ports?.length ? [...new Set(opts.ports)] : undefined;
+  if (ports?.some((p) => !Number.isInteger(p) || p < 1 || p > 65535)) throw new UserError("--ports takes port numbers such as 443,8443");
   const route: EgressRoute = {
     host,
+    ...(ports ? { ports } : {}),
     ...(methods ? { methods } : {}),
     ...(ps ? { paths: ps } : {}),
     tls: "terminate",

@@ -178,6 +178,7 @@ export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
   let gen = await makeGeneration(opts.policy);
   let connections = 0;
   const sockets = new Set<net.Socket>();
+  const refused = new Set<net.Socket>();
 
   // ---------------------------------------------------------------- audit
 
@@ -231,7 +232,10 @@ export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
   function onConnection(raw: net.Socket): void {
     if (connections >= limits.maxConnections) {
       raw.on("error", () => {});
+      refused.add(raw);
+      raw.once("close", () => refused.delete(raw));
       raw.end(simpleResponse(503, "gate: too many connections\n", true));
+      setTimeout(() => raw.destroy(), 1000).unref();
       log.error(`connection refused: ${connections} open connections (limit ${limits.maxConnections})`);
       return;
     }
@@ -264,20 +268,18 @@ export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
       for (;;) {
         const c = await reader.read();
         if (!c) {
-          if (timedOut && buf.length > 0) return { kind: "error", status: 408, reason: "request header timeout" };
+          if (timedOut && buf.length > 0) {
+            setTimeout(() => sock.destroy(), 1000).unref();
+            return { kind: "error", status: 408, reason: "request header timeout" };
+          }
           return { kind: "closed" };
         }
         if (buf.length === 0) {
           clearTimeout(timer);
           timer = setTimeout(() => {
+            // Slowloris: stop reading, answer 408 below, close.
             timedOut = true;
-            // Best effort: tell a slow client why, then drop it.
-            try {
-              sock.end(simpleResponse(408, "gate: request header timeout\n", true));
-            } catch {
-              /* ignore */
-            }
-            setTimeout(() => sock.destroy(), 100).unref();
+            reader.interrupt();
           }, limits.headerTimeoutMs);
         }
         buf = buf.length === 0 ? c : Buffer.concat([buf, c]);
@@ -1042,10 +1044,14 @@ export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
       log.info(`policy reloaded: ${policy.routes.length} routes`);
     },
     async close() {
-      await Promise.all(
-        servers.map((s) => new Promise<void>((r) => s.close(() => r()))),
-      ).then(() => {}, () => {});
+      // Stop accepting, then cut what is open (server.close() alone would
+      // wait for every keep-alive client and tunnel to go away).
+      const closed = Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
       for (const s of sockets) s.destroy();
+      for (const s of refused) s.destroy();
+      // Bun's net.Server can miss a close of a socket that was ended by
+      // us; never hang shutdown on it.
+      await Promise.race([closed, new Promise((r) => setTimeout(r, 500).unref())]);
       if (opts.socket !== false && existsSync(socketPath)) {
         try {
           unlinkSync(socketPath);

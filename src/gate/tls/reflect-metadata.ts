@@ -3,7 +3,7 @@
 // classes, so a few lines over a WeakMap do instead of another dependency.
 // Import this module before @peculiar/x509 (x509.ts does).
 
-type Store = Map<unknown, Map<string | symbol | undefined, unknown>>;
+type Store = Map<string | symbol | undefined, Map<unknown, unknown>>;
 const stores = new WeakMap<object, Store>();
 
 function ownMap(target: object, prop: string | symbol | undefined, create: boolean) {
