@@ -10,6 +10,7 @@ export default defineCommand({
     mount: { type: "boolean", description: "Mount the working directory into the bottle instead of copying it" },
     yes: { type: "boolean", alias: "y", description: "Launch without the y/N confirmation" },
     detach: { type: "boolean", alias: "d", description: "Start detached; attach later with 'claude-bottle attach <slug>'" },
+    verbose: { type: "boolean", description: "Show the full image build log as it runs" },
   },
   async run({ args }) {
     const { UserError } = await import("../errors.ts");
@@ -36,7 +37,7 @@ export default defineCommand({
     else sink.write(renderPlanText(plan));
     if (dryRun) return;
     const { runUp } = await import("../launch/run.ts");
-    const code = await runUp({ spec, plan, yes: Boolean(args.yes), detached: Boolean(args.detach), cwd: process.cwd() });
+    const code = await runUp({ spec, plan, yes: Boolean(args.yes), detached: Boolean(args.detach), cwd: process.cwd(), verbose: Boolean(args.verbose) });
     process.exit(code);
   },
 });

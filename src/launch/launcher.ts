@@ -49,6 +49,8 @@ export interface LaunchRequest {
   plan: PlanJson;
   detached: boolean;
   cwd: string;
+  // Show the full image build log (and other backend detail) as it happens.
+  verbose?: boolean;
   // `resume`: reuse this slug's preserved state dir (CA, policy placeholders).
   resume?: boolean;
 }
@@ -170,7 +172,7 @@ export async function launch(req: LaunchRequest, deps: LaunchDeps): Promise<numb
         gateSocket: paths.gateSocket(stateDir),
         env: inputs.agentEnv,
         secretEnvNames: Object.keys(inputs.secretEnv).sort(),
-        verbose: false,
+        verbose: req.verbose ?? false,
         progress: (s) => deps.err(`claude-bottle: ${s}`),
       };
       // Secret values reach the backend's child (docker/smolvm) by name from

@@ -28,7 +28,7 @@ export async function realDeps(backendName: PlanJson["backend"]): Promise<Launch
   };
 }
 
-export async function runUp(args: { spec: Spec; plan: PlanJson; yes: boolean; detached: boolean; cwd: string }): Promise<number> {
+export async function runUp(args: { spec: Spec; plan: PlanJson; yes: boolean; detached: boolean; cwd: string; verbose?: boolean }): Promise<number> {
   if (!args.yes) {
     const { confirm } = await import("./tty.ts");
     if (!(await confirm("claude-bottle: launch this agent?"))) {
@@ -42,7 +42,7 @@ export async function runUp(args: { spec: Spec; plan: PlanJson; yes: boolean; de
   const { takeFirstRunLines } = await import("./first-run.ts");
   const usingDefaults = args.spec.sources.agent === "<embedded>" && args.spec.sources.bottle === "<embedded>";
   for (const l of takeFirstRunLines(deps.home, { backend: args.plan.backend, usingDefaults, imageBuild: false })) deps.err(l);
-  return launch({ spec: args.spec, plan: args.plan, detached: args.detached, cwd: args.cwd }, deps);
+  return launch({ spec: args.spec, plan: args.plan, detached: args.detached, cwd: args.cwd, verbose: args.verbose }, deps);
 }
 
 export async function runResume(home: string, slug: string, detached: boolean): Promise<number> {

@@ -41,6 +41,14 @@ test("exit 0: everything is torn down and the state dir deleted", async () => {
   expect(h.fake.events).toEqual(["launch tester-aaaaa", "stop tester-aaaaa", "remove tester-aaaaa"]);
 });
 
+test("--verbose reaches the backend (the image build log is shown as it runs)", async () => {
+  const h = setup({ agentArgv: ["sh", "-c", "exit 0"] });
+  const spec = testSpec();
+  expect(await launch({ spec, plan: testPlan("tester-vvvvv", spec), detached: false, cwd: "/w", verbose: true }, h.deps)).toBe(0);
+  expect(await launch({ spec, plan: testPlan("tester-wwwww", spec), detached: false, cwd: "/w" }, h.deps)).toBe(0);
+  expect(h.fake.contexts.map((c) => c.verbose)).toEqual([true, false]);
+});
+
 test("non-zero exit: bottle and gate go, state stays with .preserve and a resume hint; no secret anywhere", async () => {
   let gatePid = 0;
   const h = setup({
