@@ -26,5 +26,6 @@ export const commands: Record<string, Lazy> = {
   requests: () => load(import("./requests.ts")),
   approve: () => load(import("./approve.ts")),
   reject: () => load(import("./reject.ts")),
+  dash: () => load(import("./dash.ts")),
   selftest: () => load(import("./selftest.ts")),
 };
