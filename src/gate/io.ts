@@ -44,6 +44,11 @@ export class SocketReader {
     w?.();
   }
 
+  // Open, nothing unread: safe to send the next request on.
+  get idle(): boolean {
+    return !this.ended && !this.detached && this.chunks.length === 0;
+  }
+
   get eof(): boolean {
     return this.ended && this.chunks.length === 0;
   }

@@ -91,7 +91,7 @@ export interface RunningGate {
   ca: CaMaterial;
   reload(policy: GatePolicy): Promise<void>;
   close(): Promise<void>;
-  stats(): { connections: number; leaves: number };
+  stats(): { connections: number; leaves: number; upstreamDials: number; pooled: number };
 }
 
 interface Generation {
@@ -179,6 +179,50 @@ export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
   let connections = 0;
   const sockets = new Set<net.Socket>();
   const refused = new Set<net.Socket>();
+
+  // Idle upstream connections, shared by the bottle's client connections
+  // (a new tunnel to a host it talked to a moment ago skips DNS, TCP and the
+  // upstream TLS handshake). Keyed by scheme, host, port and the
+  // allow_private flag they were checked under.
+  const pool = new Map<string, { u: Upstream; timer: ReturnType<typeof setTimeout> }[]>();
+  const POOL_PER_KEY = 8;
+  const POOL_IDLE_MS = 30_000;
+  function park(u: Upstream): void {
+    if (closing || u.sock.destroyed || !u.reader.idle) {
+      u.sock.destroy();
+      return;
+    }
+    let list = pool.get(u.key);
+    if (!list) pool.set(u.key, (list = []));
+    const entry = {
+      u,
+      timer: setTimeout(() => {
+        const l = pool.get(u.key);
+        const i = l ? l.indexOf(entry) : -1;
+        if (i >= 0) l!.splice(i, 1);
+        u.sock.destroy();
+      }, POOL_IDLE_MS),
+    };
+    entry.timer.unref?.();
+    list.push(entry);
+    while (list.length > POOL_PER_KEY) {
+      const old = list.shift()!;
+      clearTimeout(old.timer);
+      old.u.sock.destroy();
+    }
+  }
+  function takePooled(key: string): Upstream | null {
+    const list = pool.get(key);
+    while (list && list.length > 0) {
+      const e = list.pop()!;
+      clearTimeout(e.timer);
+      if (!e.u.sock.destroyed && e.u.reader.idle) return e.u;
+      e.u.sock.destroy();
+    }
+    return null;
+  }
+  let closing = false;
+  let dials = 0;
 
   // ---------------------------------------------------------------- audit
 
@@ -297,7 +341,7 @@ export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
   // The request loop of one client connection, plain or inside a
   // terminated tunnel.
   async function serveHttp(sock: Duplex, reader: SocketReader, tunnel: Tunnel | null): Promise<void> {
-    const state: { upstream: Upstream | null } = { upstream: null };
+    const state: ConnState = { upstream: null, clean: false };
     try {
       for (;;) {
         const r = await readHead(sock, reader);
@@ -323,7 +367,8 @@ export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
         }
       }
     } finally {
-      state.upstream?.sock.destroy();
+      if (state.upstream && state.clean) park(state.upstream);
+      else state.upstream?.sock.destroy();
     }
   }
 
@@ -332,7 +377,7 @@ export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
     reader: SocketReader,
     head: RequestHead,
     tunnel: Tunnel | null,
-    state: { upstream: Upstream | null },
+    state: ConnState,
   ): Promise<boolean | "taken"> {
     const fr = requestFraming(head);
     const method = head.method;
@@ -572,8 +617,9 @@ export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
     head: RequestHead,
     framing: Framing,
     t: Target,
-    state: { upstream: Upstream | null },
+    state: ConnState,
     clientWantsClose: boolean,
+    fresh = false,
   ): Promise<boolean> {
     const g = gen;
     const method = head.method;
@@ -603,13 +649,23 @@ export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
     const key = `${t.scheme}://${t.host}:${t.port}/${route.allow_private ? "p" : ""}`;
     let up = state.upstream && state.upstream.key === key && !state.upstream.sock.destroyed ? state.upstream : null;
     if (!up && state.upstream) {
-      state.upstream.sock.destroy();
+      if (state.clean) park(state.upstream);
+      else state.upstream.sock.destroy();
       state.upstream = null;
     }
+    if (!up && !fresh) {
+      up = takePooled(key);
+      if (up) state.upstream = up;
+    }
+    // A kept-alive connection may have been closed by the server just as
+    // we reuse it: a bodiless request is then retried once on a new one.
+    const reused = up !== null;
+    state.clean = false;
     let dialing: Promise<Upstream> | null = null;
     if (!up) {
       const res = await resolveUpstream(t.host, t.isIp, route.allow_private, opts.resolver);
       if (!res.ok) throw new Deny(403, res.reason, "ssrf");
+      dials++;
       dialing = dial({
         address: res.address,
         port: t.port,
@@ -646,7 +702,7 @@ export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
     // the body is still being sent: a server may answer early (401, 413)
     // without reading the body, and waiting for the body to drain first
     // would deadlock both directions.
-    const ctl: RelayCtl = { aborted: false, headSent: false, done: false };
+    const ctl: RelayCtl = { aborted: false, headSent: false, done: false, retryable: reused && framing.kind === "none" };
     // Assigned from a callback: TypeScript cannot follow that, hence the box.
     const resp: { p: Promise<RelayResult> | null } = { p: null };
     const headSent = (u: Upstream) => {
@@ -716,6 +772,11 @@ export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
 
     const u = up!;
     const r = await resp.p!;
+    if (r.error === STALE) {
+      u.sock.destroy();
+      state.upstream = null;
+      return forward(sock, reader, head, framing, t, state, clientWantsClose, true);
+    }
     record({
       method,
       host: t.host,
@@ -731,6 +792,8 @@ export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
     if (!r.upstreamReusable) {
       u.sock.destroy();
       state.upstream = null;
+    } else {
+      state.clean = true;
     }
     return r.clientMayContinue && !clientWantsClose;
   }
@@ -819,7 +882,10 @@ export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
         const c = await u.reader.read();
         touch();
         if (!c) {
-          if (bytesIn === 0 && buf.length === 0) return bad("upstream closed the connection without a response");
+          if (bytesIn === 0 && buf.length === 0) {
+            if (ctl.retryable && !ctl.headSent) return { status: null, bytesIn, upstreamReusable: false, clientMayContinue: false, error: STALE };
+            return bad("upstream closed the connection without a response");
+          }
           return bad("truncated upstream response head");
         }
         buf = buf.length ? Buffer.concat([buf, c]) : c;
@@ -827,6 +893,7 @@ export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
         if (r.kind === "incomplete") continue;
         if (r.kind === "error") return bad(r.reason);
         const res = r.head;
+        const whole = buf;
         const headBytes = buf.subarray(0, r.size);
         let rest = buf.subarray(r.size);
         buf = Buffer.alloc(0);
@@ -854,6 +921,14 @@ export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
         const upstreamClose = wantsCloseResponse(res.version, res.headers);
         if (ctl.aborted) return { status: res.status, bytesIn, upstreamReusable: false, clientMayContinue: false, error: "request abandoned" };
         ctl.headSent = true;
+        if (framing.kind === "length" && rest.length >= framing.length) {
+          // The usual small response: head and body arrived together, so
+          // they leave together (one write, one wake-up for the client).
+          const all = whole.subarray(0, r.size + framing.length);
+          await writeAll(sock, all);
+          bytesIn += all.length;
+          return { status: res.status, bytesIn, upstreamReusable: !upstreamClose && rest.length === framing.length, clientMayContinue: true, error: null };
+        }
         await writeAll(sock, headBytes);
         bytesIn += headBytes.length;
         if (framing.kind === "none") {
@@ -1044,6 +1119,12 @@ export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
       log.info(`policy reloaded: ${policy.routes.length} routes`);
     },
     async close() {
+      closing = true;
+      for (const list of pool.values()) for (const e of list) {
+        clearTimeout(e.timer);
+        e.u.sock.destroy();
+      }
+      pool.clear();
       // Stop accepting, then cut what is open (server.close() alone would
       // wait for every keep-alive client and tunnel to go away).
       const closed = Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
@@ -1062,7 +1143,7 @@ export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
       audit.close();
       log.close();
     },
-    stats: () => ({ connections, leaves: leaves.size }),
+    stats: () => ({ connections, leaves: leaves.size, upstreamDials: dials, pooled: [...pool.values()].reduce((n, l) => n + l.length, 0) }),
   };
 }
 
@@ -1076,6 +1157,16 @@ interface RelayCtl {
   // Response bytes have gone to the client.
   headSent: boolean;
   done: boolean;
+  // Request on a reused connection without a body: may be retried.
+  retryable: boolean;
+}
+
+const STALE = "stale kept-alive upstream connection";
+
+interface ConnState {
+  upstream: Upstream | null;
+  // The upstream finished its last exchange cleanly and may be pooled.
+  clean: boolean;
 }
 
 interface RelayResult {

@@ -112,6 +112,15 @@ describe("gate: allow and deny", () => {
     expect(connects() - before).toBe(1);
   });
 
+  test("idle upstream connections are pooled across tunnels", async () => {
+    const u = `https://up.test:${env.up.httpsPort}/pool`;
+    await curl(env, [u, "-o", "/dev/null"]);
+    const before = env.gate.stats().upstreamDials;
+    for (let i = 0; i < 3; i++) expect((await curl(env, [u, "-o", "/dev/null"])).status).toBe(200);
+    expect(env.gate.stats().upstreamDials).toBe(before);
+    expect(env.gate.stats().pooled).toBeGreaterThanOrEqual(1);
+  });
+
   test("upload body arrives intact (content-length and chunked)", async () => {
     const data = Buffer.alloc(3 * 1024 * 1024, "abcdefghij");
     const file = `${env.dir}/upload.bin`;
