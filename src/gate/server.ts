@@ -40,13 +40,18 @@ import type { EgressRoute } from "../manifest/schema.ts";
 // `dlpWindowBytes` (8 MiB), scanning as it arrives, and sends nothing
 // upstream before the whole body scanned clean: for every body up to the
 // window the upstream receives nothing at all when DLP finds something (the
-// TCP/TLS connection may already be open; it carries no request bytes). Past the window the body
-// streams: the gate forwards what it has scanned minus a hold-back tail
-// (`dlpHoldbackBytes`, so a secret straddling a chunk boundary is not half
-// sent), and on a finding destroys the upstream connection before the body
-// is complete, so the upstream never gets a complete request. What can leak
-// in that case is body data that scanned clean, which DLP would have let
-// through anyway.
+// TCP/TLS connection may already be open; it carries no request bytes).
+// Past the window (or when all requests together hold
+// `dlpMemoryBudgetBytes`) the body streams: the gate forwards what it has
+// scanned minus a hold-back tail (`dlpHoldbackBytes`, 64 KiB, far more than
+// the scanner's overlap, so a secret straddling a chunk boundary is never
+// half sent), and on a finding destroys the upstream connection before the
+// body is complete, so the upstream never gets a complete request (no final
+// chunk / short of Content-Length). What an attacker can get out that way is
+// body data that scanned clean, which DLP would have let through anyway; for
+// compressed bodies the hold-back is counted in compressed bytes, so there
+// it is best effort. The upstream's response is read while the body is
+// still being sent (early 401/413 answers must not deadlock).
 
 export interface GateLimits {
   maxConnections: number;
@@ -59,6 +64,10 @@ export interface GateLimits {
   upstreamIdleTimeoutMs: number;
   dlpWindowBytes: number;
   dlpHoldbackBytes: number;
+  // All requests together never hold more than this for DLP: past it, a
+  // body switches to the streaming mode early (1024 connections times an
+  // 8 MiB window would otherwise be 8 GiB).
+  dlpMemoryBudgetBytes: number;
 }
 
 export const DEFAULT_LIMITS: GateLimits = {
@@ -69,6 +78,7 @@ export const DEFAULT_LIMITS: GateLimits = {
   upstreamIdleTimeoutMs: 300_000,
   dlpWindowBytes: 8 * 1024 * 1024,
   dlpHoldbackBytes: 64 * 1024,
+  dlpMemoryBudgetBytes: 128 * 1024 * 1024,
 };
 
 export interface StartGateOptions {
@@ -222,6 +232,7 @@ export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
     return null;
   }
   let closing = false;
+  let dlpHeld = 0;
   let dials = 0;
 
   // ---------------------------------------------------------------- audit
@@ -821,28 +832,36 @@ export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
       if (chunked) for (const p of encodeChunk(data)) await writeAll(u.sock, p);
       else await writeAll(u.sock, data);
     };
-    for await (const c of requestBody(reader, framing)) {
-      total += c.length;
-      const f = scanner.push(c);
-      if (f) throw new Deny(403, `dlp: ${f.rule} in ${f.where}`, "dlp");
-      // Copy: the reader's buffers may be views into a larger chunk.
-      held.push(Buffer.from(c));
-      heldBytes += c.length;
-      if (!streaming && total > limits.dlpWindowBytes) {
-        streaming = await getUp();
-        await writeAll(streaming.sock, baseHead + (chunked ? "transfer-encoding: chunked\r\n" : `content-length: ${(framing as { length: number }).length}\r\n`) + "\r\n");
-        headSent(streaming);
-      }
-      if (ctl.done) throw new EarlyResponse();
-      if (streaming) {
-        // Forward all but the hold-back tail.
-        while (held.length > 0 && heldBytes - held[0]!.length >= limits.dlpHoldbackBytes) {
-          const d = held.shift()!;
-          heldBytes -= d.length;
-          await send(streaming, d);
+    try {
+      for await (const c of requestBody(reader, framing)) {
+        total += c.length;
+        const f = scanner.push(c);
+        if (f) throw new Deny(403, `dlp: ${f.rule} in ${f.where}`, "dlp");
+        // Copy: the reader's buffers may be views into a larger chunk.
+        held.push(Buffer.from(c));
+        heldBytes += c.length;
+        dlpHeld += c.length;
+        if (!streaming && (total > limits.dlpWindowBytes || dlpHeld > limits.dlpMemoryBudgetBytes)) {
+          streaming = await getUp();
+          await writeAll(streaming.sock, baseHead + (chunked ? "transfer-encoding: chunked\r\n" : `content-length: ${(framing as { length: number }).length}\r\n`) + "\r\n");
+          headSent(streaming);
+        }
+        if (ctl.done) throw new EarlyResponse();
+        if (streaming) {
+          // Forward all but the hold-back tail.
+          while (held.length > 0 && heldBytes - held[0]!.length >= limits.dlpHoldbackBytes) {
+            const d = held.shift()!;
+            heldBytes -= d.length;
+            dlpHeld -= d.length;
+            await send(streaming, d);
+          }
         }
       }
+    } catch (e) {
+      dlpHeld -= heldBytes;
+      throw e;
     }
+    dlpHeld -= heldBytes;
     const f = scanner.end();
     if (f) throw new Deny(403, `dlp: ${f.rule} in ${f.where}`, "dlp");
     const u = streaming ?? (await getUp());

@@ -112,6 +112,16 @@ describe("gate: allow and deny", () => {
     expect(connects() - before).toBe(1);
   });
 
+  test("an upstream answering before reading a large body does not deadlock the gate", async () => {
+    const file = `${env.dir}/early.bin`;
+    await Bun.write(file, Buffer.alloc(24 * 1024 * 1024, "z"));
+    const r = await curl(env, ["--data-binary", `@${file}`, `https://up.test:${env.up.httpsPort}/early`]);
+    expect(r.status).toBe(401);
+    expect(r.body).toBe("early no\n");
+    // The gate still serves.
+    expect((await curl(env, [`https://up.test:${env.up.httpsPort}/after`])).status).toBe(200);
+  });
+
   test("idle upstream connections are pooled across tunnels", async () => {
     const u = `https://up.test:${env.up.httpsPort}/pool`;
     await curl(env, [u, "-o", "/dev/null"]);
