@@ -2,6 +2,7 @@ import { writeFileSync } from "node:fs";
 import { z } from "zod";
 import { UserError } from "../errors.ts";
 import { paths } from "../state/paths.ts";
+import { openLog } from "./audit.ts";
 import { readPolicy } from "./policy-file.ts";
 import { startGate } from "./server.ts";
 import type { GateSecrets } from "./types.ts";
@@ -37,6 +38,7 @@ export async function runGate(opts: { stateDir: string; listen?: string }): Prom
   writeFileSync(paths.gatePid(opts.stateDir), `${process.pid}\n`, { mode: 0o600 });
   if (gate.port !== undefined) process.stdout.write(`gate listening on 127.0.0.1:${gate.port}\n`);
 
+  const log = openLog(paths.gateLog(opts.stateDir));
   let reloading = Promise.resolve();
   process.on("SIGHUP", () => {
     reloading = reloading.then(async () => {
@@ -44,7 +46,7 @@ export async function runGate(opts: { stateDir: string; listen?: string }): Prom
         await gate.reload(readPolicy(opts.stateDir));
       } catch (e) {
         // Keep serving the last good policy.
-        process.stderr.write(`gate: reload failed, keeping the previous policy: ${(e as Error).message}\n`);
+        log.error(`reload failed, keeping the previous policy: ${(e as Error).message}`);
       }
     });
   });
@@ -54,5 +56,7 @@ export async function runGate(opts: { stateDir: string; listen?: string }): Prom
     process.once("SIGINT", stop);
   });
   await gate.close();
+  log.info("gate stopped");
+  log.close();
   process.exit(0);
 }
