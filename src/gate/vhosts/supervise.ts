@@ -25,6 +25,8 @@ const MAX_BODY = 256 * 1024;
 const MAX_PENDING = 8;
 // After an approval, how long to wait for the gate's reload to show it.
 const RELOAD_WAIT_MS = 5000;
+// Keep-alive period of a streamed tools/call (see eventStream).
+const KEEPALIVE_MS = 15_000;
 
 export interface SuperviseOptions {
   stateDir: string;
@@ -36,6 +38,7 @@ export interface SuperviseOptions {
   log?: (msg: string) => void;
   pollMs?: number;
   maxPending?: number;
+  keepaliveMs?: number;
 }
 
 export function createSuperviseVhost(opts: SuperviseOptions): VhostHandler {
@@ -43,6 +46,7 @@ export function createSuperviseVhost(opts: SuperviseOptions): VhostHandler {
   const livePolicy = opts.livePolicy ?? (() => readPolicy(opts.stateDir));
   const log = opts.log ?? (() => {});
   const maxPending = opts.maxPending ?? MAX_PENDING;
+  const keepaliveMs = opts.keepaliveMs ?? KEEPALIVE_MS;
 
   async function callTool(name: string, args: unknown): Promise<ToolResult> {
     const result = (text: string, isError = false): ToolResult => ({ content: [{ type: "text", text }], isError });
@@ -104,6 +108,7 @@ export function createSuperviseVhost(opts: SuperviseOptions): VhostHandler {
         const out = (await Promise.all(msg.map((m) => handleMessage(m, callTool)))).filter((r): r is RpcResponse => r !== null);
         return out.length ? json(200, out) : new Response(null, { status: 202 });
       }
+      if (isToolsCall(msg) && acceptsEventStream(req)) return eventStream(msg, callTool, keepaliveMs, log);
       const res = await handleMessage(msg, callTool);
       return res ? json(200, res) : new Response(null, { status: 202 });
     } catch (e) {
@@ -111,6 +116,76 @@ export function createSuperviseVhost(opts: SuperviseOptions): VhostHandler {
       return json(500, rpcError(RPC.internal, "internal error"));
     }
   };
+}
+
+function isToolsCall(msg: unknown): msg is { id: string | number; method: "tools/call"; params?: { _meta?: { progressToken?: unknown } } } {
+  const m = msg as { jsonrpc?: unknown; method?: unknown; id?: unknown };
+  return typeof m === "object" && m !== null && m.jsonrpc === "2.0" && m.method === "tools/call" && (typeof m.id === "string" || typeof m.id === "number");
+}
+
+function acceptsEventStream(req: Request): boolean {
+  return /\btext\/event-stream\b/i.test(req.headers.get("accept") ?? "");
+}
+
+// A tools/call waits for a human, up to minutes. Sent as one JSON body, the
+// response headers would come only with the answer, and HTTP clients give
+// up long before (Node's fetch waits 300 s for headers by default). So when
+// the client accepts an event stream (the MCP clients do), the headers go
+// out at once, a comment (or a notifications/progress, if the call carried
+// a progressToken) every KEEPALIVE_MS keeps the connection busy, and the
+// result follows as the stream's one message event. Clients that accept
+// only JSON get plain JSON.
+function eventStream(
+  msg: { id: string | number; params?: { _meta?: { progressToken?: unknown } } },
+  callTool: Parameters<typeof handleMessage>[1],
+  keepaliveMs: number,
+  log: (m: string) => void,
+): Response {
+  const token = msg.params?._meta?.progressToken;
+  const hasToken = typeof token === "string" || typeof token === "number";
+  const enc = new TextEncoder();
+  let timer: ReturnType<typeof setInterval> | null = null;
+  let open = true;
+  const started = Date.now();
+  const body = new ReadableStream<Uint8Array>({
+    start(ctrl) {
+      const send = (s: string) => {
+        if (!open) return;
+        try {
+          ctrl.enqueue(enc.encode(s));
+        } catch {
+          open = false;
+        }
+      };
+      send(": waiting for the operator\n\n");
+      timer = setInterval(() => {
+        const secs = Math.round((Date.now() - started) / 1000);
+        if (hasToken) {
+          const note = { jsonrpc: "2.0", method: "notifications/progress", params: { progressToken: token, progress: secs, message: `waiting for the operator (${secs} s)` } };
+          send(`event: message\ndata: ${JSON.stringify(note)}\n\n`);
+        } else send(`: still waiting (${secs} s)\n\n`);
+      }, keepaliveMs);
+      handleMessage(msg, callTool)
+        .catch((e) => {
+          log(`supervise: ${(e as Error).message}`);
+          return { jsonrpc: "2.0" as const, id: msg.id, error: { code: RPC.internal, message: "internal error" } };
+        })
+        .then((res) => {
+          if (timer) clearInterval(timer);
+          send(`event: message\ndata: ${JSON.stringify(res)}\n\n`);
+          if (open) {
+            open = false;
+            ctrl.close();
+          }
+        });
+    },
+    cancel() {
+      // The client went away; the request stays queued until its timeout.
+      open = false;
+      if (timer) clearInterval(timer);
+    },
+  });
+  return new Response(body, { status: 200, headers: { "content-type": "text/event-stream", "cache-control": "no-cache" } });
 }
 
 // Holds an approval until the gate's live policy carries it (the operator

@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { dockerTest, TEST_BASE_IMAGE } from "../../helpers/docker.ts";
-import { CLI, auditLines, waitForPending } from "./fixture.ts";
+import { CLI, auditLines, rpcResult, waitForPending } from "./fixture.ts";
 
 let home = "";
 let work = "";
@@ -95,7 +95,9 @@ dockerTest(
 
     const res = await call;
     expect(res.code).toBe(0);
-    const text = JSON.parse(res.stdout).result.content[0].text as string;
+    // Streamed (text/event-stream): keep-alives, then the result event.
+    expect(res.stdout).toStartWith(": waiting for the operator");
+    const text = rpcResult(res.stdout).result!.content[0]!.text;
     expect(text).toContain("approved by the operator");
 
     const after = await cli(["exec", slug, "--", ...fetchHost]);

@@ -53,11 +53,13 @@ export function rpcBody(method: string, params?: unknown, notification = false):
   return JSON.stringify({ jsonrpc: "2.0", ...(notification ? {} : { id: nextId++ }), method, ...(params === undefined ? {} : { params }) });
 }
 
+// JSON-only client by default; pass an accept header with text/event-stream
+// for the streamed form.
 export async function post(handler: VhostHandler, body: string, headers: Record<string, string> = {}): Promise<Response> {
   return handler(
     new Request("http://supervise.bottle.internal/mcp", {
       method: "POST",
-      headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...headers },
+      headers: { "content-type": "application/json", accept: "application/json", ...headers },
       body,
     }),
   );
@@ -90,4 +92,18 @@ export async function cli(home: string, ...args: string[]): Promise<{ code: numb
   });
   const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
   return { code, out, err };
+}
+
+// The JSON-RPC response in a body that is either plain JSON or an event
+// stream (the last `data:` line that carries a result or an error).
+export function rpcResult(body: string): { result?: { content: { text: string }[]; isError: boolean }; error?: { code: number } } {
+  const t = body.trim();
+  if (t.startsWith("{")) return JSON.parse(t);
+  const datas = t
+    .split("\n")
+    .filter((l) => l.startsWith("data: "))
+    .map((l) => JSON.parse(l.slice(6)))
+    .filter((m) => "result" in m || "error" in m);
+  if (datas.length !== 1) throw new Error(`expected one result event in:\n${body}`);
+  return datas[0];
 }

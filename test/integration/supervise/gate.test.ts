@@ -2,7 +2,7 @@
 // `claude-bottle approve` in another process, SIGHUP reload, and the newly
 // approved host reachable through the same running gate.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { CLI, auditLines, cli, makeHome, readPolicyJson, waitForPending, type Home } from "./fixture.ts";
+import { CLI, auditLines, cli, makeHome, readPolicyJson, rpcResult, waitForPending, type Home } from "./fixture.ts";
 
 interface Gate {
   proc: ReturnType<typeof Bun.spawn>;
@@ -40,7 +40,8 @@ const MCP = "http://supervise.bottle.internal/mcp";
 // Our own audit lines (the gate also logs each MCP HTTP exchange under layer supervise).
 const EVENTS = ["REQUEST", "APPROVE", "REJECT", "TIMEOUT"];
 const call = (name: string, args: unknown) => JSON.stringify({ jsonrpc: "2.0", id: 7, method: "tools/call", params: { name, arguments: args } });
-const resultText = (body: string) => (JSON.parse(body) as { result: { content: { text: string }[] } }).result.content[0]!.text;
+// curl accepts both JSON and an event stream, like MCP clients: tool calls come back streamed.
+const resultText = (body: string) => rpcResult(body).result!.content[0]!.text;
 
 let upstream: ReturnType<typeof Bun.serve>;
 beforeAll(() => {
@@ -107,6 +108,26 @@ describe("supervise through the real gate", () => {
     const sup = log.filter((a) => a.layer === "supervise" && EVENTS.includes(a.method));
     expect(sup.map((a) => a.method)).toEqual(["REQUEST", "APPROVE"]);
     expect(log.some((a) => a.host === "localhost" && a.decision === "allow" && a.status === 200)).toBe(true);
+  }, 60_000);
+
+  test("the streamed answer's first bytes cross the gate before anyone answers", async () => {
+    const p = Bun.spawn(
+      ["curl", "-sS", "-N", "--max-time", "60", "-x", `http://127.0.0.1:${gate.port}`, "-H", "content-type: application/json", "-H", "accept: application/json, text/event-stream", "--data-binary", call("report_stuck", { what: "w", justification: "j" }), MCP],
+      { stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "/usr/bin:/bin" } },
+    );
+    const reader = (p.stdout as ReadableStream<Uint8Array>).getReader();
+    const first = new TextDecoder().decode((await reader.read()).value);
+    expect(first).toStartWith(": waiting for the operator");
+    const id = await waitForPending(h.home);
+    expect((await cli(h.home, "approve", id, "--note", "carry on")).code).toBe(0);
+    let rest = first;
+    for (;;) {
+      const r = await reader.read();
+      if (r.done) break;
+      rest += new TextDecoder().decode(r.value);
+    }
+    await p.exited;
+    expect(resultText(rest)).toContain("carry on");
   }, 60_000);
 
   test("reject through the gate: the agent reads denied and the host stays blocked", async () => {

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createSuperviseVhost } from "../../../src/gate/vhosts/supervise.ts";
-import { auditLines, callTool, cli, makeHome, post, readPolicyJson, rpcBody, waitForPending, type Home } from "./fixture.ts";
+import { auditLines, callTool, cli, makeHome, post, readPolicyJson, rpcBody, rpcResult, waitForPending, type Home } from "./fixture.ts";
 
 let h: Home;
 afterEach(() => h?.cleanup());
@@ -175,6 +175,35 @@ describe("a tool call blocks until the operator answers", () => {
     expect(ap.out).toContain("allowed branch feature/*, force pushes on origin");
     expect((await call).text).toContain("approved");
     expect(readPolicyJson(h.stateDir).git[0]).toMatchObject({ name: "origin", branches: ["main", "feature/*"], allow_force: true, allow_delete: false });
+  }, 30_000);
+
+  test("streamed form: headers and keep-alive progress at once, the result as the last event", async () => {
+    h = makeHome();
+    const v = createSuperviseVhost({ stateDir: h.stateDir, slug: h.slug, home: h.home, timeoutMs: 20_000, pollMs: 100, keepaliveMs: 100 });
+    const res = await post(
+      v,
+      JSON.stringify({ jsonrpc: "2.0", id: 42, method: "tools/call", params: { name: "report_stuck", arguments: { what: "w", justification: "j" }, _meta: { progressToken: "tok" } } }),
+      { accept: "application/json, text/event-stream" },
+    );
+    // The Response exists before anyone answered.
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("text/event-stream");
+    const reader = res.body!.getReader();
+    let text = "";
+    const dec = new TextDecoder();
+    while (!text.includes("notifications/progress")) text += dec.decode((await reader.read()).value);
+    expect(text).toStartWith(": waiting for the operator\n\n");
+    expect(text).toContain('"progressToken":"tok"');
+    const id = await waitForPending(h.home);
+    expect((await cli(h.home, "approve", id, "--note", "answer text")).code).toBe(0);
+    for (;;) {
+      const r = await reader.read();
+      if (r.done) break;
+      text += dec.decode(r.value);
+    }
+    const final = rpcResult(text);
+    expect(final.result!.content[0]!.text).toContain("answer text");
+    expect(text.trimEnd().split("\n\n").at(-1)).toStartWith("event: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":42,\"result\"");
   }, 30_000);
 
   test("an agent cannot queue more than the pending limit", async () => {
