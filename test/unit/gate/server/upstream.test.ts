@@ -1,0 +1,68 @@
+import { describe, expect, test } from "bun:test";
+import net from "node:net";
+import { dial, resolveUpstream } from "../../../../src/gate/upstream.ts";
+
+// SSRF after resolution: every answer is checked, the checked address is
+// what gets dialed (no second lookup that a rebinding DNS server could
+// answer differently).
+
+const answers = (...addrs: string[]) => {
+  let calls = 0;
+  const r = async () => {
+    calls++;
+    return addrs.map((address) => ({ address, family: net.isIP(address) }));
+  };
+  return { r, calls: () => calls };
+};
+
+describe("resolveUpstream", () => {
+  test("public answers pass; the first is the one to dial", async () => {
+    const a = answers("93.184.215.14", "93.184.215.15");
+    expect(await resolveUpstream("example.com", false, false, a.r)).toEqual({ ok: true, address: "93.184.215.14", family: 4 });
+    expect(a.calls()).toBe(1);
+  });
+  test("any private, loopback, link-local or metadata answer refuses the name", async () => {
+    for (const bad of ["127.0.0.1", "10.1.2.3", "192.168.1.1", "169.254.169.254", "::1", "fe80::1", "fd00::1", "::ffff:127.0.0.1"]) {
+      const r = await resolveUpstream("rebind.example", false, false, answers("93.184.215.14", bad).r);
+      expect(r.ok).toBe(false);
+      if (!r.ok) expect(r.reason).toStartWith(`rebind.example resolves to ${bad}: `);
+    }
+  });
+  test("allow_private lets them through; IP literals are checked without a lookup", async () => {
+    expect((await resolveUpstream("intranet.example", false, true, answers("10.0.0.5").r)).ok).toBe(true);
+    const none = answers();
+    expect((await resolveUpstream("127.0.0.1", true, false, none.r)).ok).toBe(false);
+    expect(none.calls()).toBe(0);
+  });
+  test("lookup failure and empty answers are refusals, not crashes", async () => {
+    const fail = async () => {
+      throw Object.assign(new Error("nope"), { code: "ENOTFOUND" });
+    };
+    expect(await resolveUpstream("x.invalid", false, false, fail)).toEqual({ ok: false, reason: "cannot resolve x.invalid (ENOTFOUND)" });
+    expect((await resolveUpstream("x.invalid", false, false, answers().r)).ok).toBe(false);
+  });
+});
+
+describe("dial", () => {
+  test("connect timeout and refusal reject", async () => {
+    const srv = net.createServer();
+    await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+    const port = (srv.address() as net.AddressInfo).port;
+    srv.close();
+    await expect(dial({ address: "127.0.0.1", port, tlsHost: null, timeoutMs: 2000 })).rejects.toThrow();
+  });
+  test("upstream TLS is verified: an untrusted certificate is refused", async () => {
+    const { createCa } = await import("../../../../src/gate/tls/ca.ts");
+    const { createLeafMinter } = await import("../../../../src/gate/tls/leaf.ts");
+    const leaf = await (await createLeafMinter(await createCa("untrusted"))).get("localhost");
+    const s = Bun.serve({ hostname: "127.0.0.1", port: 0, tls: { cert: leaf.certPem, key: leaf.keyPem }, fetch: () => new Response("x") });
+    try {
+      const saved = process.env.CLAUDE_BOTTLE_GATE_EXTRA_CA;
+      delete process.env.CLAUDE_BOTTLE_GATE_EXTRA_CA;
+      await expect(dial({ address: "127.0.0.1", port: s.port!, tlsHost: "localhost", timeoutMs: 3000 })).rejects.toThrow();
+      if (saved !== undefined) process.env.CLAUDE_BOTTLE_GATE_EXTRA_CA = saved;
+    } finally {
+      s.stop(true);
+    }
+  });
+});
