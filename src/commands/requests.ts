@@ -7,12 +7,13 @@ export default defineCommand({
     all: { type: "boolean", description: "Include answered and expired requests" },
   },
   async run({ args }) {
-    const [{ listRequests }, fmt, { bottleHome }] = await Promise.all([
+    const [{ listRequests, pruneRequests }, fmt, { bottleHome }] = await Promise.all([
       import("../requests/store.ts"),
       import("../requests/format.ts"),
       import("../state/paths.ts"),
     ]);
     const now = new Date();
+    pruneRequests(bottleHome(), now);
     const entries = listRequests(bottleHome(), now).filter((e) => args.all || e.status === "pending");
     process.stdout.write(args.json ? fmt.requestsJson(entries) : fmt.requestsTable(entries, now));
   },

@@ -1,7 +1,7 @@
 import { mkdirSync, watch, type FSWatcher } from "node:fs";
 import { isUserError } from "../errors.ts";
 import { answerRequest } from "../requests/answer.ts";
-import { ensureRequestsDir } from "../requests/store.ts";
+import { ensureRequestsDir, pruneRequests } from "../requests/store.ts";
 import { paths } from "../state/paths.ts";
 import { parseKeys } from "./keys.ts";
 import { loadSnapshot, type Snapshot } from "./model.ts";
@@ -54,6 +54,7 @@ export async function runDash(home: string): Promise<void> {
     }
   };
   ensureRequestsDir(home);
+  pruneRequests(home);
   mkdirSync(paths.stateRoot(home), { recursive: true, mode: 0o700 });
   tryWatch(paths.stateRoot(home), true);
   tryWatch(ensureRequestsDir(home));

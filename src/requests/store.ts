@@ -176,3 +176,26 @@ export function waitForAnswer(home: string, id: string, timeoutMs: number, pollM
     check();
   });
 }
+
+// Answered and expired requests are kept a while as history (`requests
+// --all`), then removed by the operator-side commands so the directory does
+// not grow without bound.
+export const KEEP_MS = 7 * 24 * 3600 * 1000;
+
+export function pruneRequests(home: string, now = new Date(), keepMs = KEEP_MS): number {
+  let removed = 0;
+  for (const e of listRequests(home, now)) {
+    if (e.status === "pending") continue;
+    const last = Math.max(Date.parse(e.request.expires_at), e.answer ? Date.parse(e.answer.answered_at) : 0);
+    if (now.getTime() - last < keepMs) continue;
+    for (const f of [answerFile(home, e.request.id), requestFile(home, e.request.id)]) {
+      try {
+        unlinkSync(f);
+      } catch {
+        /* already gone */
+      }
+    }
+    removed++;
+  }
+  return removed;
+}

@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { handleMessage, type CallTool } from "../../../src/requests/mcp.ts";
-import { claimAnswer, createRequest, listRequests, waitForAnswer } from "../../../src/requests/store.ts";
+import { claimAnswer, createRequest, listRequests, pruneRequests, waitForAnswer } from "../../../src/requests/store.ts";
 
 let home: string;
 afterEach(() => rmSync(home, { recursive: true, force: true }));
@@ -41,6 +41,20 @@ describe("store", () => {
     claimAnswer(home, answer(d.id, "denied"));
     const byId = Object.fromEntries(listRequests(home, new Date(now.getTime() + 5000)).map((x) => [x.request.id, x.status]));
     expect(byId).toEqual({ [p.id]: "pending", [e.id]: "expired", [d.id]: "denied" });
+  });
+
+  test("prune removes old answered/expired requests, keeps pending and recent ones", () => {
+    mk();
+    const t0 = new Date("2026-01-01T00:00:00Z");
+    const old = createRequest(home, draft, 1000, t0);
+    claimAnswer(home, { ...answer(old.id, "denied"), answered_at: t0.toISOString() });
+    const oldExpired = createRequest(home, draft, 1000, t0);
+    const later = new Date(t0.getTime() + 8 * 24 * 3600 * 1000);
+    const pending = createRequest(home, draft, 60_000, later);
+    const recent = createRequest(home, draft, 1000, new Date(later.getTime() - 3600_000));
+    expect(pruneRequests(home, later)).toBe(2);
+    expect(listRequests(home, later).map((e) => e.request.id).sort()).toEqual([pending.id, recent.id].sort());
+    expect(readdirSync(join(home, "requests")).some((n) => n.startsWith(old.id) || n.startsWith(oldExpired.id))).toBe(false);
   });
 
   test("waitForAnswer wakes on the answer and gives null on timeout", async () => {
