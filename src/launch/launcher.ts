@@ -7,7 +7,7 @@ import type { PlanJson, Spec } from "../plan/types.ts";
 import { isPreserved, isStopping, markPreserved, removeStateDir } from "../state/dirs.ts";
 import { acquireLock, claimStateDir, type Lock } from "../state/lock.ts";
 import { updateMetadata, writeMetadata } from "../state/metadata.ts";
-import { paths } from "../state/paths.ts";
+import { paths, socketPathProblem } from "../state/paths.ts";
 import { isAlive, removeQuietly } from "../state/process.ts";
 import { spawnGate, stopGate } from "../supervise/gate.ts";
 import { waitForGate } from "../supervise/probe.ts";
@@ -90,6 +90,8 @@ export async function launch(req: LaunchRequest, deps: LaunchDeps): Promise<numb
     // 1. State dir (0700) + lock. Its undo runs last: keeps the dir only if
     //    it is marked .preserve (resume material).
     await step("state", () => {
+      const tooLong = socketPathProblem(paths.gateSocket(paths.stateDir(deps.home, slug)));
+      if (tooLong) throw new UserError(tooLong);
       if (req.resume) {
         stateDir = paths.stateDir(deps.home, slug);
         if (!existsSync(stateDir)) throw new UserError(`no state for bottle ${slug}; 'claude-bottle ls' lists bottles`);

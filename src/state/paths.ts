@@ -34,3 +34,14 @@ export const paths = {
   spec: (stateDir: string) => join(stateDir, "spec.json"),
   plan: (stateDir: string) => join(stateDir, "plan.json"),
 };
+
+// A unix socket path must fit the kernel's sun_path: 104 bytes on macOS and
+// 108 on Linux, NUL included. Checked before anything is created, because
+// a gate that cannot bind leaves the bottle without its only door.
+export const MAX_SOCKET_PATH = 103;
+
+export function socketPathProblem(p: string): string | null {
+  const n = Buffer.byteLength(p);
+  if (n <= MAX_SOCKET_PATH) return null;
+  return `the gate socket path ${p} is ${n} bytes, more than a unix socket allows (${MAX_SOCKET_PATH}); set CLAUDE_BOTTLE_HOME to a shorter folder or use a shorter agent name`;
+}

@@ -41,6 +41,17 @@ test("exit 0: everything is torn down and the state dir deleted", async () => {
   expect(h.fake.events).toEqual(["launch tester-aaaaa", "stop tester-aaaaa", "remove tester-aaaaa"]);
 });
 
+test("a home so deep that the gate socket cannot bind is refused before anything is created", async () => {
+  const h = setup({ agentArgv: ["sh", "-c", "exit 0"] });
+  h.deps.home = join(h.home, "x".repeat(120));
+  const spec = testSpec();
+  await expect(launch({ spec, plan: testPlan("tester-lllll", spec), detached: false, cwd: "/w" }, h.deps)).rejects.toThrow(
+    /more than a unix socket allows \(103\); set CLAUDE_BOTTLE_HOME to a shorter folder/,
+  );
+  expect(existsSync(h.deps.home)).toBe(false);
+  expect(h.fake.events).toEqual([]);
+});
+
 test("--verbose reaches the backend (the image build log is shown as it runs)", async () => {
   const h = setup({ agentArgv: ["sh", "-c", "exit 0"] });
   const spec = testSpec();
