@@ -50,7 +50,10 @@ export function gateInputs(args: {
   makePlaceholder: (real: string) => string;
   // Placeholders from an earlier run of this slug (resume): reused so the
   // policy and the bottle agree across restarts.
-  previousPlaceholders?: Record<string, string>;
+  // `resume`: the policy the gate last ran with. Its placeholders are kept
+  // (the bottle already holds them) and so are its routes and git rules:
+  // they include every live change (`allow`, `deny`, approved requests).
+  previous?: Pick<GatePolicy, "placeholders" | "routes" | "git">;
   // The host git repository of the workspace, served to the bottle as the
   // implicit `workspace` upstream; null when there is none.
   gitWorkspace?: string | null;
@@ -71,7 +74,7 @@ export function gateInputs(args: {
     const real = have(ref);
     if (real === null) continue;
     credentials[ref] = real;
-    placeholders[ref] ??= args.previousPlaceholders?.[ref] ?? args.makePlaceholder(real);
+    placeholders[ref] ??= args.previous?.placeholders[ref] ?? args.makePlaceholder(real);
   }
   for (const g of spec.git) {
     const real = g.token_ref ? have(g.token_ref) : null;
@@ -106,8 +109,8 @@ export function gateInputs(args: {
     policy: {
       version: 1,
       slug: args.slug,
-      routes: spec.egress,
-      git: spec.git,
+      routes: args.previous?.routes ?? spec.egress,
+      git: args.previous?.git ?? spec.git,
       git_workspace: args.gitWorkspace ?? null,
       supervise: spec.supervise,
       placeholders,

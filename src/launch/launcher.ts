@@ -139,10 +139,10 @@ export async function launch(req: LaunchRequest, deps: LaunchDeps): Promise<numb
 
     // 3. Placeholders + policy.json (no secrets in it).
     const inputs = await step("policy", () => {
-      const previous = req.resume ? readPolicyPlaceholders(stateDir) : undefined;
+      const previous = req.resume ? readPreviousPolicy(stateDir) : undefined;
       const ws = spec.workspace.path;
       const gitWorkspace = spec.workspace.mode !== "none" && ws && existsSync(join(ws, ".git")) ? ws : null;
-      const gi = gateInputs({ slug, spec, resolved, hostEnv: deps.hostEnv, makePlaceholder: deps.makePlaceholder, previousPlaceholders: previous, gitWorkspace });
+      const gi = gateInputs({ slug, spec, resolved, hostEnv: deps.hostEnv, makePlaceholder: deps.makePlaceholder, previous, gitWorkspace });
       writeFileSync(paths.policy(stateDir), JSON.stringify(gi.policy, null, 2) + "\n", { mode: 0o600 });
       return gi;
     });
@@ -262,10 +262,10 @@ async function settle(stateDir: string, slug: string, code: number, deps: Launch
   deps.err(`  discard: claude-bottle down ${slug}`);
 }
 
-function readPolicyPlaceholders(stateDir: string): Record<string, string> | undefined {
+function readPreviousPolicy(stateDir: string): GatePolicy | undefined {
   try {
     const p = JSON.parse(readFileSync(paths.policy(stateDir), "utf8")) as GatePolicy;
-    return p.placeholders;
+    return Array.isArray(p.routes) && Array.isArray(p.git) && p.placeholders ? p : undefined;
   } catch {
     return undefined;
   }

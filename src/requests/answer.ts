@@ -3,7 +3,7 @@ import { UserError } from "../errors.ts";
 import { applyEdit, type SignalResult } from "../gate/policy-edit.ts";
 import { readPolicy } from "../gate/policy-file.ts";
 import { paths } from "../state/paths.ts";
-import { planApproval, persistToSpec, type ApproveOptions } from "./apply.ts";
+import { planApproval, type ApproveOptions } from "./apply.ts";
 import { auditSupervise } from "./audit.ts";
 import { LIMITS, REQUEST_ID_RE, type Answer, type SuperviseRequest } from "./schema.ts";
 import { claimAnswer, readAnswer, readRequest, statusOf } from "./store.ts";
@@ -32,7 +32,6 @@ export interface AnswerResult {
   answer: Answer;
   // Approved egress/git change: whether a running gate was told.
   signal: SignalResult | null;
-  persisted: boolean;
 }
 
 export function answerRequest(input: AnswerInput): AnswerResult {
@@ -68,11 +67,11 @@ export function answerRequest(input: AnswerInput): AnswerResult {
   }
 
   let signal: SignalResult | null = null;
-  let persisted = false;
+  // policy.json is the bottle's live policy, and `resume` starts from it,
+  // so the approval survives a resume without being written anywhere else.
   if (changesPolicy) {
     const r = applyEdit(stateDir, (p) => planApproval(request, p, input), (e) => e.changed);
     signal = r.signal;
-    persisted = persistToSpec(stateDir, r.result);
   }
   const what = cleanLine(summarize(request)).slice(0, 200);
   auditSupervise(
@@ -81,5 +80,5 @@ export function answerRequest(input: AnswerInput): AnswerResult {
     input.decision === "approved" ? "APPROVE" : "REJECT",
     `${input.decision === "approved" ? "approved" : "rejected"} by the operator: ${what}${note ? ` (note: ${cleanLine(note).slice(0, 200)})` : ""}`,
   );
-  return { request, answer: claim.answer, signal, persisted };
+  return { request, answer: claim.answer, signal };
 }

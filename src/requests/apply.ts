@@ -1,10 +1,7 @@
-import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { UserError } from "../errors.ts";
 import { allowHost, canonicalPattern } from "../gate/policy-edit.ts";
 import type { GatePolicy } from "../gate/types.ts";
 import type { EgressRoute, GitUpstream } from "../manifest/schema.ts";
-import type { Spec } from "../plan/types.ts";
-import { paths } from "../state/paths.ts";
 import type { SuperviseRequest } from "./schema.ts";
 
 // What an approval changes in a bottle's gate policy. Pure: the operator
@@ -128,20 +125,4 @@ export function approvalVisible(req: SuperviseRequest, policy: GatePolicy): bool
       );
     }
   }
-}
-
-// `resume` rebuilds policy.json from <state>/spec.json, so an approval is
-// written there too or it would be lost on resume. Same atomic temp+rename
-// as the launcher; a state dir without spec.json (a gate started by hand)
-// has nothing to persist.
-export function persistToSpec(stateDir: string, edit: Edit): boolean {
-  const file = paths.spec(stateDir);
-  if (!existsSync(file) || (!edit.route && !edit.upstream)) return false;
-  const spec = JSON.parse(readFileSync(file, "utf8")) as Spec;
-  if (edit.route && !spec.egress.some((r) => sameRoute(r, edit.route!))) spec.egress = [...spec.egress, edit.route];
-  if (edit.upstream) spec.git = spec.git.map((u) => (u.name === edit.upstream!.name ? edit.upstream! : u));
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(spec, null, 2) + "\n", { mode: 0o600 });
-  renameSync(tmp, file);
-  return true;
 }

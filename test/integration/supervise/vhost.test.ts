@@ -68,10 +68,8 @@ describe("MCP protocol", () => {
 });
 
 describe("a tool call blocks until the operator answers", () => {
-  test("approve in another process: the call returns approved, policy.json and spec.json carry the host, audit has both lines", async () => {
+  test("approve in another process: the call returns approved, policy.json carries the host, audit has both lines", async () => {
     h = makeHome();
-    // spec.json as the launcher writes it: resume rebuilds policy.json from it.
-    writeFileSync(join(h.stateDir, "spec.json"), JSON.stringify({ egress: [{ host: "keep.test", tls: "terminate", dlp: "on", allow_private: false }], git: [] }));
     const v = vhost();
     let settled = false;
     const call = callTool(v, "request_egress", { host: "API.Example.test.", methods: ["get"], justification: "need the docs" }).finally(() => (settled = true));
@@ -103,8 +101,6 @@ describe("a tool call blocks until the operator answers", () => {
 
     const route = readPolicyJson(h.stateDir).routes.find((x) => x.host === "api.example.test");
     expect(route).toMatchObject({ host: "api.example.test", methods: ["GET"], allow_private: false });
-    const spec = JSON.parse(await Bun.file(join(h.stateDir, "spec.json")).text());
-    expect(spec.egress.map((x: { host: string }) => x.host)).toEqual(["keep.test", "api.example.test"]);
 
     const sup = auditLines(h.stateDir).filter((a) => a.layer === "supervise");
     expect(sup.map((a) => [a.method, a.decision, a.host])).toEqual([

@@ -34,7 +34,7 @@ test("resume reuses the earlier placeholders", () => {
     resolved: { values: { LIT: "l", ASKED: "a", COPIED: "c" } },
     hostEnv: { EXAMPLE_TOKEN: "real" },
     makePlaceholder: () => "fresh",
-    previousPlaceholders: { EXAMPLE_TOKEN: "earlier" },
+    previous: { placeholders: { EXAMPLE_TOKEN: "earlier" }, routes: testSpec().egress, git: [] },
   });
   expect(gi.agentEnv.EXAMPLE_TOKEN).toBe("earlier");
 });

@@ -1,5 +1,5 @@
 import { afterEach, expect, test } from "bun:test";
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { launch, STEPS } from "../../../src/launch/launcher.ts";
 import { listStateDirs } from "../../../src/state/dirs.ts";
@@ -240,6 +240,24 @@ test("resume relaunches a preserved session with the same slug, CA and placehold
   expect(await launch({ spec: r.spec, plan: r.plan, detached: false, cwd: r.meta.cwd, resume: true }, h.deps)).toBe(0);
   expect(existsSync(dir)).toBe(false);
   expect(() => loadResumable(h.home, "tester-rrrrr")).toThrow(/no state/);
+});
+
+test("resume keeps live policy changes (allow/deny, approved requests): policy.json is the truth", async () => {
+  const h = setup({ agentArgv: ["sh", "-c", "exit 5"] });
+  const spec = testSpec();
+  expect(await launch({ spec, plan: testPlan("tester-ppppp", spec), detached: false, cwd: "/w" }, h.deps)).toBe(5);
+  const dir = paths.stateDir(h.home, "tester-ppppp");
+  // What `claude-bottle allow` (or an approval) leaves behind: an edited policy.json.
+  const edited = JSON.parse(readFileSync(paths.policy(dir), "utf8"));
+  edited.routes = [...edited.routes, { host: "added.example", tls: "terminate", dlp: "on", allow_private: false }];
+  writeFileSync(paths.policy(dir), JSON.stringify(edited));
+
+  const { loadResumable } = await import("../../../src/launch/resume.ts");
+  const r = loadResumable(h.home, "tester-ppppp");
+  expect(await launch({ spec: r.spec, plan: r.plan, detached: false, cwd: r.meta.cwd, resume: true }, h.deps)).toBe(5);
+  const after = JSON.parse(readFileSync(paths.policy(dir), "utf8"));
+  expect(after.routes.map((x: { host: string }) => x.host)).toContain("added.example");
+  expect(after.placeholders).toEqual(edited.placeholders);
 });
 
 test("resume of a live (not preserved) bottle is refused", async () => {
