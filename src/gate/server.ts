@@ -22,6 +22,7 @@ import {
 import { SocketReader, writeAll } from "./io.ts";
 import { decide } from "./policy/decide.ts";
 import { normalizeHost, splitHostPort } from "./policy/normalize.ts";
+import { compileResponseGuard, type ResponseGuard } from "./response-guard.ts";
 import { ensureCa, type CaMaterial } from "./tls/ca.ts";
 import { createLeafMinter, type LeafMinter } from "./tls/leaf.ts";
 import { parseClientHelloSni } from "./tls/sni.ts";
@@ -52,6 +53,39 @@ import type { EgressRoute } from "../manifest/schema.ts";
 // compressed bodies the hold-back is counted in compressed bytes, so there
 // it is best effort. The upstream's response is read while the body is
 // still being sent (early 401/413 answers must not deadlock).
+//
+// Responses on `auth` routes (the gate injected a real credential into the
+// request): an upstream that echoes the request (httpbin-style /headers, a
+// debug endpoint, an error page printing the request) would hand the real
+// value to the bottle. So for those requests only (response-guard.ts):
+//  - the request's Accept-Encoding becomes `identity`: the scan below is an
+//    exact byte match, which a compressed body defeats (the value's bytes
+//    depend on what precedes it, and a decode-scan cannot say which
+//    compressed bytes are safe to forward before the value is complete).
+//    An upstream that compresses anyway gets a 502 `blocked: compressed
+//    response on a credential route` (any Content-Encoding or
+//    Transfer-Encoding other than identity/chunked, on a response with a
+//    body);
+//  - the response head (status line, header names and values) containing
+//    any of the bottle's credential values: 502 `blocked: upstream response
+//    contained the credential for <token_ref>`, upstream connection closed;
+//  - the body streams through the guard: each credential value (raw, JSON-
+//    or URL-encoded) is replaced by the placeholder the bottle already
+//    holds for it, same length, so Content-Length stays valid and the
+//    agent's tooling still works; between chunks only the longest suffix
+//    that could start a value is held back (usually 0 bytes; an SSE event
+//    ending in "\n\n" goes out at once). Chunked bodies are re-encoded
+//    (trailers dropped); close-delimited ones relayed to EOF. Audited as
+//    layer "dlp", decision "allow" (replaced) or "deny" (refused), naming the
+//    token_ref only.
+// Every credential the gate holds is looked for, not only the injected one
+// (a host may get two). Routes without `auth` are not scanned at all and
+// keep the zero-copy relay: the gate never sent them a credential, so they
+// cannot echo one; a host that learned a value elsewhere could hand the
+// bottle only something that DLP blocks in every outgoing request and that
+// the gate injects on its own host anyway; and an exact scan there would
+// mean uncompressed responses from every host. Not covered: an upstream
+// that transforms the value (base64, hex, truncation) before reflecting it.
 
 export interface GateLimits {
   maxConnections: number;
@@ -108,6 +142,9 @@ interface Generation {
   policy: GatePolicy;
   dlp: Dlp;
   vhosts: Map<string, VhostHandler>;
+  // Scans responses on `auth` routes for the real credentials (null: no
+  // credential long enough to match). See the note at the top.
+  guard: ResponseGuard | null;
 }
 
 interface Tunnel {
@@ -182,7 +219,7 @@ export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
       placeholders: Object.entries(policy.placeholders).map(([name, value]) => ({ name, value })),
     });
     const vhosts = await buildVhosts(factories, { stateDir, policy, secrets, log: (m) => log.info(m) });
-    return { policy, dlp, vhosts };
+    return { policy, dlp, vhosts, guard: compileResponseGuard(secrets.credentials, policy.placeholders) };
   }
 
   let gen = await makeGeneration(opts.policy);
@@ -652,10 +689,15 @@ export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
       if (hf) throw new Deny(403, `dlp: ${hf.rule} in ${hf.where}`, "dlp");
     }
     let headers = endToEndHeaders(head.headers);
+    let guard: ResponseGuard | null = null;
     if (route.auth) {
       const real = secrets.credentials[route.auth.token_ref];
       if (real === undefined) throw new Deny(403, `credential ${route.auth.token_ref} was not given to the gate`, "gate");
       headers = injectCredential(headers, route.auth, real);
+      // The response is scanned for the credential: ask for it uncompressed
+      // so that the scan is exact (see the note at the top).
+      guard = g.guard;
+      if (guard) headers = [...withoutHeader(headers, "accept-encoding"), ["accept-encoding", "identity"]];
     }
     const key = `${t.scheme}://${t.host}:${t.port}/${route.allow_private ? "p" : ""}`;
     let up = state.upstream && state.upstream.key === key && !state.upstream.sock.destroyed ? state.upstream : null;
@@ -717,7 +759,7 @@ export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
     // Assigned from a callback: TypeScript cannot follow that, hence the box.
     const resp: { p: Promise<RelayResult> | null } = { p: null };
     const headSent = (u: Upstream) => {
-      resp.p = relayResponse(sock, u, method, ctl);
+      resp.p = relayResponse(sock, u, method, ctl, guard);
       resp.p.then(() => (ctl.done = true), () => (ctl.done = true));
     };
     let bytesOut = 0;
@@ -759,7 +801,7 @@ export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
         // response); the client got that answer. Its unread body makes the
         // connection unusable.
         const r = await resp.p;
-        record({ method, host: t.host, port: t.port, path: auditPath(t.pathAndQuery), decision: "allow", reason: "response before end of request body", layer: "policy", status: r.status, bytes_out: bytesOut, bytes_in: r.bytesIn });
+        record({ method, host: t.host, port: t.port, path: auditPath(t.pathAndQuery), decision: r.dlp?.decision ?? "allow", reason: r.dlp?.reason ?? "response before end of request body", layer: r.dlp ? "dlp" : "policy", status: r.status, bytes_out: bytesOut, bytes_in: r.bytesIn });
         return false;
       }
       if (resp.p) await resp.p.catch(() => null);
@@ -793,9 +835,9 @@ export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
       host: t.host,
       port: t.port,
       path: auditPath(t.pathAndQuery),
-      decision: "allow",
-      reason: r.error,
-      layer: "policy",
+      decision: r.dlp?.decision ?? "allow",
+      reason: r.dlp?.reason ?? r.error,
+      layer: r.dlp ? "dlp" : "policy",
       status: r.status,
       bytes_out: bytesOut,
       bytes_in: r.bytesIn,
@@ -877,12 +919,14 @@ export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
   }
 
   // Relays one response (after any 1xx) from the upstream to the client,
-  // raw bytes, finding its end from its framing.
+  // raw bytes, finding its end from its framing. With a guard (auth
+  // routes) the head is checked and the body goes through the guard.
   async function relayResponse(
     sock: Duplex,
     u: Upstream,
     method: string,
     ctl: RelayCtl,
+    guard: ResponseGuard | null,
   ): Promise<RelayResult> {
     let buf: Buffer = Buffer.alloc(0);
     let bytesIn = 0;
@@ -895,6 +939,15 @@ export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
     const bad = async (reason: string): Promise<RelayResult> => {
       if (!ctl.aborted && !ctl.headSent) await sendBlocked(sock, 502, `gate: ${reason}`, true);
       return { status: 502, bytesIn, upstreamReusable: false, clientMayContinue: false, error: reason };
+    };
+    // The guard refuses a response: nothing more is read from this
+    // upstream connection, and the client gets a 502 (or, when part of a
+    // response already went out, a cut connection).
+    const refuse = async (reason: string): Promise<RelayResult> => {
+      u.sock.destroy();
+      if (ctl.headSent) sock.destroy();
+      else if (!ctl.aborted) await sendBlocked(sock, 502, `blocked: ${reason}`, true);
+      return { status: 502, bytesIn, upstreamReusable: false, clientMayContinue: false, error: null, dlp: { decision: "deny", reason } };
     };
     try {
       for (;;) {
@@ -917,6 +970,10 @@ export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
         let rest = buf.subarray(r.size);
         buf = Buffer.alloc(0);
         if (res.status === 101) return bad("protocol upgrades are not supported");
+        if (guard) {
+          const ref = guard.find(headBytes);
+          if (ref !== null) return refuse(`upstream response contained the credential for ${ref}`);
+        }
         if (res.status >= 100 && res.status < 200) {
           // Interim response (100 Continue, 103 Early Hints): relay and
           // wait for the final one. The gate already answered any Expect.
@@ -939,6 +996,17 @@ export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
         const framing = fr.framing;
         const upstreamClose = wantsCloseResponse(res.version, res.headers);
         if (ctl.aborted) return { status: res.status, bytesIn, upstreamReusable: false, clientMayContinue: false, error: "request abandoned" };
+        if (guard && framing.kind !== "none") {
+          // Only an identity body can be scanned exactly (we asked for one).
+          const codings = [...headerValues(res.headers, "content-encoding"), ...headerValues(res.headers, "transfer-encoding")]
+            .join(",")
+            .split(",")
+            .map((c) => c.trim().toLowerCase())
+            .filter((c) => c !== "" && c !== "identity" && c !== "chunked");
+          if (codings.length > 0) return refuse("compressed response on a credential route");
+          ctl.headSent = true;
+          return relayGuarded(sock, u, res.status, framing, headBytes, rest, guard, upstreamClose, bytesIn, touch);
+        }
         ctl.headSent = true;
         if (framing.kind === "length" && rest.length >= framing.length) {
           // The usual small response: head and body arrived together, so
@@ -1018,6 +1086,120 @@ export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
       }
     } finally {
       clearTimeout(timer);
+    }
+  }
+
+  // The body of a response on an auth route: every chunk goes through the
+  // guard (credential replaced by its same-length stand-in, a possible
+  // start of one held until the next chunk decides). Content-Length stays
+  // valid (same length); a chunked body is decoded and re-encoded (its
+  // trailers, which would bypass the guard, are dropped); a body delimited
+  // by close is relayed to EOF.
+  async function relayGuarded(
+    sock: Duplex,
+    u: Upstream,
+    status: number,
+    framing: Framing,
+    headBytes: Uint8Array,
+    rest: Uint8Array,
+    guard: ResponseGuard,
+    upstreamClose: boolean,
+    bytesIn: number,
+    touch: () => void,
+  ): Promise<RelayResult> {
+    const gs = guard.stream();
+    const replaced = new Set<string>();
+    const pass = (c: Uint8Array): Uint8Array => {
+      const r = gs.push(c);
+      for (const ref of r.replaced) replaced.add(ref);
+      return r.out;
+    };
+    const done = (upstreamReusable: boolean, clientMayContinue: boolean, error: string | null = null): RelayResult => ({
+      status,
+      bytesIn,
+      upstreamReusable,
+      clientMayContinue,
+      error,
+      dlp: replaced.size > 0 ? { decision: "allow", reason: `credential ${[...replaced].join(", ")} in response replaced by placeholder` } : undefined,
+    });
+    // The head leaves with the first body bytes (one write for the usual
+    // small response), or alone at once when none came with it (an SSE
+    // stream's client is waiting for it).
+    let head: Uint8Array | null = headBytes;
+    bytesIn += headBytes.length;
+    const send = async (parts: Uint8Array[]) => {
+      if (head) parts.unshift(head);
+      head = null;
+      const live = parts.filter((p) => p.length > 0);
+      if (live.length === 1) await writeAll(sock, live[0]!);
+      else if (live.length > 1) await writeAll(sock, Buffer.concat(live));
+    };
+    if (rest.length === 0) await send([]);
+    const next = async (): Promise<Uint8Array | null> => {
+      const n = await u.reader.read();
+      touch();
+      return n;
+    };
+
+    if (framing.kind === "length") {
+      let left = framing.length;
+      for (;;) {
+        const take = Math.min(left, rest.length);
+        if (take > 0) {
+          left -= take;
+          bytesIn += take;
+          const out = pass(rest.subarray(0, take));
+          await send(left === 0 ? [out, gs.end()] : [out]);
+          if (left === 0) return done(!upstreamClose && rest.length === take, true);
+        }
+        const n = await next();
+        if (!n) {
+          sock.destroy();
+          return done(false, false, "upstream closed mid-body");
+        }
+        rest = n;
+      }
+    }
+    if (framing.kind === "chunked") {
+      const dec = new ChunkedDecoder();
+      for (;;) {
+        if (rest.length) {
+          let r: { data: Uint8Array[]; end: number };
+          try {
+            r = dec.push(rest);
+          } catch (e) {
+            sock.destroy();
+            return done(false, false, `bad chunked response: ${(e as ChunkedError).message}`);
+          }
+          bytesIn += r.end >= 0 ? r.end : rest.length;
+          const outs = r.data.map(pass);
+          if (r.end >= 0) outs.push(gs.end());
+          const size = outs.reduce((n, o) => n + o.length, 0);
+          const parts = size > 0 ? [Buffer.from(size.toString(16) + "\r\n", "latin1"), ...outs, CRLF] : [];
+          if (r.end >= 0) parts.push(LAST_CHUNK);
+          await send(parts);
+          if (r.end >= 0) return done(!upstreamClose && r.end === rest.length, true);
+        }
+        const n = await next();
+        if (!n) {
+          sock.destroy();
+          return done(false, false, "upstream closed mid-body");
+        }
+        rest = n;
+      }
+    }
+    // Delimited by close.
+    for (;;) {
+      if (rest.length) {
+        bytesIn += rest.length;
+        await send([pass(rest)]);
+      }
+      const n = await next();
+      if (!n) {
+        await send([gs.end()]);
+        return done(false, false);
+      }
+      rest = n;
     }
   }
 
@@ -1181,6 +1363,7 @@ interface RelayCtl {
 }
 
 const STALE = "stale kept-alive upstream connection";
+const CRLF = Buffer.from("\r\n", "latin1");
 
 interface ConnState {
   upstream: Upstream | null;
@@ -1194,6 +1377,10 @@ interface RelayResult {
   upstreamReusable: boolean;
   clientMayContinue: boolean;
   error: string | null;
+  // The response guard acted: a credential replaced ("allow") or the
+  // response refused ("deny"). Audited with layer "dlp"; names the
+  // token_ref, never the value.
+  dlp?: { decision: "allow" | "deny"; reason: string };
 }
 
 // A byte relay with back-pressure, for passthrough tunnels. Plain data /

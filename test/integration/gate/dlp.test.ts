@@ -116,12 +116,14 @@ describe("gate: credential injection", () => {
   test("the upstream sees the real token; the client only sent the placeholder", async () => {
     const r = await curl(env, [`https://api.test:${env.up.httpsPort}/user`, "-H", `Authorization: token ${PLACEHOLDER}`]);
     expect(r.status).toBe(200);
-    const seen = JSON.parse(r.body);
-    expect(seen.headers.authorization).toBe(`token ${REAL_TOKEN}`);
-    // Echoed back by the test upstream: the real token reaches the client
-    // only because this upstream reflects headers.
+    expect(env.up.seen.at(-1)!.headers.authorization).toBe(`token ${REAL_TOKEN}`);
+    // The test upstream echoes the request headers: the gate puts the
+    // placeholder back in the response (response-credential.test.ts).
+    expect(JSON.parse(r.body).headers.authorization).toBe(`token ${PLACEHOLDER}`);
     const k = await curl(env, [`https://key.test:${env.up.httpsPort}/k`]);
-    expect(JSON.parse(k.body).headers["x-api-key"]).toBe(REAL_TOKEN);
+    expect(env.up.seen.at(-1)!.headers["x-api-key"]).toBe(REAL_TOKEN);
+    expect(JSON.parse(k.body).headers["x-api-key"]).toBe(PLACEHOLDER);
+    expect(r.body + k.body).not.toContain(REAL_TOKEN);
   });
 
   test("the placeholder sent to another allowed host, or elsewhere in the request, is blocked", async () => {

@@ -39,8 +39,8 @@ export interface Upstreams {
   close(): void;
 }
 
-async function multiSanCert(names: string[]) {
-  const ca = await createCa("upstream-test");
+export async function multiSanCert(names: string[], caName = "upstream-test") {
+  const ca = await createCa(caName);
   const alg = { name: "ECDSA", namedCurve: "P-256" } as const;
   const keys = (await crypto.subtle.generateKey(alg, true, ["sign", "verify"])) as CryptoKeyPair;
   const caKey = await crypto.subtle.importKey("pkcs8", new Uint8Array(x509.PemConverter.decodeFirst(ca.keyPem)), alg, false, ["sign"]);

@@ -1,0 +1,145 @@
+import { describe, expect, test } from "bun:test";
+import { randomBytes } from "node:crypto";
+import { makePlaceholder } from "../../../src/gate/credentials.ts";
+import { compileResponseGuard, type ResponseGuard } from "../../../src/gate/response-guard.ts";
+
+const REAL = "ghp_R3alT0kenValue0123456789abcdefABCD";
+const PH = makePlaceholder(REAL);
+const SHORT = "tok-9Xq2Lm7Z";
+const SHORT_PH = makePlaceholder(SHORT);
+
+const guard = () => compileResponseGuard({ GH: REAL, SH: SHORT }, { GH: PH, SH: SHORT_PH })!;
+
+// Feeds `parts` through a stream and returns everything forwarded.
+function run(g: ResponseGuard, parts: (string | Uint8Array)[]): { out: string; replaced: string[]; maxHeld: number } {
+  const s = g.stream();
+  const out: Buffer[] = [];
+  const replaced: string[] = [];
+  let maxHeld = 0;
+  for (const p of parts) {
+    const r = s.push(typeof p === "string" ? Buffer.from(p) : p);
+    out.push(Buffer.from(r.out));
+    replaced.push(...r.replaced);
+    maxHeld = Math.max(maxHeld, s.held);
+  }
+  out.push(Buffer.from(s.end()));
+  return { out: Buffer.concat(out).toString("latin1"), replaced, maxHeld };
+}
+
+describe("response guard", () => {
+  test("placeholders from makePlaceholder have the real value's length (the guard relies on it)", () => {
+    for (const v of [REAL, SHORT, "sk-ant-api03-" + "x".repeat(93) + "AA", "abc-", "a.b.c.d.e.f.g.h", "ÿÿÿÿ-abcdefgh"]) {
+      const p = makePlaceholder(v);
+      expect(Buffer.byteLength(p)).toBe(Buffer.byteLength(v));
+    }
+  });
+
+  test("no credential long enough: no guard at all", () => {
+    expect(compileResponseGuard({}, {})).toBeNull();
+    expect(compileResponseGuard({ X: "short" }, { X: "shxrt" })).toBeNull();
+  });
+
+  test("find names the token_ref, never needs the value", () => {
+    const g = guard();
+    expect(g.find(Buffer.from(`HTTP/1.1 200 OK\r\nx-echo: token ${REAL}\r\n\r\n`))).toBe("GH");
+    expect(g.find(Buffer.from(`x-echo: ${SHORT}`))).toBe("SH");
+    expect(g.find(Buffer.from(`x-echo: ${PH} ${SHORT.slice(0, -1)}`))).toBeNull();
+  });
+
+  test("a value split at every offset across two chunks is replaced, and never forwarded", () => {
+    const g = guard();
+    for (const [v, ph] of [
+      [SHORT, SHORT_PH],
+      [REAL, PH],
+    ] as const) {
+      const text = `{"authorization":"Bearer ${v}","n":1}`;
+      const want = text.replace(v, ph);
+      for (let i = 1; i < text.length; i++) {
+        const r = run(g, [text.slice(0, i), text.slice(i)]);
+        expect(r.out).toBe(want);
+        expect(r.replaced).toEqual([v === REAL ? "GH" : "SH"]);
+      }
+      // One byte at a time.
+      const bytes = [...text].map((c) => c);
+      expect(run(g, bytes).out).toBe(want);
+    }
+  });
+
+  test("nothing of a value is forwarded before it is complete", () => {
+    const g = guard();
+    const s = g.stream();
+    const a = s.push(Buffer.from(`data: x ${REAL.slice(0, 20)}`));
+    expect(Buffer.from(a.out).toString()).toBe("data: x ");
+    expect(s.held).toBe(20);
+    const b = s.push(Buffer.from(`${REAL.slice(20)} y\n\n`));
+    expect(Buffer.from(b.out).toString()).toBe(`${PH} y\n\n`);
+    expect(s.held).toBe(0);
+  });
+
+  test("several values, overlapping prefixes, the placeholder's shared prefix", () => {
+    const g = guard();
+    const text = `ghp_ghp_${REAL}${REAL}ghp_x ${SHORT}tok-${SHORT} ${PH} end ghp_`;
+    const want = `ghp_ghp_${PH}${PH}ghp_x ${SHORT_PH}tok-${SHORT_PH} ${PH} end ghp_`;
+    for (let i = 0; i <= text.length; i++) expect(run(g, [text.slice(0, i), text.slice(i)]).out).toBe(want);
+    // The trailing "ghp_" is a prefix: held until the end, then forwarded.
+    const s = g.stream();
+    expect(Buffer.from(s.push(Buffer.from("end ghp_")).out).toString()).toBe("end ");
+    expect(Buffer.from(s.end()).toString()).toBe("ghp_");
+  });
+
+  test("matches a random reference over random splits", () => {
+    const g = guard();
+    for (let round = 0; round < 200; round++) {
+      const parts: string[] = [];
+      for (let k = 0; k < 8; k++) {
+        const r = Math.random();
+        parts.push(r < 0.2 ? REAL : r < 0.4 ? SHORT : r < 0.5 ? REAL.slice(0, 1 + (k % 30)) : randomBytes(1 + (k * 7) % 40).toString("base64"));
+      }
+      const text = parts.join("");
+      const want = text.replaceAll(REAL, PH).replaceAll(SHORT, SHORT_PH);
+      const cuts = [0, ...Array.from({ length: 5 }, () => Math.floor(Math.random() * text.length)).sort((a, b) => a - b), text.length];
+      const chunks = cuts.slice(1).map((c, i) => text.slice(cuts[i]!, c));
+      const r = run(g, chunks);
+      expect(r.out).toBe(want);
+      expect(r.out).not.toContain(REAL);
+    }
+  });
+
+  test("ordinary data is held back by at most a byte or two, and forwarded as a view", () => {
+    const g = guard();
+    const s = g.stream();
+    let total = 0;
+    let views = 0;
+    for (let i = 0; i < 2000; i++) {
+      const c = randomBytes(1000);
+      const heldBefore = s.held;
+      const r = s.push(c);
+      total += r.out.length;
+      expect(s.held).toBeLessThanOrEqual(2);
+      // Without a held byte from before, the output is the chunk itself (no copy).
+      if (heldBefore === 0) {
+        expect(r.out.buffer).toBe(c.buffer);
+        expect(r.out.byteOffset).toBe(c.byteOffset);
+        views++;
+      }
+    }
+    expect(views).toBeGreaterThan(1900);
+    total += s.end().length;
+    expect(total).toBe(2000 * 1000);
+  });
+
+  test("JSON- and URL-encoded echoes are replaced with the same encoding of the placeholder", () => {
+    const real = "abc/def+ghi=jkl";
+    const ph = makePlaceholder(real);
+    const g = compileResponseGuard({ K: real }, { K: ph })!;
+    expect(g.replaceAll(Buffer.from(`{"a":"abc\\/def+ghi=jkl"}`)).out.toString()).toBe(`{"a":"${ph.replaceAll("/", "\\/")}"}`);
+    expect(Buffer.from(g.replaceAll(Buffer.from(`?t=${encodeURIComponent(real)}&x`)).out).toString()).toBe(`?t=${encodeURIComponent(ph)}&x`);
+  });
+
+  test("a placeholder of another length (or none) becomes '*' of the value's length", () => {
+    const g = compileResponseGuard({ A: "0123456789abcdef", B: "fedcba9876543210" }, { A: "short-one" })!;
+    const r = g.replaceAll(Buffer.from("x 0123456789abcdef y fedcba9876543210 z"));
+    expect(Buffer.from(r.out).toString()).toBe(`x ${"*".repeat(16)} y ${"*".repeat(16)} z`);
+    expect(r.replaced.sort()).toEqual(["A", "B"]);
+  });
+});
