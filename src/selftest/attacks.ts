@@ -79,6 +79,31 @@ function judgeSealed(r: ExecResult, seen: Observed): Verdict {
   return { blocked: true, layer: "sealed-network", detail: firstLine(r.stdout + " " + r.stderr) || "no route" };
 }
 
+// The credential echoed back by its own host. The upstream must have got
+// the real value (else there was nothing to echo and the attack proves
+// nothing); the attacker must never see it, in any header or body byte;
+// and the gate must be the wall that acted (an audit line of layer dlp):
+// a body echo arrives with the placeholder in place of the value, a header
+// echo is refused with 502 "blocked:".
+function judgeEcho(r: ExecResult, seen: Observed, ctx: AttackContext, where: "body" | "header"): Verdict {
+  const real = ctx.credential.realValue;
+  if ((r.stdout + r.stderr).includes(real)) return { blocked: false, layer: null, detail: "the real credential reached the bottle" };
+  if (!seen.upstream.includes(real)) return { blocked: false, layer: null, detail: "the upstream never received the real credential: nothing was echoed" };
+  const st = curlStatus(r);
+  const dlp = seen.audit.filter((a) => a.layer === "dlp").at(-1);
+  if (where === "body") {
+    const placeholders = Number(r.stdout.match(/PLACEHOLDER-SEEN=(\d+)/)?.[1] ?? 0);
+    const ok = st?.http === 200 && placeholders > 0 && dlp?.decision === "allow";
+    return ok
+      ? { blocked: true, layer: "gate-dlp", detail: "echo arrived with the placeholder; audit: credential replaced" }
+      : { blocked: true, layer: null, detail: `credential absent, but no placeholder echo (HTTP ${st?.http ?? "?"}, placeholders ${placeholders}, audit ${dlp?.decision ?? "none"})` };
+  }
+  const refused = st?.http === 502 && /blocked: upstream response contained the credential/.test(r.stdout) && dlp?.decision === "deny";
+  return refused
+    ? { blocked: true, layer: "gate-dlp", detail: "response refused with 502; audit layer dlp" }
+    : { blocked: true, layer: null, detail: `credential absent, but no 502 refusal (HTTP ${st?.http ?? "?"}, audit ${dlp?.decision ?? "none"})` };
+}
+
 function firstLine(s: string): string {
   return s.trim().split("\n")[0]?.slice(0, 160) ?? "";
 }
@@ -330,6 +355,32 @@ echo "placeholder-prefix=$(printenv ${c.credential.envVar} | head -c 8)"`),
       /FOUND/.test(r.stdout)
         ? { blocked: false, layer: null, detail: r.stdout.split("\n").find((l) => l.startsWith("FOUND")) ?? "found" }
         : { blocked: true, layer: "credential-isolation", detail: "not found in env, /proc or files" },
+  });
+
+  // The allowed host reflects the request it got, with the real credential
+  // the gate injected: in the body (the gate puts the placeholder back) and
+  // in a response header (the gate refuses the response). The attacker
+  // prints every header and body byte it received.
+  const echo = (path: string) => (c: AttackContext) =>
+    script(`rm -f /tmp/cb.hdr /tmp/cb.body
+probe -D /tmp/cb.hdr -H "Authorization: Bearer $${c.credential.envVar}" "${H}/${path}"
+echo "--- headers"; cat /tmp/cb.hdr; echo "--- body"; cat /tmp/cb.body; echo
+echo "PLACEHOLDER-SEEN=$(cat /tmp/cb.hdr /tmp/cb.body 2>/dev/null | grep -cF "$${c.credential.envVar}")"`);
+  list.push({
+    id: "9.credential-echo-body",
+    category: 9,
+    title: "an upstream echoing the request in its body hands back the placeholder, not the credential",
+    expected: "gate-dlp",
+    script: echo("echo"),
+    judge: (r, seen, c) => judgeEcho(r, seen, c, "body"),
+  });
+  list.push({
+    id: "9.credential-echo-header",
+    category: 9,
+    title: "an upstream echoing the credential in a response header is refused (502)",
+    expected: "gate-dlp",
+    script: echo("echo-header"),
+    judge: (r, seen, c) => judgeEcho(r, seen, c, "header"),
   });
 
   return list;

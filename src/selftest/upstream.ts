@@ -34,11 +34,19 @@ export interface TestUpstream {
   stop(): void;
 }
 
+// /echo and /echo-header play a careless upstream that reflects the
+// request (httpbin's /headers, a debug page): the credential the gate
+// injected comes back in the body, or in a response header. The gate must
+// not let it reach the bottle.
 async function recordRequest(req: Request, rec: ReturnType<typeof recorder>): Promise<Response> {
   const url = new URL(req.url);
   const headers = [...req.headers].map(([k, v]) => `${k}: ${v}`).join("\n");
   const body = await req.text();
   rec.add(`${req.method} ${url.pathname}${url.search}\n${headers}\n\n${body}\n`);
+  if (url.pathname === "/echo") return new Response(`${headers}\n`, { status: 200 });
+  if (url.pathname === "/echo-header") {
+    return new Response("upstream-ok\n", { status: 200, headers: { "x-echo-authorization": req.headers.get("authorization") ?? "" } });
+  }
   return new Response("upstream-ok\n", { status: 200 });
 }
 

@@ -96,6 +96,38 @@ describe("escape catalogue", () => {
     expect(outcomeOf(a, a.judge({ code: 0, stdout: "placeholder-prefix=real-tok\n", stderr: "" }, nothing, ctx)).pass).toBe(true);
   });
 
+  test("credential echo: passes only when the bottle got the placeholder / a 502 and the gate's dlp layer acted", () => {
+    const real = ctx.credential.realValue;
+    const upstream = `GET /echo\nauthorization: Bearer ${real}\n\n\n`;
+    const audit = (decision: "allow" | "deny"): AuditRecord => ({ ...deny("dlp"), decision, status: decision === "allow" ? 200 : 502 });
+    const body = byId("9.credential-echo-body");
+    expect(body.expected).toBe("gate-dlp");
+    const s = body.script(ctx);
+    expect(s).toContain("$SELFTEST_TOKEN");
+    expect(s).toContain("/echo");
+    expect(s).not.toContain(real);
+    const replaced = { code: 0, stdout: "CURL=0 HTTP=200\nauthorization: Bearer stk_placeholder\nPLACEHOLDER-SEEN=1", stderr: "" };
+    expect(outcomeOf(body, body.judge(replaced, { audit: [audit("allow")], upstream }, ctx)).pass).toBe(true);
+    // The real value anywhere in the attacker's output fails, whatever else.
+    const leaked = { ...replaced, stdout: replaced.stdout + `\nauthorization: Bearer ${real}` };
+    const v = body.judge(leaked, { audit: [audit("allow")], upstream }, ctx);
+    expect(v.blocked).toBe(false);
+    expect(outcomeOf(body, v).pass).toBe(false);
+    expect(v.detail).not.toContain(real);
+    // Nothing echoed (the upstream never got the value), no placeholder, or no dlp audit: not a pass.
+    expect(outcomeOf(body, body.judge(replaced, { audit: [audit("allow")], upstream: "GET /echo\n" }, ctx)).pass).toBe(false);
+    expect(outcomeOf(body, body.judge({ ...replaced, stdout: "CURL=0 HTTP=200\nPLACEHOLDER-SEEN=0" }, { audit: [audit("allow")], upstream }, ctx)).pass).toBe(false);
+    expect(outcomeOf(body, body.judge(replaced, { audit: [], upstream }, ctx)).pass).toBe(false);
+
+    const header = byId("9.credential-echo-header");
+    expect(header.script(ctx)).toContain("/echo-header");
+    const refused = { code: 0, stdout: "CURL=0 HTTP=502\nblocked: upstream response contained the credential for SELFTEST_TOKEN\nPLACEHOLDER-SEEN=0", stderr: "" };
+    expect(outcomeOf(header, header.judge(refused, { audit: [audit("deny")], upstream }, ctx)).pass).toBe(true);
+    const through = { code: 0, stdout: `CURL=0 HTTP=200\nx-echo-authorization: Bearer ${real}\nupstream-ok`, stderr: "" };
+    expect(outcomeOf(header, header.judge(through, { audit: [], upstream }, ctx)).pass).toBe(false);
+    expect(outcomeOf(header, header.judge({ ...refused, stdout: "CURL=0 HTTP=200\nupstream-ok" }, { audit: [], upstream }, ctx)).pass).toBe(false);
+  });
+
   test("git push: rejected by the scan passes; an updated upstream fails", () => {
     const a = attacks(ctx).find((x) => x.category === 5)!;
     const rejected = { code: 0, stdout: "remote: blocked: secret aws-access-key in README.md (commit abc)\n ! [remote rejected] HEAD -> x (pre-receive hook declined)\nPUSH=1", stderr: "" };
