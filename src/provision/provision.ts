@@ -6,7 +6,7 @@ import { GUEST_PROMPT_FILE } from "../launch/agent.ts";
 import { GUEST_CA_FILE } from "../launch/inputs.ts";
 import type { Spec } from "../plan/types.ts";
 import { paths } from "../state/paths.ts";
-import { GUEST_HOME, GUEST_USER, GUEST_WORKSPACE } from "./guest.ts";
+import { GUEST_HOME, GUEST_ROOT, GUEST_USER, GUEST_WORKSPACE } from "./guest.ts";
 import { renderClaudeJson, renderClaudeSettings, renderGitconfig } from "./render.ts";
 import { checkSkills, guestSkillDir } from "./skills.ts";
 
@@ -40,7 +40,7 @@ export async function provisionBottle(bottle: ProvisionableBottle, input: Provis
   const caFile = join(paths.caDir(input.stateDir), "ca.crt");
   if (!existsSync(caFile)) throw new UserError(`the bottle's CA certificate ${caFile} is missing; run 'claude-bottle down' and start again`);
   const ca = readFileSync(caFile, "utf8");
-  const r = await bottle.run(["sh", "-c", 'cat > "$1" && chmod 644 "$1" && update-ca-certificates >/dev/null 2>&1', "sh", GUEST_CA_FILE], { user: "0", input: ca });
+  const r = await bottle.run(["sh", "-c", 'cat > "$1" && chmod 644 "$1" && update-ca-certificates >/dev/null 2>&1', "sh", GUEST_CA_FILE], { user: GUEST_ROOT, input: ca });
   if (r.code !== 0) throw new UserError(`update-ca-certificates failed in the bottle (exit ${r.code}); does the image have ca-certificates?`);
 
   if (spec.prompt.trim().length > 0) await writeGuestFile(bottle, GUEST_PROMPT_FILE, spec.prompt, GUEST_USER);

@@ -206,8 +206,9 @@ export class SmolmachinesBottle implements Bottle {
   }
 
   // Files go in as a tar stream over `exec -i`: works for files and
-  // directories alike and needs only sh and tar in the image.
-  async copyIn(hostPath: string, guestPath: string): Promise<void> {
+  // directories alike and needs only sh and tar in the image. With `user`
+  // the files are unpacked as that user (skills belong to the agent).
+  async copyIn(hostPath: string, guestPath: string, opts: { user?: string } = {}): Promise<void> {
     const isDir = statSync(hostPath).isDirectory();
     const tarArgv = isDir ? ["tar", "-C", hostPath, "-cf", "-", "."] : ["tar", "-C", dirname(hostPath), "-cf", "-", basename(hostPath)];
     const tar = Bun.spawn(tarArgv, { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
@@ -216,7 +217,7 @@ export class SmolmachinesBottle implements Bottle {
     const script = isDir
       ? 'mkdir -p "$1" && tar -xf - -C "$1"'
       : 'd=$(mktemp -d) && tar -xf - -C "$d" && mkdir -p "$(dirname "$1")" && mv "$d/$2" "$1" && rmdir "$d"';
-    const r = await this.run(["sh", "-c", script, "sh", guestPath, basename(hostPath)], { input: bytes });
+    const r = await this.run(["sh", "-c", script, "sh", guestPath, basename(hostPath)], { input: bytes, user: opts.user });
     if (r.code !== 0) throw new UserError(`could not copy ${hostPath} to ${guestPath} in the bottle: ${r.stderr.trim().split("\n").pop() ?? ""}`);
   }
 
