@@ -8,12 +8,10 @@ import type { Backend } from "./types.ts";
 const loaders: Record<BackendName, () => Promise<Backend>> = {
   docker: async () => (await import("./docker/index.ts")).createDockerBackend(),
   smolmachines: async () => {
-    const [{ createSmolmachinesBackend }, { provisionBottle }] = await Promise.all([import("./smolmachines/index.ts"), import("../provision/provision.ts")]);
-    // Provisioning (CA trust, prompt, skills, git config, Claude settings)
-    // goes only through the Bottle interface, so both backends share it.
-    return createSmolmachinesBackend({
-      provision: (bottle, spec, _plan, ctx) => provisionBottle(bottle, { spec, stateDir: ctx.stateDir, hostEnv: process.env, progress: ctx.progress }),
-    });
+    const [{ createSmolmachinesBackend }, { sharedWiring }] = await Promise.all([import("./smolmachines/index.ts"), import("./smolmachines/wiring.ts")]);
+    // The shared provisioner and the docker-built agent image (for bottles
+    // without `image:`); see smolmachines/wiring.ts.
+    return createSmolmachinesBackend(sharedWiring(process.env));
   },
 };
 

@@ -20,7 +20,7 @@ export interface SmolmachinesOptions {
   hostEnv?: Record<string, string | undefined>; // default: process.env
   // The agent image when the spec names none (e.g. the docker backend's
   // image builder returning its tag). A path is used as a local archive.
-  agentImage?: () => Promise<string>;
+  agentImage?: (ctx: LaunchContext) => Promise<string>;
   // Shared provisioning (CA trust store, prompt, skills, git config, Claude
   // settings), run through the Bottle interface after the machine is up.
   provision?: (bottle: Bottle, spec: Spec, plan: PlanJson, ctx: LaunchContext) => Promise<void>;
@@ -96,7 +96,7 @@ export function createSmolmachinesBackend(opts: SmolmachinesOptions = {}): Backe
       }
 
       ctx.progress("preparing the agent image for smolvm");
-      const image = spec.image ?? plan.image ?? (opts.agentImage ? await opts.agentImage() : null);
+      const image = spec.image ?? plan.image ?? (opts.agentImage ? await opts.agentImage(ctx) : null);
       if (!image) throw new UserError("no agent image for the smolmachines backend; set `image:` in the bottle to a `docker save` archive or a local docker image");
       const imagePath = await ensureImageArchive(image, { home, docker: opts.docker, env: runner.env(), progress: ctx.progress });
 

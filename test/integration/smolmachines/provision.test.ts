@@ -1,0 +1,245 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { createSmolmachinesBackend } from "../../../src/backends/smolmachines/index.ts";
+import { sharedWiring } from "../../../src/backends/smolmachines/wiring.ts";
+import type { Bottle } from "../../../src/backends/types.ts";
+import { UserError } from "../../../src/errors.ts";
+import { ensureCa } from "../../../src/gate/tls/ca.ts";
+import type { Spec } from "../../../src/plan/types.ts";
+import { paths } from "../../../src/state/paths.ts";
+import { TEST_BASE_IMAGE, dockerTest } from "../../helpers/docker.ts";
+import { FAKE_DIR, FAKE_SMOLVM, fakeImage, makeCtx, makePlan, makeSpec, makeWorld, standInGate, type World } from "./helpers.ts";
+
+// A smolmachines bottle launched through the backend, wired exactly as the
+// registry wires it (sharedWiring), comes up provisioned: the bottle's CA in
+// the system store (and in the bundle update-ca-certificates makes), the
+// prompt file, skills, the git insteadOf rewrites, Claude settings.
+//
+// The fake smolvm's guest sees the HOST filesystem (only /run is private;
+// test/fixtures/fake-smolvm/vm.ts), and these tests may run as root. Left
+// alone, provisioning would write /home/node, put a CA into this machine's
+// trust store and run its ca-certificates hooks. So before the shared
+// provisioner runs, the test gives the fake VM its own view, inside the VM's
+// private mount namespace (every exec joins it): throwaway directories over
+// /home and the CA directories, an empty hooks directory, and everything
+// else read-only. The fake maps a single uid, so it cannot switch users: a
+// stand-in `runuser` records the user asked for and runs the command as the
+// guest's root. Nothing in src/ knows about any of this.
+
+interface Guest {
+  dir: string;
+  home: string; // appears as /home
+  ca: string; // appears as /usr/local/share/ca-certificates
+  certs: string; // appears as /etc/ssl/certs
+  runuserLog: string;
+}
+
+function makeGuest(root: string): Guest {
+  const dir = join(root, "guest");
+  const g: Guest = { dir, home: join(dir, "home"), ca: join(dir, "ca"), certs: join(dir, "certs"), runuserLog: join(dir, "log", "runuser.log") };
+  for (const d of [join(g.home, "node"), g.ca, g.certs, join(dir, "hooks"), join(dir, "log")]) mkdirSync(d, { recursive: true });
+  writeFileSync(join(g.home, ".cb-guest"), "");
+  writeFileSync(g.runuserLog, "");
+  // runuser -u USER -- ARGV...: log "USER<TAB>ARGV" and run ARGV.
+  writeFileSync(
+    join(dir, "runuser"),
+    [
+      "#!/bin/sh",
+      '[ "$1" = "-u" ] && [ "$3" = "--" ] || { echo "unexpected runuser argv: $*" >&2; exit 97; }',
+      `u="$2"; shift 3`,
+      `printf '%s\\t%s\\n' "$u" "$*" >> '${g.runuserLog}'`,
+      'exec "$@"',
+      "",
+    ].join("\n"),
+  );
+  chmodSync(join(dir, "runuser"), 0o755);
+  return g;
+}
+
+const SEAL = `set -e
+G="$1"
+mount --bind "$G" "$G"
+mount --bind "$G/home" /home
+mount --bind "$G/ca" /usr/local/share/ca-certificates
+mount --bind "$G/certs" /etc/ssl/certs
+if [ -d /etc/ca-certificates/update.d ]; then mount --bind "$G/hooks" /etc/ca-certificates/update.d; fi
+ru=$(command -v runuser)
+mount --bind "$G/runuser" "$ru"
+mount --bind /tmp /tmp
+mount -o remount,bind,ro /
+for m in $(awk '{print $5}' /proc/self/mountinfo); do
+  case "$m" in
+    /|/proc*|/sys*|/dev*|/run*|/tmp|/home|/usr/local/share/ca-certificates|/etc/ssl/certs|/etc/ca-certificates/update.d|"$ru"|"$G"*) ;;
+    *) mount -o remount,bind,ro "$m" 2>/dev/null || true ;;
+  esac
+done
+[ -e /home/.cb-guest ] || { echo "/home is not the guest's" >&2; exit 1; }
+for d in /etc /usr /usr/local/share /var /root; do
+  if touch "$d/.cb-seal-probe" 2>/dev/null; then rm -f "$d/.cb-seal-probe"; echo "$d is writable" >&2; exit 1; fi
+done
+`;
+
+async function seal(bottle: Bottle, g: Guest): Promise<void> {
+  const r = await bottle.run(["sh", "-c", SEAL, "sh", g.dir]);
+  if (r.code !== 0) throw new Error(`could not seal the fake guest (exit ${r.code}): ${r.stderr.trim()}`);
+}
+
+function sealedBackend(world: World, hostEnv: Record<string, string | undefined>, guest: Guest) {
+  const wiring = sharedWiring(hostEnv, world.home);
+  return createSmolmachinesBackend({
+    home: world.home,
+    smolvmBin: FAKE_SMOLVM,
+    hostEnv,
+    readyTimeoutMs: 15_000,
+    agentImage: wiring.agentImage,
+    provision: async (bottle, spec, plan, ctx) => {
+      await seal(bottle, guest);
+      await wiring.provision(bottle, spec, plan, ctx);
+    },
+  });
+}
+
+function createArgvs(world: World): string[][] {
+  const log = join(world.fakeState, "argv.log");
+  if (!existsSync(log)) return [];
+  return readFileSync(log, "utf8")
+    .trim()
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as string[])
+    .filter((a) => a[1] === "create");
+}
+
+async function prepareState(world: World, slug: string): Promise<{ stateDir: string; gateSocket: string; gate: ReturnType<typeof standInGate> }> {
+  const stateDir = join(world.home, "state", slug);
+  mkdirSync(join(stateDir, "sock"), { recursive: true, mode: 0o700 });
+  await ensureCa(paths.caDir(stateDir), slug);
+  const gateSocket = join(stateDir, "sock", "gate.sock");
+  return { stateDir, gateSocket, gate: standInGate(gateSocket) };
+}
+
+const HOST_CA = "/usr/local/share/ca-certificates/claude-bottle.crt";
+const hostBefore = { ca: existsSync(HOST_CA), nodeHome: existsSync("/home/node") };
+
+let world: World;
+const gates: { stop(): void }[] = [];
+
+beforeAll(() => {
+  world = makeWorld();
+});
+
+afterAll(() => {
+  for (const g of gates) g.stop();
+  world?.cleanup();
+  // The sealing worked: this machine's /home and trust store are as before.
+  expect(existsSync(HOST_CA)).toBe(hostBefore.ca);
+  expect(existsSync("/home/node")).toBe(hostBefore.nodeHome);
+});
+
+describe("a smolmachines bottle gets the shared provisioning", () => {
+  test("CA in the guest trust store, prompt, skill, git insteadOf, Claude settings; each as the right user", async () => {
+    const slug = "dev-pr0v1";
+    const { stateDir, gateSocket, gate } = await prepareState(world, slug);
+    gates.push(gate);
+    const userHome = join(world.root, "user");
+    mkdirSync(join(userHome, ".claude", "skills", "review"), { recursive: true });
+    writeFileSync(join(userHome, ".claude", "skills", "review", "SKILL.md"), "# review\nread the diff\n");
+    const hostEnv: Record<string, string | undefined> = { ...world.env, HOME: userHome };
+    const guest = makeGuest(join(world.root, slug));
+    const backend = sealedBackend(world, hostEnv, guest);
+    const spec = makeSpec({
+      image: fakeImage(world),
+      prompt: "Review the open pull request.\n",
+      skills: ["review"],
+      supervise: true,
+      git: [{ name: "web", url: "git@github.com:acme/web.git", allow_force: false, allow_delete: false }] as Spec["git"],
+    });
+    const steps: string[] = [];
+    const ctx = { ...makeCtx(stateDir, gateSocket, { HTTP_PROXY: "http://127.0.0.1:3128" }), progress: (s: string) => void steps.push(s) };
+    const bottle = await backend.launch(spec, makePlan(slug, stateDir, spec), ctx);
+    expect(steps).toContain("trusting the bottle's CA");
+
+    // The CA: the file in the system store, and in the bundle that
+    // update-ca-certificates rebuilt from it (what SSL_CERT_FILE points at).
+    const caPem = readFileSync(join(paths.caDir(stateDir), "ca.crt"), "utf8");
+    expect(readFileSync(join(guest.ca, "claude-bottle.crt"), "utf8")).toBe(caPem);
+    expect(statSync(join(guest.ca, "claude-bottle.crt")).mode & 0o777).toBe(0o644);
+    const body = caPem.trim().split("\n").slice(1, -1).join("\n");
+    expect(readFileSync(join(guest.certs, "ca-certificates.crt"), "utf8")).toContain(body);
+
+    // The rest, seen both from the host side and from inside the guest.
+    const node = join(guest.home, "node");
+    expect(readFileSync(join(node, ".claude-bottle", "prompt.md"), "utf8")).toBe(spec.prompt);
+    expect((await bottle.run(["cat", "/home/node/.claude-bottle/prompt.md"])).stdout).toBe(spec.prompt);
+    expect(readFileSync(join(node, ".claude", "skills", "review", "SKILL.md"), "utf8")).toBe("# review\nread the diff\n");
+    const insteadOf = Bun.spawnSync(["git", "config", "--file", join(node, ".gitconfig"), "--get", "url.http://git.bottle.internal/web.git.insteadof"]);
+    expect(insteadOf.stdout.toString().trim()).toBe("git@github.com:acme/web.git");
+    expect(JSON.parse(readFileSync(join(node, ".claude", "settings.json"), "utf8")).env.CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC).toBe("1");
+    expect(statSync(join(node, ".claude", "settings.json")).mode & 0o777).toBe(0o600);
+    expect(JSON.parse(readFileSync(join(node, ".claude.json"), "utf8")).mcpServers.supervise.url).toBe("http://supervise.bottle.internal/mcp");
+
+    // Who did what: SmolmachinesBottle turns ExecOptions.user into runuser.
+    const runs = readFileSync(guest.runuserLog, "utf8").trim().split("\n").map((l) => l.split("\t") as [string, string]);
+    const userFor = (needle: string) => runs.filter(([, argv]) => argv.includes(needle)).map(([u]) => u);
+    expect(userFor("/usr/local/share/ca-certificates/claude-bottle.crt")).toEqual(["root"]);
+    expect(userFor("/home/node/.claude-bottle/prompt.md")).toEqual(["node"]);
+    expect(userFor("/home/node/.claude/skills/review")).toEqual(["node"]);
+    expect(userFor("/home/node/.gitconfig")).toEqual(["node"]);
+    expect(userFor("/home/node/.claude/settings.json")).toEqual(["node"]);
+    expect(userFor("/home/node/.claude.json")).toEqual(["node"]);
+    await bottle.remove();
+  }, 60_000);
+
+  test("no `image:` and no docker on the host: one clear line, and nothing is created", async () => {
+    const slug = "dev-n0dkr";
+    const { stateDir, gateSocket, gate } = await prepareState(world, slug);
+    gates.push(gate);
+    // PATH without docker (the fake's directory only).
+    const hostEnv: Record<string, string | undefined> = { ...world.env, PATH: FAKE_DIR };
+    const backend = sealedBackend(world, hostEnv, makeGuest(join(world.root, slug)));
+    const spec = makeSpec();
+    const before = createArgvs(world).length;
+    let err: unknown;
+    try {
+      await backend.launch(spec, makePlan(slug, stateDir, spec), makeCtx(stateDir, gateSocket, {}));
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(UserError);
+    const msg = (err as Error).message;
+    expect(msg).not.toContain("\n");
+    expect(msg).toContain("docker is not installed");
+    expect(msg).toMatch(/set `image:` in the bottle to a local archive or rootfs path.*or install and start docker on the host/);
+    expect(createArgvs(world).length).toBe(before);
+  });
+
+  dockerTest(
+    "no `image:` with docker on the host: the docker agent image is built, exported once and given to smolvm",
+    async () => {
+      const slug = "dev-d0ckr";
+      const { stateDir, gateSocket, gate } = await prepareState(world, slug);
+      gates.push(gate);
+      const hostEnv: Record<string, string | undefined> = { ...world.env, CLAUDE_BOTTLE_BASE_IMAGE: TEST_BASE_IMAGE, CLAUDE_BOTTLE_AGENT_PACKAGE: "none" };
+      const guest = makeGuest(join(world.root, slug));
+      const backend = sealedBackend(world, hostEnv, guest);
+      const spec = makeSpec({ git: [{ name: "api", url: "https://github.com/acme/api.git", allow_force: false, allow_delete: false }] as Spec["git"] });
+      const bottle = await backend.launch(spec, makePlan(slug, stateDir, spec), makeCtx(stateDir, gateSocket, {}));
+
+      const create = createArgvs(world).find((a) => a.includes(`claude-bottle.slug=${slug}`)) as string[];
+      const image = create[create.indexOf("--image") + 1]!;
+      expect(image).toMatch(new RegExp(`^${join(world.home, "cache", "smolvm-images")}/[0-9a-f]{64}\\.tar$`));
+      // A `docker save` archive of the agent image (the docker backend's tag).
+      const manifest = Bun.spawnSync(["tar", "-xOf", image, "manifest.json"]);
+      expect(manifest.exitCode).toBe(0);
+      const tags = (JSON.parse(manifest.stdout.toString()) as { RepoTags: string[] }[]).flatMap((m) => m.RepoTags);
+      expect(tags.some((t) => t.startsWith("claude-bottle/agent:"))).toBe(true);
+      // And provisioned like any other bottle.
+      const insteadOf = Bun.spawnSync(["git", "config", "--file", join(guest.home, "node", ".gitconfig"), "--get", "url.http://git.bottle.internal/api.git.insteadof"]);
+      expect(insteadOf.stdout.toString().trim()).toBe("https://github.com/acme/api.git");
+      expect(readFileSync(join(guest.ca, "claude-bottle.crt"), "utf8")).toBe(readFileSync(join(paths.caDir(stateDir), "ca.crt"), "utf8"));
+      await bottle.remove();
+    },
+    120_000,
+  );
+});
