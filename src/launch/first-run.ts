@@ -16,8 +16,6 @@ export interface FirstRunContext {
   backend: BackendName;
   // No bottle/agent manifests were found: `up` runs the embedded defaults.
   usingDefaults: boolean;
-  // The agent image is not there yet and will be built (docker) or packed (smolvm).
-  imageBuild: boolean;
 }
 
 export interface Topic {
@@ -57,19 +55,19 @@ export function firstRunTopics(ctx: FirstRunContext): Topic[] {
           lines: ["Backend smolvm: the bottle is a microVM with no network card; the gate socket is its only connection to the host."],
         },
   );
-  if (ctx.imageBuild) {
-    topics.push(
-      ctx.backend === "docker"
-        ? {
-            id: "image:docker",
-            lines: ["Building the agent image (Node.js, git, Claude Code). This takes a few minutes once; later bottles reuse it."],
-          }
-        : {
-            id: "image:smolmachines",
-            lines: ["Preparing the agent image for smolvm on the host (the VM has no network to pull it). This happens once."],
-          },
-    );
-  }
+  // The first run with a backend is the one that builds (docker) or
+  // prepares (smolvm) the agent image: explained once, like every topic.
+  topics.push(
+    ctx.backend === "docker"
+      ? {
+          id: "image:docker",
+          lines: ["Building the agent image (Node.js, git, Claude Code). This takes a few minutes once; later bottles reuse it."],
+        }
+      : {
+          id: "image:smolmachines",
+          lines: ["Preparing the agent image for smolvm on the host (the VM has no network to pull it). This happens once."],
+        },
+  );
   topics.push(
     {
       id: "gate",

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FIRST_RUN_MARKER, firstRunTopics, parseMarker, takeFirstRunLines, type FirstRunContext } from "../../../src/launch/first-run.ts";
 
-const docker: FirstRunContext = { backend: "docker", usingDefaults: true, imageBuild: true };
+const docker: FirstRunContext = { backend: "docker", usingDefaults: true };
 const home = () => mkdtempSync(join(tmpdir(), "cb-first-run-"));
 
 describe("firstRunTopics", () => {
@@ -12,9 +12,9 @@ describe("firstRunTopics", () => {
     expect(firstRunTopics(docker).map((t) => t.id)).toEqual(["intro", "defaults", "backend:docker", "image:docker", "gate", "ca", "attach"]);
   });
 
-  test("leaves out the defaults and image topics when they do not apply", () => {
-    const ids = firstRunTopics({ backend: "smolmachines", usingDefaults: false, imageBuild: false }).map((t) => t.id);
-    expect(ids).toEqual(["intro", "backend:smolmachines", "gate", "ca", "attach"]);
+  test("leaves out the defaults topic when manifests exist; the image topic follows the backend", () => {
+    const ids = firstRunTopics({ backend: "smolmachines", usingDefaults: false }).map((t) => t.id);
+    expect(ids).toEqual(["intro", "backend:smolmachines", "image:smolmachines", "gate", "ca", "attach"]);
   });
 
   test("names the commands a new user needs", () => {
@@ -40,11 +40,11 @@ describe("takeFirstRunLines", () => {
   test("a later run with another backend explains only what is new", () => {
     const h = home();
     takeFirstRunLines(h, docker);
-    const later = takeFirstRunLines(h, { backend: "smolmachines", usingDefaults: true, imageBuild: true });
+    const later = takeFirstRunLines(h, { backend: "smolmachines", usingDefaults: true });
     expect(later.join("\n")).toContain("smolvm");
     expect(later.join("\n")).not.toContain("First run");
     expect(later.join("\n")).not.toContain("certificate authority");
-    expect(takeFirstRunLines(h, { backend: "smolmachines", usingDefaults: true, imageBuild: true })).toEqual([]);
+    expect(takeFirstRunLines(h, { backend: "smolmachines", usingDefaults: true })).toEqual([]);
   });
 
   test("creates a missing home directory (0700)", () => {
