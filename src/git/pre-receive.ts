@@ -89,9 +89,14 @@ export async function preReceive(io: PreReceiveIo): Promise<number> {
   // 3. gitleaks, when installed.
   const leaks = gitleaksPath(env.PATH);
   if (leaks) {
-    const found = await runGitleaks({ bin: leaks, gitDir: io.gitDir, env, newOids });
-    if (found.length > 0) {
-      for (const f of found.slice(0, 5)) say(findingMessage(f));
+    const r = await runGitleaks({ bin: leaks, gitDir: io.gitDir, env, newOids });
+    if (!r.ok) {
+      // Fail closed: a scanner that could not look is not a clean result.
+      say(`push rejected: ${r.error}. Nothing was sent upstream; fix gitleaks or take it off the gate's PATH, then push again.`);
+      return 1;
+    }
+    if (r.findings.length > 0) {
+      for (const f of r.findings.slice(0, 5)) say(findingMessage(f));
       return 1;
     }
   }
