@@ -13,6 +13,10 @@ set -euo pipefail
 
 prefix=${1:-/opt/claude-bottle-ci/gitleaks}
 link=/usr/local/bin/gitleaks
+case "$prefix" in
+  /?*) ;;
+  *) echo "install-gitleaks: the prefix must be an absolute path other than / (got '$prefix')" >&2; exit 2 ;;
+esac
 
 if command -v gitleaks >/dev/null 2>&1 && gitleaks version >/dev/null 2>&1; then
   echo "install-gitleaks: already installed ($(command -v gitleaks))"
