@@ -19,13 +19,17 @@ export interface ExecOptions {
   user?: string;
 }
 
+export type RunInput = string | Uint8Array | ReadableStream<Uint8Array>;
+
 // A running bottle. Every command and provisioning step shared between
 // backends goes through this, so command files never branch on the backend.
 export interface Bottle {
   slug: string;
   exec(argv: string[], opts?: ExecOptions): Promise<number>;
-  // Like exec, but captures output (for provisioning and tests).
-  run(argv: string[], opts?: ExecOptions & { input?: string | Uint8Array }): Promise<{ code: number; stdout: string; stderr: string }>;
+  // Like exec, but captures output (for provisioning and tests). A stream
+  // input is piped to the command as it comes (e.g. a host tar's stdout), so
+  // large inputs are never held in memory.
+  run(argv: string[], opts?: ExecOptions & { input?: RunInput }): Promise<{ code: number; stdout: string; stderr: string }>;
   copyIn(hostPath: string, guestPath: string): Promise<void>;
   stop(): Promise<void>;
   remove(): Promise<void>;

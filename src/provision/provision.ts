@@ -9,10 +9,12 @@ import { paths } from "../state/paths.ts";
 import { GUEST_HOME, GUEST_ROOT, GUEST_USER, GUEST_WORKSPACE } from "./guest.ts";
 import { renderClaudeJson, renderClaudeSettings, renderGitconfig } from "./render.ts";
 import { checkSkills, guestSkillDir } from "./skills.ts";
+import { copyWorkspace, pointOriginAtGate } from "./workspace.ts";
 
-// Provisioning a started bottle (DESIGN.md data flow step 6): CA trust,
-// prompt, skills, git URL rewrites, Claude settings. Only through the Bottle
-// interface, so any backend can run it.
+// Provisioning a started bottle (DESIGN.md data flow step 6): the workspace
+// copy, CA trust, prompt, skills, git URL rewrites, Claude settings, and the
+// copy's origin pointed at the gate. Only through the Bottle interface, so
+// any backend can run it.
 
 // A bottle that can copy a host directory in as a given guest user (skills
 // must belong to the agent, not to root).
@@ -32,6 +34,12 @@ export interface ProvisionInput {
 
 export async function provisionBottle(bottle: ProvisionableBottle, input: ProvisionInput): Promise<void> {
   const { spec } = input;
+
+  // The workspace first: everything after may assume /workspace is there.
+  if (spec.workspace.mode === "copy") {
+    if (!spec.workspace.path) throw new UserError("workspace mode copy needs a path; run from your project or use workspace: none");
+    await copyWorkspace(bottle, spec.workspace.path, input.progress);
+  }
 
   // CA trust: root writes the per-bottle CA into the system store. Root in
   // the container has no capabilities, but owns /usr/local/share and
@@ -55,4 +63,7 @@ export async function provisionBottle(bottle: ProvisionableBottle, input: Provis
   await writeGuestFile(bottle, `${GUEST_HOME}/.gitconfig`, renderGitconfig(spec.git, ws), GUEST_USER);
   await writeGuestFile(bottle, `${GUEST_HOME}/.claude/settings.json`, renderClaudeSettings(), GUEST_USER, "600");
   await writeGuestFile(bottle, `${GUEST_HOME}/.claude.json`, renderClaudeJson(spec.supervise), GUEST_USER, "600");
+
+  // Last: git in the copy now sees the gitconfig written above.
+  await pointOriginAtGate(bottle, spec.workspace.mode);
 }

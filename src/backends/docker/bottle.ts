@@ -1,7 +1,6 @@
-import { statSync } from "node:fs";
-import { basename, dirname } from "node:path";
 import { UserError } from "../../errors.ts";
-import type { Bottle, ExecOptions } from "../types.ts";
+import { copyInByTar } from "../../provision/copy-in.ts";
+import type { Bottle, ExecOptions, RunInput } from "../types.ts";
 import { execArgv } from "./args.ts";
 import { docker, dockerMessage, isNoSuchContainer, spawnDocker, type Captured, type Docker } from "./cli.ts";
 
@@ -47,45 +46,31 @@ export class DockerBottle implements Bottle {
     return code;
   }
 
-  async run(argv: string[], opts: ExecOptions & { input?: string | Uint8Array } = {}): Promise<Captured> {
+  async run(argv: string[], opts: ExecOptions & { input?: RunInput } = {}): Promise<Captured> {
     const args = execArgv({ name: this.name, argv, interactive: opts.input !== undefined, user: opts.user, workdir: opts.workdir, env: opts.env });
-    const c = await docker(this.d, args, { input: opts.input });
+    const c = opts.input instanceof ReadableStream ? await this.streamed(args, opts.input) : await docker(this.d, args, { input: opts.input });
     if (dockerFailed(c.code, c.stderr)) throw new UserError(`docker exec in ${this.name} failed: ${dockerMessage(c.stderr, c.code)}`);
     return c;
+  }
+
+  // A stream becomes docker's stdin as it is: Bun pipes it chunk by chunk,
+  // so a large input (a workspace tar) is never held in memory.
+  private async streamed(args: string[], input: ReadableStream<Uint8Array>): Promise<Captured> {
+    let p: Bun.Subprocess<ReadableStream<Uint8Array>, "pipe", "pipe">;
+    try {
+      p = Bun.spawn([this.d.bin, ...args], { env: this.d.env() as Record<string, string>, stdin: input, stdout: "pipe", stderr: "pipe" });
+    } catch {
+      throw new UserError(`could not run ${this.d.bin}; install Docker (see 'claude-bottle doctor') or use --backend smolmachines`);
+    }
+    const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+    return { code, stdout, stderr };
   }
 
   // A tar stream into `tar -x` running as the bottle's user: the files come
   // out owned by that user with their modes kept, and no capability (chown)
   // is needed. Works for files and directories.
   async copyIn(hostPath: string, guestPath: string, opts: { user?: string } = {}): Promise<void> {
-    let isDir: boolean;
-    try {
-      isDir = statSync(hostPath).isDirectory();
-    } catch {
-      throw new UserError(`cannot copy ${hostPath} into the bottle: it does not exist`);
-    }
-    const tarArgv = isDir ? ["tar", "-C", hostPath, "-cf", "-", "."] : ["tar", "-C", dirname(hostPath), "-cf", "-", basename(hostPath)];
-    const script = isDir
-      ? 'mkdir -p "$1" && tar -xf - -C "$1"'
-      : 'd=$(mktemp -d) && tar -xf - -C "$d" && mkdir -p "$(dirname "$1")" && mv "$d/$2" "$1" && rmdir "$d"';
-    await this.tarInto(tarArgv, ["sh", "-c", script, "sh", guestPath, basename(hostPath)], opts.user, `copy ${hostPath} to ${guestPath}`);
-  }
-
-  // Streams a host `tar -c` straight into a command in the bottle (no copy
-  // of the whole tree in memory).
-  async tarInto(hostTar: string[], guestArgv: string[], user: string | undefined, what: string, hostStdin?: string): Promise<void> {
-    const tar = Bun.spawn(hostTar, { stdin: hostStdin !== undefined ? new Blob([hostStdin]) : "ignore", stdout: "pipe", stderr: "pipe" });
-    const args = execArgv({ name: this.name, argv: guestArgv, interactive: true, user });
-    const p = Bun.spawn([this.d.bin, ...args], { env: this.d.env() as Record<string, string>, stdin: tar.stdout, stdout: "pipe", stderr: "pipe" });
-    const [tarErr, tarCode, , err, code] = await Promise.all([
-      new Response(tar.stderr).text(),
-      tar.exited,
-      new Response(p.stdout).text(),
-      new Response(p.stderr).text(),
-      p.exited,
-    ]);
-    if (tarCode !== 0) throw new UserError(`could not ${what}: host tar failed: ${tarErr.trim().split("\n").at(-1) ?? tarCode}`);
-    if (code !== 0) throw new UserError(`could not ${what} in the bottle: ${dockerMessage(err, code)}`);
+    await copyInByTar(this, hostPath, guestPath, opts.user);
   }
 
   async stop(): Promise<void> {

@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { UserError } from "../../errors.ts";
 import type { PlanJson, Spec } from "../../plan/types.ts";
 import { GUEST_WORKSPACE } from "../../provision/guest.ts";
@@ -7,14 +8,13 @@ import { checkSkills } from "../../provision/skills.ts";
 import { bottleHome, paths } from "../../state/paths.ts";
 import { probeDocker } from "../select.ts";
 import type { Backend, BottleInfo, CleanupItem, LaunchContext } from "../types.ts";
-import { assertNoSecretValues, runArgv } from "./args.ts";
+import { assertNoSecretValues, runArgv, type WorkspaceMounts } from "./args.ts";
 import { DockerBottle, removeContainer } from "./bottle.ts";
 import { docker, dockerMessage, isNoSuchContainer, type Docker } from "./cli.ts";
 import { CLAUDE_CODE_PIN, GUEST_GATE_SOCKET, LABEL_OWNER, LABEL_SLUG, RELAY_PORT, containerName } from "./constants.ts";
 import { agentPackageChoice, resolveBaseImage } from "./image-plan.ts";
 import { ensureAgentImage, type AgentImage } from "./image.ts";
 import { createSteps } from "./progress.ts";
-import { copyWorkspace, workspaceMounts } from "./workspace.ts";
 
 export interface DockerOptions {
   home?: string; // default: CLAUDE_BOTTLE_HOME or ~/.claude-bottle
@@ -22,11 +22,16 @@ export interface DockerOptions {
   hostEnv?: Record<string, string | undefined>; // default: process.env, read at each use
   tty?: boolean; // spinner for progress; default: stderr is a terminal
   err?: (line: string) => void; // build log (verbose or failure); default stderr
-  // Runs after the workspace is in place, before provisioning: where the git
-  // gate points the bottle's `origin` at the host repo through the gate.
-  afterWorkspace?: (bottle: DockerBottle, spec: Spec, plan: PlanJson, ctx: LaunchContext) => Promise<void>;
   readyTimeoutMs?: number; // relay listening; default 20 s
   platform?: NodeJS.Platform; // default: process.platform
+}
+
+// What `mount` mode needs to know about the host repository (a read-only
+// bind of .git/hooks and .git/config needs an existing source). `copy` is
+// not a mount: the shared provisioner copies the workspace in.
+export function workspaceMounts(mode: WorkspaceMounts["mode"], path: string | null): WorkspaceMounts {
+  if (mode !== "mount" || !path) return { mode, path };
+  return { mode, path, gitHooks: existsSync(join(path, ".git", "hooks")), gitConfig: existsSync(join(path, ".git", "config")) };
 }
 
 // /proc/net/tcp lists local addresses as hex IP:PORT (little-endian IP);
@@ -200,11 +205,7 @@ export function createDockerBackend(opts: DockerOptions = {}): Backend {
         const r = await docker(d, argv);
         if (r.code !== 0) throw new UserError(`docker could not start ${name}: ${dockerMessage(r.stderr, r.code)}`);
         await waitForRelay(bottle, opts.readyTimeoutMs ?? 20_000);
-        if (spec.workspace.mode === "copy" && spec.workspace.path) {
-          ctx.progress("copying the workspace into the bottle");
-          await copyWorkspace(bottle, spec.workspace.path);
-        }
-        if (opts.afterWorkspace) await opts.afterWorkspace(bottle, spec, plan, ctx);
+        // The workspace copy (mode copy) is part of the shared provisioning.
         await provisionBottle(bottle, { spec, stateDir: ctx.stateDir, hostEnv: env, progress: ctx.progress });
       } catch (e) {
         await removeContainer(d, name).catch(() => {});

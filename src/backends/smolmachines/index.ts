@@ -21,8 +21,9 @@ export interface SmolmachinesOptions {
   // The agent image when the spec names none (e.g. the docker backend's
   // image builder returning its tag). A path is used as a local archive.
   agentImage?: (ctx: LaunchContext) => Promise<string>;
-  // Shared provisioning (CA trust store, prompt, skills, git config, Claude
-  // settings), run through the Bottle interface after the machine is up.
+  // Shared provisioning (workspace copy, CA trust store, prompt, skills, git
+  // config, Claude settings), run through the Bottle interface after the
+  // machine is up.
   provision?: (bottle: Bottle, spec: Spec, plan: PlanJson, ctx: LaunchContext) => Promise<void>;
   readyTimeoutMs?: number; // default 120 s (first boot stages the image)
 }
@@ -122,10 +123,7 @@ export function createSmolmachinesBackend(opts: SmolmachinesOptions = {}): Backe
       try {
         ctx.progress(`starting machine ${name}`);
         await startAndWait(runner, name, lockFile, readyTimeoutMs);
-        if (spec.workspace.mode === "copy" && spec.workspace.path) {
-          ctx.progress("copying the workspace into the bottle");
-          await bottle.copyIn(spec.workspace.path, GUEST_WORKSPACE);
-        }
+        // The workspace copy (mode copy) is part of the shared provisioning.
         if (opts.provision) await opts.provision(bottle, spec, plan, ctx);
       } catch (e) {
         await removeMachine(runner, name).catch(() => {});

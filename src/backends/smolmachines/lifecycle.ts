@@ -1,7 +1,7 @@
-import { basename, dirname, join } from "node:path";
-import { statSync } from "node:fs";
+import { join } from "node:path";
 import { UserError } from "../../errors.ts";
-import type { Bottle, ExecOptions } from "../types.ts";
+import { copyInByTar } from "../../provision/copy-in.ts";
+import type { Bottle, ExecOptions, RunInput } from "../types.ts";
 import { deleteArgv, execArgv, lsArgv, startArgv, statusArgv, stopArgv, type SecretEnvRef } from "./cli.ts";
 import { classifyExit, isNotFound } from "./errors.ts";
 import { withMachineLock } from "./lock.ts";
@@ -21,21 +21,25 @@ export interface Captured {
   stderr: string;
 }
 
-export async function smolvm(r: Runner, argv: string[], opts: { input?: string | Uint8Array; extraEnv?: Record<string, string> } = {}): Promise<Captured> {
-  let p: Bun.Subprocess<"pipe" | "ignore", "pipe", "pipe">;
+export async function smolvm(r: Runner, argv: string[], opts: { input?: RunInput; extraEnv?: Record<string, string> } = {}): Promise<Captured> {
+  const input = opts.input;
+  // A stream is handed to the child as its stdin and piped as it comes (a
+  // workspace tar is never held in memory); a string or bytes are written.
+  const stream = input instanceof ReadableStream ? input : null;
+  let p: Bun.Subprocess<"pipe" | "ignore" | ReadableStream<Uint8Array>, "pipe", "pipe">;
   try {
     p = Bun.spawn([r.bin, ...argv], {
       env: { ...r.env(), ...(opts.extraEnv ?? {}) },
-      stdin: opts.input !== undefined ? "pipe" : "ignore",
+      stdin: stream ?? (input !== undefined ? "pipe" : "ignore"),
       stdout: "pipe",
       stderr: "pipe",
     });
   } catch {
     throw new UserError(`could not run ${r.bin}; install smolvm (see \`claude-bottle doctor\`) or use --backend docker`);
   }
-  if (opts.input !== undefined && p.stdin) {
+  if (input !== undefined && !stream && p.stdin) {
     const sink = p.stdin as import("bun").FileSink;
-    sink.write(opts.input);
+    sink.write(input as string | Uint8Array);
     await sink.end();
   }
   const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
@@ -196,7 +200,7 @@ export class SmolmachinesBottle implements Bottle {
     return code;
   }
 
-  async run(argv: string[], opts: ExecOptions & { input?: string | Uint8Array } = {}): Promise<Captured> {
+  async run(argv: string[], opts: ExecOptions & { input?: RunInput } = {}): Promise<Captured> {
     const interactive = opts.input !== undefined;
     const { args, env } = this.argv(argv, { ...opts, tty: false }, interactive);
     const c = await withMachineLock(this.c.lockFile, () => smolvm(this.c.runner, args, { input: opts.input, extraEnv: env }));
@@ -205,20 +209,11 @@ export class SmolmachinesBottle implements Bottle {
     return c;
   }
 
-  // Files go in as a tar stream over `exec -i`: works for files and
-  // directories alike and needs only sh and tar in the image. With `user`
-  // the files are unpacked as that user (skills belong to the agent).
+  // Files go in as a tar stream over `exec -i`, piped as it comes (never
+  // buffered whole). With `user` the files are unpacked as that user
+  // (skills belong to the agent).
   async copyIn(hostPath: string, guestPath: string, opts: { user?: string } = {}): Promise<void> {
-    const isDir = statSync(hostPath).isDirectory();
-    const tarArgv = isDir ? ["tar", "-C", hostPath, "-cf", "-", "."] : ["tar", "-C", dirname(hostPath), "-cf", "-", basename(hostPath)];
-    const tar = Bun.spawn(tarArgv, { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-    const bytes = new Uint8Array(await new Response(tar.stdout).arrayBuffer());
-    if ((await tar.exited) !== 0) throw new UserError(`could not read ${hostPath} to copy it into the bottle`);
-    const script = isDir
-      ? 'mkdir -p "$1" && tar -xf - -C "$1"'
-      : 'd=$(mktemp -d) && tar -xf - -C "$d" && mkdir -p "$(dirname "$1")" && mv "$d/$2" "$1" && rmdir "$d"';
-    const r = await this.run(["sh", "-c", script, "sh", guestPath, basename(hostPath)], { input: bytes, user: opts.user });
-    if (r.code !== 0) throw new UserError(`could not copy ${hostPath} to ${guestPath} in the bottle: ${r.stderr.trim().split("\n").pop() ?? ""}`);
+    await copyInByTar(this, hostPath, guestPath, opts.user);
   }
 
   async stop(): Promise<void> {

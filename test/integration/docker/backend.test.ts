@@ -129,6 +129,8 @@ describe.if(dockerAvailable())("docker backend (real engine)", () => {
     sh(["git", "-C", repo, "add", "."]);
     sh(["git", "-C", repo, "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-q", "-m", "init"]);
     writeFileSync(join(repo, "untracked.txt"), "new\n");
+    // The user's own origin: the copy must point at the gate instead.
+    sh(["git", "-C", repo, "remote", "add", "origin", "git@github.com:acme/web.git"]);
     mkdirSync(join(hostHome, ".claude", "skills", "demo"), { recursive: true });
     writeFileSync(join(hostHome, ".claude", "skills", "demo", "SKILL.md"), "# demo skill\n");
     mkdirSync(join(stateDir, "sock"), { recursive: true, mode: 0o755 });
@@ -242,6 +244,38 @@ describe.if(dockerAvailable())("docker backend (real engine)", () => {
     expect((await inside("git -C /workspace status --porcelain")).stdout.trim()).toBe("?? untracked.txt");
   });
 
+  dockerTest("workspace: the copy's origin goes to the host repo through the gate; the host's origin is untouched", async () => {
+    expect((await inside("git -C /workspace remote get-url origin")).stdout.trim()).toBe("http://git.bottle.internal/workspace.git");
+    expect((await inside("git -C /workspace remote get-url --push origin")).stdout.trim()).toBe("http://git.bottle.internal/workspace.git");
+    expect((await inside("stat -c %U /workspace/.git/config")).stdout.trim()).toBe("node");
+    expect(sh(["git", "-C", repo, "remote", "get-url", "origin"]).trim()).toBe("git@github.com:acme/web.git");
+  });
+
+  dockerTest("run streams a large stdin (300 MB) without holding it in memory", async () => {
+    const total = 300 * 1024 * 1024;
+    const chunk = new Uint8Array(1024 * 1024).fill(0x61);
+    let sent = 0;
+    const input = new ReadableStream<Uint8Array>({
+      pull(c) {
+        if (sent >= total) return c.close();
+        c.enqueue(chunk);
+        sent += chunk.length;
+      },
+    });
+    Bun.gc(true);
+    const base = process.memoryUsage().rss;
+    let peak = base;
+    const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 10);
+    try {
+      const r = await bottle.run(["wc", "-c"], { input });
+      expect(r.code).toBe(0);
+      expect(r.stdout.trim()).toBe(String(total));
+    } finally {
+      clearInterval(timer);
+    }
+    expect(peak - base).toBeLessThan(100 * 1024 * 1024);
+  }, 60_000);
+
   dockerTest("exec passes the exit code; run passes stdin", async () => {
     expect(await bottle.exec(["sh", "-c", "exit 7"])).toBe(7);
     const r = await bottle.run(["sh", "-c", "cat; exit 3"], { input: "from stdin\n" });
@@ -290,6 +324,8 @@ describe.if(dockerAvailable())("docker backend (real engine)", () => {
     expect(existsSync(join(repo, ".git", "hooks", "pre-commit"))).toBe(false);
     // git works in the mounted repo (safe.directory from the gitconfig).
     expect((await mbottle.run(["git", "-C", "/workspace", "log", "--format=%s"])).stdout.trim()).toBe("init");
+    // The host repository itself: its origin is the user's, not the gate.
+    expect((await mbottle.run(["git", "-C", "/workspace", "remote", "get-url", "origin"])).stdout.trim()).toBe("git@github.com:acme/web.git");
   } finally {
     await mbottle.remove();
     rmSync(join(repo, "written.txt"), { force: true });

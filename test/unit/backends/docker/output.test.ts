@@ -1,14 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { copyList } from "../../../../src/backends/docker/workspace.ts";
 import { parseLabels, relayListeningProbe, toStatus } from "../../../../src/backends/docker/index.ts";
 import { dockerMessage, isNoSuchContainer } from "../../../../src/backends/docker/cli.ts";
-
-describe("workspace copy list", () => {
-  test(".git first, deleted files skipped, duplicates dropped", () => {
-    const present = new Set(["a.ts", "dir/b.ts", "new.txt"]);
-    expect(copyList("a.ts\0dir/b.ts\0gone.ts\0new.txt\0a.ts\0", (f) => present.has(f))).toBe(".git\0a.ts\0dir/b.ts\0new.txt\0");
-  });
-});
 
 describe("docker output parsing", () => {
   test("labels, states, messages", () => {

@@ -1,0 +1,97 @@
+import { existsSync, lstatSync, statSync } from "node:fs";
+import { join } from "node:path";
+import type { Bottle } from "../backends/types.ts";
+import { UserError } from "../errors.ts";
+import type { WorkspaceMode } from "../plan/types.ts";
+import { gateRepoUrl } from "../git/gitconfig.ts";
+import { WORKSPACE_UPSTREAM } from "../gate/vhosts/git.ts";
+import { lastLine } from "./copy-in.ts";
+import { GUEST_USER, GUEST_WORKSPACE } from "./guest.ts";
+
+// The workspace in `copy` mode, for every backend: the repository's work
+// tree (tracked files plus untracked ones that are not ignored) and its whole
+// .git, streamed as tar into /workspace and unpacked there as `node` (owner
+// node, modes kept, no capability needed). Ignored files (build output, .env
+// files holding secrets) stay on the host.
+
+// Pure: the NUL-separated file list for tar from `git ls-files -z` output;
+// tracked files deleted in the work tree are skipped.
+export function copyList(lsFilesZ: string, exists: (rel: string) => boolean): string {
+  const files = lsFilesZ.split("\0").filter((f) => f.length > 0 && exists(f));
+  return [".git", ...new Set(files)].join("\0") + "\0";
+}
+
+async function gitFiles(dir: string): Promise<string | null> {
+  const p = Bun.spawn(["git", "-C", dir, "ls-files", "-z", "--cached", "--others", "--exclude-standard"], { stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+  const [out, code] = await Promise.all([new Response(p.stdout).text(), p.exited]);
+  return code === 0 ? out : null;
+}
+
+const UNPACK = `mkdir -p ${GUEST_WORKSPACE} && tar -xf - -C ${GUEST_WORKSPACE}`;
+
+export async function copyWorkspace(bottle: Bottle, dir: string, progress: (s: string) => void): Promise<void> {
+  let isDir = false;
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch {
+    isDir = false;
+  }
+  if (!isDir) throw new UserError(`workspace ${dir} is not a directory; run from your project or use workspace: none`);
+  progress("copying the workspace into the bottle");
+  const listing = existsSync(join(dir, ".git")) ? await gitFiles(dir) : null;
+  let list: string | undefined;
+  if (listing !== null) {
+    list = copyList(listing, (rel) => {
+      try {
+        lstatSync(join(dir, rel));
+        return true;
+      } catch {
+        return false;
+      }
+    });
+  }
+  // Not a git repository: the directory as it is.
+  const tarArgv = list === undefined ? ["tar", "-C", dir, "-cf", "-", "."] : ["tar", "-C", dir, "--null", "-T", "-", "-cf", "-"];
+  // The host tar's stdout goes straight to `tar -x` in the bottle: nothing
+  // holds the whole tree in memory, whatever the repository's size.
+  const tar = Bun.spawn(tarArgv, { stdin: list === undefined ? "ignore" : new Blob([list]), stdout: "pipe", stderr: "pipe" });
+  const [tarErr, tarCode, r] = await Promise.all([
+    new Response(tar.stderr).text(),
+    tar.exited,
+    bottle.run(["sh", "-c", UNPACK], { user: GUEST_USER, input: tar.stdout }),
+  ]);
+  if (tarCode !== 0) throw new UserError(`could not copy the workspace ${dir}: host tar failed: ${lastLine(tarErr) ?? `exit ${tarCode}`}`);
+  if (r.code !== 0) throw new UserError(`could not unpack the workspace ${dir} in the bottle: ${lastLine(r.stderr) ?? `exit ${r.code}`}`);
+}
+
+// The copy's `origin` points at the host repository THROUGH THE GATE
+// (git.bottle.internal serves it as the upstream `workspace`), so `git push
+// origin <branch>` from the agent lands as refs/heads/bottle/<slug>/<branch>
+// in the host repository, after the gate's hook has scanned it; the host's
+// own origin URL (and any credentials it implies) never matters inside.
+//
+// Only for `copy`: in `mount` mode the bottle works in the host repository
+// itself (its .git/config is mounted read-only), so the work is already on
+// the host and origin stays the user's. `none` has no repository.
+//
+// Pure: the argv to run as the agent in /workspace, or null. It does nothing
+// when the copy has no .git (the workspace was not a repository). A
+// pushurl would win over the new url on push, so it goes too.
+export function originRewriteArgv(mode: WorkspaceMode, url: string = gateRepoUrl(WORKSPACE_UPSTREAM), dir: string = GUEST_WORKSPACE): string[] | null {
+  if (mode !== "copy") return null;
+  const script = [
+    "set -e",
+    'cd "$2"',
+    "[ -e .git ] || exit 0",
+    'if git remote get-url origin >/dev/null 2>&1; then git remote set-url origin "$1"; else git remote add origin "$1"; fi',
+    "if git config --local --get-all remote.origin.pushurl >/dev/null; then git config --local --unset-all remote.origin.pushurl; fi",
+  ].join("\n");
+  return ["sh", "-c", script, "sh", url, dir];
+}
+
+export async function pointOriginAtGate(bottle: Bottle, mode: WorkspaceMode): Promise<void> {
+  const argv = originRewriteArgv(mode);
+  if (!argv) return;
+  const r = await bottle.run(argv, { user: GUEST_USER });
+  if (r.code !== 0) throw new UserError(`could not point the workspace's origin at the gate: ${lastLine(r.stderr) ?? `exit ${r.code}`}`);
+}
