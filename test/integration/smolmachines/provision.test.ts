@@ -32,14 +32,16 @@ interface Guest {
   home: string; // appears as /home
   ca: string; // appears as /usr/local/share/ca-certificates
   certs: string; // appears as /etc/ssl/certs
+  workspace: string; // appears as /workspace (when the machine has that workdir)
   runuserLog: string;
 }
 
 function makeGuest(root: string): Guest {
   const dir = join(root, "guest");
-  const g: Guest = { dir, home: join(dir, "home"), ca: join(dir, "ca"), certs: join(dir, "certs"), runuserLog: join(dir, "log", "runuser.log") };
-  for (const d of [join(g.home, "node"), g.ca, g.certs, join(dir, "hooks"), join(dir, "log")]) mkdirSync(d, { recursive: true });
+  const g: Guest = { dir, home: join(dir, "home"), ca: join(dir, "ca"), certs: join(dir, "certs"), workspace: join(dir, "workspace"), runuserLog: join(dir, "log", "runuser.log") };
+  for (const d of [join(g.home, "node"), g.ca, g.certs, g.workspace, join(dir, "hooks"), join(dir, "log")]) mkdirSync(d, { recursive: true });
   writeFileSync(join(g.home, ".cb-guest"), "");
+  writeFileSync(join(g.workspace, ".cb-guest"), "");
   writeFileSync(g.runuserLog, "");
   // runuser -u USER -- ARGV...: log "USER<TAB>ARGV" and run ARGV.
   writeFileSync(
@@ -64,17 +66,21 @@ mount --bind "$G/home" /home
 mount --bind "$G/ca" /usr/local/share/ca-certificates
 mount --bind "$G/certs" /etc/ssl/certs
 if [ -d /etc/ca-certificates/update.d ]; then mount --bind "$G/hooks" /etc/ca-certificates/update.d; fi
+# A workspace machine: the fake gave it a private root with an empty
+# /workspace (see the fake's vm.ts); the copy goes to a throwaway dir.
+if [ -d /workspace ]; then mount --bind "$G/workspace" /workspace; fi
 ru=$(command -v runuser)
 mount --bind "$G/runuser" "$ru"
 mount --bind /tmp /tmp
 mount -o remount,bind,ro /
 for m in $(awk '{print $5}' /proc/self/mountinfo); do
   case "$m" in
-    /|/proc*|/sys*|/dev*|/run*|/tmp|/home|/usr/local/share/ca-certificates|/etc/ssl/certs|/etc/ca-certificates/update.d|"$ru"|"$G"*) ;;
+    /|/proc*|/sys*|/dev*|/run*|/tmp|/home|/workspace|/usr/local/share/ca-certificates|/etc/ssl/certs|/etc/ca-certificates/update.d|"$ru"|"$G"*) ;;
     *) mount -o remount,bind,ro "$m" 2>/dev/null || true ;;
   esac
 done
 [ -e /home/.cb-guest ] || { echo "/home is not the guest's" >&2; exit 1; }
+if [ -d /workspace ]; then [ -e /workspace/.cb-guest ] || { echo "/workspace is not the guest's" >&2; exit 1; }; fi
 for d in /etc /usr /usr/local/share /var /root; do
   if touch "$d/.cb-seal-probe" 2>/dev/null; then rm -f "$d/.cb-seal-probe"; echo "$d is writable" >&2; exit 1; fi
 done
@@ -188,6 +194,52 @@ describe("a smolmachines bottle gets the shared provisioning", () => {
     expect(userFor("/home/node/.gitconfig")).toEqual(["node"]);
     expect(userFor("/home/node/.claude/settings.json")).toEqual(["node"]);
     expect(userFor("/home/node/.claude.json")).toEqual(["node"]);
+    await bottle.remove();
+  }, 60_000);
+
+  test("workspace copy: tracked and untracked-not-ignored files arrive as the agent, the ignored .env stays on the host, origin goes to the gate", async () => {
+    const slug = "dev-w0rks";
+    const { stateDir, gateSocket, gate } = await prepareState(world, slug);
+    gates.push(gate);
+    const repo = join(world.root, "repo");
+    mkdirSync(join(repo, "src"), { recursive: true });
+    const git = (...args: string[]) => {
+      const r = Bun.spawnSync(["git", "-C", repo, ...args], { stdout: "pipe", stderr: "pipe" });
+      if (r.exitCode !== 0) throw new Error(`git ${args.join(" ")}: ${r.stderr.toString()}`);
+      return r.stdout.toString();
+    };
+    git("init", "-q", "-b", "main");
+    writeFileSync(join(repo, "src", "main.ts"), "export {};\n");
+    writeFileSync(join(repo, ".gitignore"), ".env\nbuild/\n");
+    writeFileSync(join(repo, ".env"), "API_KEY=sm-dotenv-secret\n");
+    mkdirSync(join(repo, "build"));
+    writeFileSync(join(repo, "build", "out.js"), "built\n");
+    git("add", ".");
+    git("-c", "user.name=t", "-c", "user.email=t@e", "commit", "-q", "-m", "init");
+    writeFileSync(join(repo, "notes.txt"), "untracked\n");
+    git("remote", "add", "origin", "https://example.com/acme/web.git");
+
+    const guest = makeGuest(join(world.root, slug));
+    const backend = sealedBackend(world, world.env, guest);
+    const spec = makeSpec({ image: fakeImage(world), workspace: { mode: "copy", path: repo } });
+    const bottle = await backend.launch(spec, makePlan(slug, stateDir, spec), makeCtx(stateDir, gateSocket, {}));
+
+    const ws = guest.workspace;
+    expect(readFileSync(join(ws, "src", "main.ts"), "utf8")).toBe("export {};\n");
+    expect(readFileSync(join(ws, "notes.txt"), "utf8")).toBe("untracked\n");
+    expect(existsSync(join(ws, ".env"))).toBe(false);
+    expect(existsSync(join(ws, "build"))).toBe(false);
+    expect((await bottle.run(["cat", "/workspace/src/main.ts"])).stdout).toBe("export {};\n");
+    const inGuest = (args: string[]) => Bun.spawnSync(["git", "-C", ws, ...args], { stdout: "pipe" }).stdout.toString().trim();
+    expect(inGuest(["log", "--format=%s"])).toBe("init");
+    expect(inGuest(["remote", "get-url", "origin"])).toBe("http://git.bottle.internal/workspace.git");
+    // The host repository's origin is the user's.
+    expect(git("remote", "get-url", "origin").trim()).toBe("https://example.com/acme/web.git");
+    // Unpacked as the agent, in one streamed tar -x; origin set as the agent.
+    // (The origin script spans lines in the log: match where entries start.)
+    const log = readFileSync(guest.runuserLog, "utf8");
+    expect(log.match(/^[^\t\n]+\t.*tar -xf - -C \/workspace.*$/gm)?.map((l) => l.split("\t")[0])).toEqual(["node"]);
+    expect(log.match(/^[^\t\n]+\tsh -c set -e$/gm)).toEqual(["node\tsh -c set -e"]);
     await bottle.remove();
   }, 60_000);
 
