@@ -33,3 +33,20 @@ export function dockerTest(name: string, fn: () => Promise<void> | void, timeout
     test.skipIf(true)(`${name} (skipped: no Docker engine)`, () => {});
   }
 }
+
+// The environment for running the CLI against the test engine: the caller's
+// env without any CLAUDE_BOTTLE_* (a developer's own settings must never
+// leak into a test), a throwaway home, the local base image, and no Claude
+// Code in the agent image (tests must not depend on the npm registry).
+export function dockerCliEnv(home: string, extra: Record<string, string> = {}): Record<string, string> {
+  const e: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith("CLAUDE_BOTTLE_")) e[k] = v;
+  return {
+    ...e,
+    CLAUDE_BOTTLE_HOME: home,
+    CLAUDE_BOTTLE_BACKEND: "docker",
+    CLAUDE_BOTTLE_BASE_IMAGE: TEST_BASE_IMAGE,
+    CLAUDE_BOTTLE_AGENT_PACKAGE: "none",
+    ...extra,
+  };
+}

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isAlive } from "../../../src/state/process.ts";
-import { dockerTest, TEST_BASE_IMAGE } from "../../helpers/docker.ts";
+import { dockerTest, dockerCliEnv } from "../../helpers/docker.ts";
 
 // The lifecycle end to end: the real CLI, the real gate, the real Docker
 // backend, a local upstream on the host's loopback that the bottle may reach
@@ -65,18 +65,7 @@ const REAL_TOKEN = "itest-real-token-Q7w2e9r4t6y8";
 const outputs: string[] = [];
 
 function env(extra: Record<string, string> = {}): Record<string, string> {
-  const e: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith("CLAUDE_BOTTLE_")) e[k] = v;
-  return {
-    ...e,
-    CLAUDE_BOTTLE_HOME: home,
-    CLAUDE_BOTTLE_BACKEND: "docker",
-    CLAUDE_BOTTLE_BASE_IMAGE: TEST_BASE_IMAGE,
-    CLAUDE_BOTTLE_AGENT_PACKAGE: "none",
-    ITEST_PLANTED: PLANTED,
-    ITEST_TOKEN: REAL_TOKEN,
-    ...extra,
-  };
+  return dockerCliEnv(home, { ITEST_PLANTED: PLANTED, ITEST_TOKEN: REAL_TOKEN, ...extra });
 }
 
 async function cli(args: string[], opts: { input?: string; extraEnv?: Record<string, string> } = {}) {

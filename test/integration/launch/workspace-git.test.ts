@@ -2,7 +2,7 @@ import { afterAll, beforeAll, expect } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { dockerTest, TEST_BASE_IMAGE } from "../../helpers/docker.ts";
+import { dockerTest, dockerCliEnv } from "../../helpers/docker.ts";
 
 // The local workspace end to end (issue 5): `up -d` in a git repository
 // copies the repository into the bottle (without its ignored .env), and the
@@ -17,16 +17,7 @@ let repo = "";
 const slugs: string[] = [];
 
 function env(): Record<string, string> {
-  const e: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith("CLAUDE_BOTTLE_")) e[k] = v;
-  return {
-    ...e,
-    CLAUDE_BOTTLE_HOME: home,
-    CLAUDE_BOTTLE_BACKEND: "docker",
-    CLAUDE_BOTTLE_BASE_IMAGE: TEST_BASE_IMAGE,
-    CLAUDE_BOTTLE_AGENT_PACKAGE: "none",
-    CLAUDE_BOTTLE_AGENT_ARGV: JSON.stringify(["sleep", "infinity"]),
-  };
+  return dockerCliEnv(home, { CLAUDE_BOTTLE_AGENT_ARGV: JSON.stringify(["sleep", "infinity"]) });
 }
 
 async function cli(args: string[]) {

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, expect } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { dockerTest, TEST_BASE_IMAGE } from "../../helpers/docker.ts";
+import { dockerTest, dockerCliEnv } from "../../helpers/docker.ts";
 import { CLI, auditLines, rpcResult, waitForPending } from "./fixture.ts";
 
 let home = "";
@@ -16,15 +16,7 @@ let upstream: ReturnType<typeof Bun.serve> | null = null;
 const slugs: string[] = [];
 
 function env(): Record<string, string> {
-  const e: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith("CLAUDE_BOTTLE_")) e[k] = v;
-  return {
-    ...e,
-    CLAUDE_BOTTLE_HOME: home,
-    CLAUDE_BOTTLE_BACKEND: "docker",
-    CLAUDE_BOTTLE_BASE_IMAGE: TEST_BASE_IMAGE,
-    CLAUDE_BOTTLE_AGENT_PACKAGE: "none",
-  };
+  return dockerCliEnv(home);
 }
 
 async function cli(args: string[]) {
