@@ -2,16 +2,8 @@
 // kinds of bodies an agent sends all day, none of which may be blocked.
 // Deterministic (seeded PRNG), so a failure reproduces.
 
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from "../../../helpers/prng.ts";
+export { prng };
 
 export function randomBytes(n: number, seed: number): Uint8Array {
   const r = prng(seed);
