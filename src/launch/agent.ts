@@ -1,7 +1,5 @@
 import type { Spec } from "../plan/types.ts";
-
-// Where provisioning puts the agent's system prompt inside the bottle.
-export const GUEST_PROMPT_FILE = "/home/node/.claude-bottle/prompt.md";
+import { GUEST_PROMPT_FILE } from "../provision/guest.ts";
 
 // The agent's command line. The agent always runs without permission
 // prompts: the bottle, not the agent, is the boundary.

@@ -1,6 +1,7 @@
 import type { GatePolicy, GateSecrets } from "../gate/types.ts";
 import type { Spec } from "../plan/types.ts";
 import { UserError } from "../errors.ts";
+import { GUEST_CA_FILE, SYSTEM_CA_BUNDLE } from "../provision/guest.ts";
 
 // Pure: from a spec and the env values resolved at launch, everything the
 // gate and the bottle get. The split is the heart of "secrets never enter
@@ -12,8 +13,6 @@ import { UserError } from "../errors.ts";
 // - literals: plain non-secret env.
 
 export const RELAY_URL = "http://127.0.0.1:3128";
-export const GUEST_CA_FILE = "/usr/local/share/ca-certificates/claude-bottle.crt";
-export const SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
 
 export interface ResolvedEnv {
   // name -> value for every env entry of the spec.

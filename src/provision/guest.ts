@@ -5,6 +5,13 @@
 export const GUEST_USER = "node";
 export const GUEST_HOME = "/home/node";
 export const GUEST_WORKSPACE = "/workspace";
+// The agent's system prompt, written by provisioning and named on the
+// agent's command line.
+export const GUEST_PROMPT_FILE = `${GUEST_HOME}/.claude-bottle/prompt.md`;
+// The bottle's CA in the system store (update-ca-certificates picks it up),
+// also named by NODE_EXTRA_CA_CERTS; the rebuilt bundle is SSL_CERT_FILE.
+export const GUEST_CA_FILE = "/usr/local/share/ca-certificates/claude-bottle.crt";
+export const SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
 
 // Root by NAME: docker's `exec -u` takes a name or a uid, but the
 // smolmachines backend switches users with `runuser -u`, which only takes a
