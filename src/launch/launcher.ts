@@ -7,6 +7,7 @@ import type { PlanJson, Spec } from "../plan/types.ts";
 import { isPreserved, isStopping, markPreserved, removeStateDir } from "../state/dirs.ts";
 import { acquireLock, claimStateDir, type Lock } from "../state/lock.ts";
 import { updateMetadata, writeMetadata } from "../state/metadata.ts";
+import { checkSkills } from "../provision/skills.ts";
 import { paths, socketPathProblem } from "../state/paths.ts";
 import { isAlive, removeQuietly } from "../state/process.ts";
 import { spawnGate, stopGate } from "../supervise/gate.ts";
@@ -62,6 +63,13 @@ export async function launch(req: LaunchRequest, deps: LaunchDeps): Promise<numb
   const backend = deps.backend;
   let plan = req.plan;
   const stack = new RollbackStack();
+
+  // What the bottle will be given must exist, whatever the backend: checked
+  // before the secret prompts and before anything is created.
+  checkSkills(spec, deps.hostEnv);
+  if (spec.workspace.mode !== "none" && (!spec.workspace.path || !existsSync(spec.workspace.path))) {
+    throw new UserError(`workspace ${spec.workspace.path ?? "(none)"} does not exist; run from your project or use workspace: none`);
+  }
 
   // Env first, before any handler or resource: a Ctrl-C at a secret prompt
   // simply ends the process with nothing created.

@@ -4,7 +4,6 @@ import { UserError } from "../../errors.ts";
 import type { PlanJson, Spec } from "../../plan/types.ts";
 import { GUEST_WORKSPACE } from "../../provision/guest.ts";
 import { provisionBottle } from "../../provision/provision.ts";
-import { checkSkills } from "../../provision/skills.ts";
 import { bottleHome, paths } from "../../state/paths.ts";
 import { probeDocker } from "../select.ts";
 import type { Backend, BottleInfo, CleanupItem, LaunchContext } from "../types.ts";
@@ -169,10 +168,6 @@ export function createDockerBackend(opts: DockerOptions = {}): Backend {
         const v = env[n];
         if (v === undefined) throw new UserError(`secret ${n} is not set in the environment of claude-bottle; set it or remove it from the bottle`);
         secrets[n] = v;
-      }
-      checkSkills(spec, env); // before anything is created
-      if (spec.workspace.mode !== "none" && (!spec.workspace.path || !existsSync(spec.workspace.path))) {
-        throw new UserError(`workspace ${spec.workspace.path ?? "(none)"} does not exist; run from your project or use workspace: none`);
       }
 
       const steps = createSteps({ tty: opts.tty ?? Boolean(process.stderr.isTTY), line: ctx.progress });

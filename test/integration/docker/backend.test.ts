@@ -176,7 +176,7 @@ describe.if(dockerAvailable())("docker backend (real engine)", () => {
     expect(r.stdout.toString().split("\n").slice(0, 4)).toEqual(["node", "/home/node", "tools", "no-claude"]);
   }, 60_000);
 
-  dockerTest("a missing skill is a clear error before anything is created", async () => {
+  dockerTest("a missing skill fails the launch and leaves no container behind", async () => {
     const bad = { ...spec, skills: ["nope"] };
     await expect(backend.launch(bad, plan, ctx)).rejects.toThrow(/skill nope not found/);
     expect(await backend.attach(slug)).toBeNull();

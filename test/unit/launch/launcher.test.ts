@@ -52,6 +52,23 @@ test("a home so deep that the gate socket cannot bind is refused before anything
   expect(h.fake.events).toEqual([]);
 });
 
+test("a missing skill or workspace is refused before any prompt or resource, on every backend", async () => {
+  const h = setup({ agentArgv: ["sh", "-c", "exit 0"] });
+  let asked = false;
+  const resolveEnv = h.deps.resolveEnv;
+  h.deps.resolveEnv = async (s) => {
+    asked = true;
+    return resolveEnv(s);
+  };
+  const skill = testSpec({ skills: ["no-such-skill"] });
+  await expect(launch({ spec: skill, plan: testPlan("tester-sssss", skill), detached: false, cwd: "/w" }, h.deps)).rejects.toThrow(/skill no-such-skill not found/);
+  const ws = testSpec({ workspace: { mode: "copy", path: join(h.home, "gone") } });
+  await expect(launch({ spec: ws, plan: testPlan("tester-ttttt", ws), detached: false, cwd: "/w" }, h.deps)).rejects.toThrow(/workspace .*gone does not exist/);
+  expect(asked).toBe(false);
+  expect(h.fake.events).toEqual([]);
+  expect(listStateDirs(h.home)).toEqual([]);
+});
+
 test("--verbose reaches the backend (the image build log is shown as it runs)", async () => {
   const h = setup({ agentArgv: ["sh", "-c", "exit 0"] });
   const spec = testSpec();
