@@ -35,11 +35,19 @@ export function composeCleanupPlan(args: {
   // another home (CLAUDE_BOTTLE_HOME: tests, a second set-up) sharing the
   // same docker daemon; they are removed only when this is asked for.
   adoptStateless: boolean;
+  // Backends whose bottles were listed (reachable): only for these does a
+  // missing container/machine mean the bottle is gone.
+  listed?: BackendName[];
 }): CleanupPlan {
   const items: PlannedItem[] = [];
   const kept: CleanupPlan["kept"] = [];
-  const live = new Set(args.states.filter(isLive).map((s) => s.slug));
   const known = args.states.map((s) => s.slug);
+  const present = new Set(args.backendItems.map(({ item }) => known.find((k) => itemBelongsTo(item, k))).filter((k) => k !== undefined));
+  // A detached bottle whose container/machine was removed outside
+  // claude-bottle: its supervisor keeps the gate alive for nothing.
+  const orphaned = (s: StateSnapshot) =>
+    s.meta?.detached === true && s.meta.status === "running" && (args.listed ?? []).includes(s.meta.backend) && !present.has(s.slug);
+  const live = new Set(args.states.filter((s) => isLive(s) && !orphaned(s)).map((s) => s.slug));
   let foreign = 0;
 
   // Bottles (containers, machines) first: by label/name, of dead or unknown slugs.

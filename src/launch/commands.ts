@@ -79,10 +79,12 @@ export function ownsStateless(env: Record<string, string | undefined> = process.
 
 export async function cleanupPlanFor(home: string, backends: Backends, adoptStateless: boolean): Promise<CleanupPlan> {
   const backendItems: { backend: BackendName; item: import("../backends/types.ts").CleanupItem }[] = [];
+  const listed: BackendName[] = [];
   for (const { name, backend } of await backends.usable()) {
     for (const item of await backend.cleanupPlan()) backendItems.push({ backend: name, item });
+    listed.push(name);
   }
-  return composeCleanupPlan({ states: inspectAll(home), backendItems, adoptStateless });
+  return composeCleanupPlan({ states: inspectAll(home), backendItems, adoptStateless, listed });
 }
 
 export async function cleanupCommand(

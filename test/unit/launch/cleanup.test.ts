@@ -74,3 +74,33 @@ test("a bottle with no state in this home is someone else's unless adopted", () 
   const all = composeCleanupPlan({ states, backendItems, adoptStateless: true });
   expect(all.items.map((i) => i.id)).toContain("claude-bottle-other-bbbbb");
 });
+
+test("a detached bottle whose container was removed outside claude-bottle: supervisor, gate and state go", () => {
+  const meta = {
+    version: 1 as const,
+    slug: "orph-aaaaa",
+    agent: "orph",
+    bottle: "b",
+    backend: "docker" as const,
+    cwd: "/w",
+    workspace: { mode: "none" as const, path: null },
+    started_at: "2026-11-23T00:00:00Z",
+    status: "running" as const,
+    detached: true,
+    owner_pid: 70,
+    exit_code: null,
+  };
+  const orphan = snap("orph-aaaaa", { meta, ownerAlive: true, supervisorPid: 70, gatePid: 71, socketExists: true });
+  const gone = composeCleanupPlan({ states: [orphan], backendItems: [], adoptStateless: false, listed: ["docker"] });
+  expect(gone.items.map((i) => [i.kind, i.id])).toEqual([
+    ["process", "70"],
+    ["process", "71"],
+    ["socket", "/h/state/orph-aaaaa/sock/gate.sock"],
+    ["state", "/h/state/orph-aaaaa"],
+  ]);
+  // Its container is there: live. Docker not reachable: nothing is known, so live too.
+  expect(composeCleanupPlan({ states: [orphan], backendItems: [container("orph-aaaaa")], adoptStateless: false, listed: ["docker"] }).items).toEqual([]);
+  expect(composeCleanupPlan({ states: [orphan], backendItems: [], adoptStateless: false, listed: [] }).items).toEqual([]);
+  // A launch in progress (status starting) has no container yet and is live.
+  expect(composeCleanupPlan({ states: [{ ...orphan, meta: { ...meta, status: "starting" } }], backendItems: [], adoptStateless: false, listed: ["docker"] }).items).toEqual([]);
+});
