@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { LaunchContext } from "../../../src/backends/types.ts";
 import type { PlanJson, Spec } from "../../../src/plan/types.ts";
+import { buildPlan } from "../../../src/plan/build.ts";
 
 // Shared set-up for the smolmachines integration tests: the fake smolvm on
 // PATH with its own state dir, a throwaway claude-bottle home, and a
@@ -91,25 +92,9 @@ export function makeSpec(over: Partial<Spec> = {}): Spec {
   };
 }
 
+// The plan as `up` builds it (the real buildPlan), for a smolmachines bottle.
 export function makePlan(slug: string, stateDir: string, spec: Spec): PlanJson {
-  return {
-    version: 1,
-    agent: spec.agent,
-    bottle: spec.bottle,
-    backend: "smolmachines",
-    slug,
-    sources: spec.sources,
-    env: spec.env.map((e) => ({ name: e.name, mode: e.kind })),
-    skills: [],
-    git: [],
-    egress: [],
-    workspace: spec.workspace,
-    image: spec.image ?? null,
-    resources: spec.resources,
-    supervise: false,
-    state_dir: stateDir,
-    warnings: [],
-  };
+  return buildPlan(spec, { backend: "smolmachines", slug, stateDir, warnings: [] });
 }
 
 export function makeCtx(stateDir: string, gateSocket: string, env: Record<string, string>, secretEnvNames: string[] = []): LaunchContext {
