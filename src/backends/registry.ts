@@ -1,4 +1,4 @@
-import type { BackendName } from "../plan/types.ts";
+import { BACKEND_NAMES, type BackendName } from "./names.ts";
 import type { Backend } from "./types.ts";
 
 // Backend name -> implementation, loaded lazily: `ls` on a docker-only
@@ -26,14 +26,12 @@ export function getBackend(name: BackendName): Promise<Backend> {
   return b;
 }
 
-export const backendNames: BackendName[] = ["docker", "smolmachines"];
-
 // The backends that can answer here (for `ls`, `cleanup`, and `down` of a
 // bottle without metadata): a backend whose tool is missing holds no bottle.
 export async function usableBackends(): Promise<{ name: BackendName; backend: Backend }[]> {
   const out: { name: BackendName; backend: Backend }[] = [];
   const { probeBackend } = await import("./select.ts");
-  for (const name of backendNames) {
+  for (const name of BACKEND_NAMES) {
     if (!probeBackend(name).usable) continue;
     try {
       out.push({ name, backend: await getBackend(name) });

@@ -1,22 +1,16 @@
 import { accessSync, constants, existsSync } from "node:fs";
 import { UserError } from "../errors.ts";
 import { checkPreflight, type PreflightFacts } from "./smolmachines/preflight.ts";
-import type { BackendName } from "../plan/types.ts";
+import { BACKEND_NAMES, type BackendName } from "./names.ts";
+import type { PreflightProblem } from "./types.ts";
 
 // Backend choice: --backend > CLAUDE_BOTTLE_BACKEND > auto (a usable smolvm
 // first: a microVM is the stronger wall; then a reachable docker daemon).
 // `chooseBackend` is pure; the probes below are the edge that runs commands.
 
-export const BACKENDS: readonly BackendName[] = ["docker", "smolmachines"];
-
-export interface Problem {
-  what: string;
-  fix: string;
-}
-
 export interface BackendProbe {
   usable: boolean;
-  problems: Problem[];
+  problems: PreflightProblem[];
 }
 
 export type Probes = Record<BackendName, BackendProbe>;
@@ -25,14 +19,14 @@ export interface BackendChoice {
   backend: BackendName;
   source: "flag" | "env" | "auto";
   usable: boolean;
-  problems: Problem[];
+  problems: PreflightProblem[];
 }
 
 export function parseBackendName(value: string, from: string): BackendName {
   const v = value.trim().toLowerCase();
   if (v === "docker") return "docker";
   if (v === "smolmachines" || v === "smolvm") return "smolmachines";
-  throw new UserError(`${from}: unknown backend '${value.slice(0, 40)}'; use one of: ${BACKENDS.join(", ")}`);
+  throw new UserError(`${from}: unknown backend '${value.slice(0, 40)}'; use one of: ${BACKEND_NAMES.join(", ")}`);
 }
 
 // Probes are passed lazily so that an explicit choice probes only that backend.
@@ -135,24 +129,30 @@ export function probeSmolvm(
   return { usable: res.ok, problems: res.problems };
 }
 
-export function probeGit(env: Record<string, string | undefined> = process.env): Problem | null {
+export function probeGit(env: Record<string, string | undefined> = process.env): PreflightProblem | null {
   const r = run(["git", "--version"], env);
   if (r.ok) return null;
   return { what: "git is not installed", fix: "install git (apt install git / brew install git)" };
 }
 
+// One probe per backend; a new backend name fails to type-check until it has one.
+const probers: Record<BackendName, (env: Record<string, string | undefined>) => BackendProbe> = {
+  docker: (env) => probeDocker(env),
+  smolmachines: (env) => probeSmolvm(env),
+};
+
 export function probeBackend(name: BackendName, env: Record<string, string | undefined> = process.env): BackendProbe {
-  return name === "docker" ? probeDocker(env) : probeSmolvm(env);
+  return probers[name](env);
 }
 
 // ---- doctor ------------------------------------------------------------------
 
 // Pure: the doctor's text and verdict from probe results. A backend counts as
 // usable only when git is there too (workspace copies and the git gate need it).
-export function formatDoctor(probes: Probes, git: Problem | null): { ok: boolean; text: string } {
+export function formatDoctor(probes: Probes, git: PreflightProblem | null): { ok: boolean; text: string } {
   const lines: string[] = [];
   const usable: BackendName[] = [];
-  for (const name of BACKENDS) {
+  for (const name of BACKEND_NAMES) {
     const p = probes[name];
     if (p.usable) {
       lines.push(`${name}: ok`);
@@ -174,5 +174,6 @@ export function formatDoctor(probes: Probes, git: Problem | null): { ok: boolean
 }
 
 export function doctorReport(env: Record<string, string | undefined> = process.env): { ok: boolean; text: string } {
-  return formatDoctor({ docker: probeDocker(env), smolmachines: probeSmolvm(env) }, probeGit(env));
+  const probes = Object.fromEntries(BACKEND_NAMES.map((n) => [n, probeBackend(n, env)])) as Probes;
+  return formatDoctor(probes, probeGit(env));
 }

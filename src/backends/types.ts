@@ -1,4 +1,6 @@
-import type { BackendName, PlanJson, Spec } from "../plan/types.ts";
+import type { BackendName } from "./names.ts";
+import type { PlanJson } from "../plan/types.ts";
+import type { Spec } from "../manifest/spec.ts";
 
 export interface PreflightProblem {
   what: string; // "docker daemon not reachable"

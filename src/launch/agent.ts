@@ -1,4 +1,4 @@
-import type { Spec } from "../plan/types.ts";
+import type { Spec } from "../manifest/spec.ts";
 import { GUEST_PROMPT_FILE } from "../provision/guest.ts";
 
 // The agent's command line. The agent always runs without permission

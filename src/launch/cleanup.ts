@@ -1,5 +1,5 @@
 import type { Backend, CleanupItem } from "../backends/types.ts";
-import type { BackendName } from "../plan/types.ts";
+import type { BackendName } from "../backends/names.ts";
 import { markStopping, removeStateDir } from "../state/dirs.ts";
 import { paths } from "../state/paths.ts";
 import { removeQuietly, terminate } from "../state/process.ts";

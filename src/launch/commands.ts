@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import type { Backend, BottleInfo } from "../backends/types.ts";
 import { UserError } from "../errors.ts";
-import type { BackendName, Spec } from "../plan/types.ts";
+import type { BackendName } from "../backends/names.ts";
+import type { Spec } from "../manifest/spec.ts";
 import { readMetadata } from "../state/metadata.ts";
 import { paths } from "../state/paths.ts";
 import { SLUG_RE } from "../state/slug.ts";

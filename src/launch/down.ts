@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import type { Backend } from "../backends/types.ts";
-import type { BackendName } from "../plan/types.ts";
+import type { BackendName } from "../backends/names.ts";
 import { isPreserved, removeStateDir } from "../state/dirs.ts";
 import { readMetadata } from "../state/metadata.ts";
 import { paths } from "../state/paths.ts";

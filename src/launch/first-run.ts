@@ -1,6 +1,6 @@
 import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { BackendName } from "../plan/types.ts";
+import type { BackendName } from "../backends/names.ts";
 
 // The explanation a new user sees the first time `claude-bottle up` does
 // something slow or surprising (build an image, start a gate, make a CA), and

@@ -1,5 +1,5 @@
 import type { GatePolicy, GateSecrets } from "../gate/types.ts";
-import type { Spec } from "../plan/types.ts";
+import type { Spec } from "../manifest/spec.ts";
 import { UserError } from "../errors.ts";
 import { GUEST_CA_FILE, SYSTEM_CA_BUNDLE } from "../provision/guest.ts";
 

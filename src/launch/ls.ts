@@ -1,5 +1,5 @@
 import type { BottleInfo } from "../backends/types.ts";
-import type { BackendName } from "../plan/types.ts";
+import type { BackendName } from "../backends/names.ts";
 import type { StateSnapshot } from "./inspect.ts";
 
 // `claude-bottle ls`: one row per bottle, from state dirs joined with what

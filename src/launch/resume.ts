@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { UserError } from "../errors.ts";
-import type { PlanJson, Spec } from "../plan/types.ts";
+import type { PlanJson } from "../plan/types.ts";
+import type { Spec } from "../manifest/spec.ts";
 import { isPreserved } from "../state/dirs.ts";
 import { readMetadata, type Metadata } from "../state/metadata.ts";
 import { paths } from "../state/paths.ts";

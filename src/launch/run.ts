@@ -1,4 +1,5 @@
-import type { PlanJson, Spec } from "../plan/types.ts";
+import type { PlanJson } from "../plan/types.ts";
+import type { Spec } from "../manifest/spec.ts";
 import { bottleHome } from "../state/paths.ts";
 import { launch, type LaunchDeps } from "./launcher.ts";
 

@@ -1,5 +1,5 @@
 import { UserError } from "../errors.ts";
-import type { EnvEntry } from "../plan/types.ts";
+import type { EnvEntry } from "./spec.ts";
 
 // Env entry modes, by the shape of the manifest value:
 //   "?"            secret, asked on the tty at launch with a default prompt

@@ -1,6 +1,6 @@
 import { UserError } from "../errors.ts";
 import { claudeCodeRoutes, mergeClaudeRoutes } from "../defaults/claude.ts";
-import type { Spec, WorkspaceMode } from "../plan/types.ts";
+import type { Spec, WorkspaceMode } from "./spec.ts";
 import type { Catalog } from "./catalog.ts";
 import { parseEnvEntries } from "./env.ts";
 import { resolveBottle } from "./extends.ts";

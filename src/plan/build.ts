@@ -1,4 +1,6 @@
-import type { BackendName, PlanJson, Spec } from "./types.ts";
+import type { BackendName } from "../backends/names.ts";
+import type { PlanJson } from "./types.ts";
+import type { Spec } from "../manifest/spec.ts";
 
 // Spec -> the plan a user confirms. Pure. Only names and modes of env entries
 // go in, never values: PlanJson is printed, and may be saved by users.

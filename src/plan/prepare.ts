@@ -11,7 +11,9 @@ import { MANIFEST_NAME_RE } from "../manifest/schema.ts";
 import { paths, bottleHome } from "../state/paths.ts";
 import { makeSlug } from "../state/slug.ts";
 import { buildPlan, missingTokenRefs } from "./build.ts";
-import type { BackendName, PlanJson, Spec } from "./types.ts";
+import type { BackendName } from "../backends/names.ts";
+import type { PlanJson } from "./types.ts";
+import type { Spec } from "../manifest/spec.ts";
 
 // `up` up to the point of confirmation (DESIGN.md data flow 1-4): load,
 // resolve, choose a backend, plan. Reads files and runs probes, but creates

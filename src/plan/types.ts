@@ -1,31 +1,9 @@
-import type { EgressRoute, GitUpstream, Resources } from "../manifest/schema.ts";
+import type { BackendName } from "../backends/names.ts";
+import type { Resources } from "../manifest/schema.ts";
+import type { WorkspaceMode } from "../manifest/spec.ts";
 
-// How an env entry gets its value at launch. Values are resolved only at
-// launch time and only kept in memory; the plan carries names and modes.
-export type EnvEntry =
-  | { name: string; kind: "literal"; value: string }
-  | { name: string; kind: "host"; hostVar: string }
-  | { name: string; kind: "prompt"; prompt: string };
-
-export type BackendName = "docker" | "smolmachines";
-export type WorkspaceMode = "copy" | "mount" | "none";
-
-// The resolved spec: agent + bottle after `extends`, with the Claude Code
-// defaults merged in. Pure data, produced by src/manifest/resolve.ts.
-export interface Spec {
-  agent: string;
-  bottle: string;
-  sources: { agent: string; bottle: string }; // file paths or "<embedded>"
-  prompt: string; // the agent's system prompt (markdown body)
-  env: EnvEntry[];
-  egress: EgressRoute[];
-  git: GitUpstream[];
-  skills: string[];
-  image?: string;
-  resources: Resources;
-  supervise: boolean;
-  workspace: { mode: WorkspaceMode; path: string | null };
-}
+// PlanJson is produced by build.ts. Spec lives with manifest (which produces
+// it), BackendName with backends.
 
 // The JSON plan (`up --dry-run --format json`). Stable and documented in the
 // README; bump `version` on any incompatible change. Never holds a value of

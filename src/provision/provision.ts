@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Bottle } from "../backends/types.ts";
 import { UserError } from "../errors.ts";
-import type { Spec } from "../plan/types.ts";
+import type { Spec } from "../manifest/spec.ts";
 import { paths } from "../state/paths.ts";
 import { GUEST_CA_FILE, GUEST_HOME, GUEST_PROMPT_FILE, GUEST_ROOT, GUEST_USER, GUEST_WORKSPACE } from "./guest.ts";
 import { renderClaudeJson, renderClaudeSettings, renderGitconfig } from "./render.ts";

@@ -2,7 +2,7 @@ import { statSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { UserError } from "../errors.ts";
-import type { Spec } from "../plan/types.ts";
+import type { Spec } from "../manifest/spec.ts";
 import { GUEST_HOME } from "./guest.ts";
 
 // Skills named in `skills:` come from the host user's ~/.claude/skills/<name>

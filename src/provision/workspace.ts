@@ -2,7 +2,7 @@ import { existsSync, lstatSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Bottle } from "../backends/types.ts";
 import { UserError } from "../errors.ts";
-import type { WorkspaceMode } from "../plan/types.ts";
+import type { WorkspaceMode } from "../manifest/spec.ts";
 import { gateRepoUrl } from "../git/gitconfig.ts";
 import { WORKSPACE_UPSTREAM } from "../gate/vhosts/git.ts";
 import { lastLine } from "./copy-in.ts";

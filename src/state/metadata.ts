@@ -1,5 +1,6 @@
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { z } from "zod";
+import { BACKEND_NAMES } from "../backends/names.ts";
 import { paths } from "./paths.ts";
 
 // <state>/metadata.json: what `ls`, `attach`, `down`, `cleanup` and `resume`
@@ -10,7 +11,7 @@ export const metadataSchema = z.object({
   slug: z.string(),
   agent: z.string(),
   bottle: z.string(),
-  backend: z.enum(["docker", "smolmachines"]),
+  backend: z.enum(BACKEND_NAMES),
   cwd: z.string(),
   workspace: z.object({ mode: z.enum(["copy", "mount", "none"]), path: z.string().nullable() }),
   started_at: z.string(),

@@ -1,6 +1,6 @@
 import { UserError } from "../../errors.ts";
 import type { Resources } from "../../manifest/schema.ts";
-import type { WorkspaceMode } from "../../plan/types.ts";
+import type { WorkspaceMode } from "../../manifest/spec.ts";
 import { DEFAULT_PIDS_LIMIT, GUEST_SOCK_DIR, GUEST_USER, GUEST_WORKSPACE, LABEL_OWNER, LABEL_SLUG } from "./constants.ts";
 import { relayCommand } from "./dockerfile.ts";
 

@@ -1,7 +1,8 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { UserError } from "../../errors.ts";
-import type { PlanJson, Spec } from "../../plan/types.ts";
+import type { PlanJson } from "../../plan/types.ts";
+import type { Spec } from "../../manifest/spec.ts";
 import { GUEST_WORKSPACE } from "../../provision/guest.ts";
 import { provisionBottle } from "../../provision/provision.ts";
 import { bottleHome, paths } from "../../state/paths.ts";

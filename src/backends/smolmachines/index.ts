@@ -1,7 +1,8 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { UserError } from "../../errors.ts";
-import type { PlanJson, Spec } from "../../plan/types.ts";
+import type { PlanJson } from "../../plan/types.ts";
+import type { Spec } from "../../manifest/spec.ts";
 import { bottleHome, paths } from "../../state/paths.ts";
 import type { Backend, Bottle, BottleInfo, CleanupItem, LaunchContext } from "../types.ts";
 import { createArgv } from "./cli.ts";

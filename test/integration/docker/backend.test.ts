@@ -8,7 +8,8 @@ import { createSteps } from "../../../src/backends/docker/progress.ts";
 import type { Backend, Bottle, LaunchContext } from "../../../src/backends/types.ts";
 import { ensureCa } from "../../../src/gate/tls/ca.ts";
 import { proxyEnv } from "../../../src/launch/inputs.ts";
-import type { PlanJson, Spec } from "../../../src/plan/types.ts";
+import type { PlanJson } from "../../../src/plan/types.ts";
+import type { Spec } from "../../../src/manifest/spec.ts";
 import { TEST_BASE_IMAGE, dockerAvailable, dockerTest } from "../../helpers/docker.ts";
 
 // The docker backend against the real engine: the agent image built from

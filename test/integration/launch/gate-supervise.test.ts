@@ -9,7 +9,7 @@ import { waitForGate } from "../../../src/supervise/probe.ts";
 import { watchGate } from "../../../src/supervise/watcher.ts";
 import { paths } from "../../../src/state/paths.ts";
 import { isAlive, readPid } from "../../../src/state/process.ts";
-import type { Spec } from "../../../src/plan/types.ts";
+import type { Spec } from "../../../src/manifest/spec.ts";
 
 // The real gate process (`claude-bottle gate`) under the launcher's spawn and
 // the watcher: readiness, a proxied request to a loopback upstream, kill -9,

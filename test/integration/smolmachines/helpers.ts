@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { LaunchContext } from "../../../src/backends/types.ts";
-import type { PlanJson, Spec } from "../../../src/plan/types.ts";
+import type { PlanJson } from "../../../src/plan/types.ts";
+import type { Spec } from "../../../src/manifest/spec.ts";
 import { buildPlan } from "../../../src/plan/build.ts";
 
 // Shared set-up for the smolmachines integration tests: the fake smolvm on

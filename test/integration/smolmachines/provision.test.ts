@@ -6,7 +6,7 @@ import { sharedWiring } from "../../../src/backends/smolmachines/wiring.ts";
 import type { Bottle } from "../../../src/backends/types.ts";
 import { UserError } from "../../../src/errors.ts";
 import { ensureCa } from "../../../src/gate/tls/ca.ts";
-import type { Spec } from "../../../src/plan/types.ts";
+import type { Spec } from "../../../src/manifest/spec.ts";
 import { paths } from "../../../src/state/paths.ts";
 import { TEST_BASE_IMAGE, dockerTest } from "../../helpers/docker.ts";
 import { FAKE_DIR, FAKE_SMOLVM, fakeImage, makeCtx, makePlan, makeSpec, makeWorld, standInGate, type World } from "./helpers.ts";

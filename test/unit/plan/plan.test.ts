@@ -3,7 +3,7 @@ import { buildPlan, missingTokenRefs } from "../../../src/plan/build.ts";
 import { egressLine, renderPlanText } from "../../../src/plan/text.ts";
 import { buildCatalog } from "../../../src/manifest/catalog.ts";
 import { resolveSpec } from "../../../src/manifest/resolve.ts";
-import type { Spec } from "../../../src/plan/types.ts";
+import type { Spec } from "../../../src/manifest/spec.ts";
 
 const SECRET_LITERAL = "lit-VALUE-d2f8a1";
 function spec(env: Record<string, string> = {}): Spec {

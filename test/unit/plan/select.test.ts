@@ -7,7 +7,7 @@ import {
   type BackendProbe,
   type Probes,
 } from "../../../src/backends/select.ts";
-import type { BackendName } from "../../../src/plan/types.ts";
+import type { BackendName } from "../../../src/backends/names.ts";
 
 const ok: BackendProbe = { usable: true, problems: [] };
 const bad = (what: string): BackendProbe => ({ usable: false, problems: [{ what, fix: `fix ${what}` }] });

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { UserError } from "../../../src/errors.ts";
-import type { Spec } from "../../../src/plan/types.ts";
+import type { Spec } from "../../../src/manifest/spec.ts";
 import { GUEST_HOME } from "../../../src/provision/guest.ts";
 import { checkSkills, guestSkillDir, hostSkillDir } from "../../../src/provision/skills.ts";
 

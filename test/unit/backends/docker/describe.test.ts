@@ -1,6 +1,7 @@
 import { expect, test } from "bun:test";
 import { createDockerBackend } from "../../../../src/backends/docker/index.ts";
-import type { PlanJson, Spec } from "../../../../src/plan/types.ts";
+import type { PlanJson } from "../../../../src/plan/types.ts";
+import type { Spec } from "../../../../src/manifest/spec.ts";
 
 const spec: Spec = {
   agent: "dev",
