@@ -23,6 +23,13 @@ export interface ExecOptions {
 
 export type RunInput = string | Uint8Array | ReadableStream<Uint8Array>;
 
+// What a captured command (docker, smolvm, or a command in a bottle) gave back.
+export interface Captured {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
 // A running bottle. Every command and provisioning step shared between
 // backends goes through this, so command files never branch on the backend.
 export interface Bottle {
@@ -31,7 +38,7 @@ export interface Bottle {
   // Like exec, but captures output (for provisioning and tests). A stream
   // input is piped to the command as it comes (e.g. a host tar's stdout), so
   // large inputs are never held in memory.
-  run(argv: string[], opts?: ExecOptions & { input?: RunInput }): Promise<{ code: number; stdout: string; stderr: string }>;
+  run(argv: string[], opts?: ExecOptions & { input?: RunInput }): Promise<Captured>;
   copyIn(hostPath: string, guestPath: string): Promise<void>;
   stop(): Promise<void>;
   remove(): Promise<void>;

@@ -1,8 +1,9 @@
 import { UserError } from "../../errors.ts";
 import { copyInByTar } from "../../provision/copy-in.ts";
-import type { Bottle, ExecOptions, RunInput } from "../types.ts";
+import { forwardStderr } from "../stderr-tail.ts";
+import type { Bottle, Captured, ExecOptions, RunInput } from "../types.ts";
 import { execArgv } from "./args.ts";
-import { docker, dockerMessage, isNoSuchContainer, spawnDocker, type Captured, type Docker } from "./cli.ts";
+import { docker, dockerMessage, isNoSuchContainer, spawnDocker, type Docker } from "./cli.ts";
 
 // A container seen through the shared Bottle interface. Secret env was set
 // once at `docker run` (by name) and every exec inherits it from the
@@ -30,18 +31,7 @@ export class DockerBottle implements Bottle {
     const p = spawnDocker(this.d, args, { stdin: interactive ? "inherit" : "ignore", stdout: "inherit", stderr: "pipe" });
     // stderr is forwarded as it comes and its tail kept, to tell docker's
     // own errors from the command's.
-    let tail = "";
-    const dec = new TextDecoder();
-    const reader = (p.stderr as ReadableStream<Uint8Array>).getReader();
-    const pump = (async () => {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        process.stderr.write(value);
-        tail = (tail + dec.decode(value, { stream: true })).slice(-4096);
-      }
-    })();
-    const [code] = await Promise.all([p.exited, pump]);
+    const [code, tail] = await Promise.all([p.exited, forwardStderr(p.stderr as ReadableStream<Uint8Array>)]);
     if (dockerFailed(code, tail)) throw new UserError(`docker exec in ${this.name} failed: ${dockerMessage(tail, code)}`);
     return code;
   }

@@ -1,4 +1,5 @@
 import { UserError } from "../../errors.ts";
+import type { Captured } from "../types.ts";
 
 // The edge: spawning the docker CLI. Every docker call goes through here so
 // that stderr is captured and turned into one-line UserErrors, and so that
@@ -8,12 +9,6 @@ import { UserError } from "../../errors.ts";
 export interface Docker {
   bin: string; // "docker" or a path
   env: () => Record<string, string | undefined>; // read at each spawn
-}
-
-export interface Captured {
-  code: number;
-  stdout: string;
-  stderr: string;
 }
 
 export function spawnDocker(

@@ -1,7 +1,8 @@
 import { join } from "node:path";
 import { UserError } from "../../errors.ts";
 import { copyInByTar } from "../../provision/copy-in.ts";
-import type { Bottle, ExecOptions, RunInput } from "../types.ts";
+import { forwardStderr } from "../stderr-tail.ts";
+import type { Bottle, Captured, ExecOptions, RunInput } from "../types.ts";
 import { deleteArgv, execArgv, lsArgv, startArgv, statusArgv, stopArgv, type SecretEnvRef } from "./cli.ts";
 import { classifyExit, isNotFound } from "./errors.ts";
 import { withMachineLock } from "./lock.ts";
@@ -13,12 +14,6 @@ import { relayListeningProbe } from "./relay.ts";
 export interface Runner {
   bin: string; // "smolvm" or a path
   env: () => Record<string, string>; // already scrubbed (env.ts)
-}
-
-export interface Captured {
-  code: number;
-  stdout: string;
-  stderr: string;
 }
 
 export async function smolvm(r: Runner, argv: string[], opts: { input?: RunInput; extraEnv?: Record<string, string> } = {}): Promise<Captured> {
@@ -168,15 +163,6 @@ export class SmolmachinesBottle implements Bottle {
       });
     let p: ReturnType<typeof spawn>;
     let tail = "";
-    const pump = async (proc: ReturnType<typeof spawn>) => {
-      const reader = proc.stderr.getReader();
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        process.stderr.write(value);
-        tail = (tail + new TextDecoder().decode(value)).slice(-4096);
-      }
-    };
     let code: number;
     if (interactive) {
       // A long session must not hold the lock. It joins the running main
@@ -187,11 +173,12 @@ export class SmolmachinesBottle implements Bottle {
         if (probe.code !== 0) this.fail(probe, "reach the bottle");
       });
       p = spawn();
-      [, code] = await Promise.all([pump(p), p.exited]);
+      [tail, code] = await Promise.all([forwardStderr(p.stderr), p.exited]);
     } else {
       code = await withMachineLock(this.c.lockFile, async () => {
         p = spawn();
-        const [, c] = await Promise.all([pump(p), p.exited]);
+        const [t, c] = await Promise.all([forwardStderr(p.stderr), p.exited]);
+        tail = t;
         return c;
       });
     }
