@@ -10,7 +10,7 @@ export default defineCommand({
     ports: { type: "string", description: "Comma-separated ports (default: 443 for https, 80 for http)" },
   },
   async run({ args }) {
-    const { allowHost, applyEdit, stateDirFor } = await import("../gate/policy-edit.ts");
+    const [{ allowHost }, { applyEdit, stateDirFor }] = await Promise.all([import("../policy/edit.ts"), import("../policy/store.ts")]);
     const list = (v: unknown) => (typeof v === "string" && v.length ? v.split(",").map((s) => s.trim()).filter(Boolean) : undefined);
     const stateDir = stateDirFor(String(args.slug));
     const { result, signal } = applyEdit(

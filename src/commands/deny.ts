@@ -7,7 +7,7 @@ export default defineCommand({
     host: { type: "positional", required: true, description: "Host name or *.domain, as allowed" },
   },
   async run({ args }) {
-    const { applyEdit, denyHost, stateDirFor } = await import("../gate/policy-edit.ts");
+    const [{ denyHost }, { applyEdit, stateDirFor }] = await Promise.all([import("../policy/edit.ts"), import("../policy/store.ts")]);
     const stateDir = stateDirFor(String(args.slug));
     const { result, signal } = applyEdit(stateDir, (p) => denyHost(p, String(args.host)), (r) => r.removed.length > 0);
     if (!signal) process.stdout.write(`${args.host} was not allowed\n`);

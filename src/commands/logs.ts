@@ -9,7 +9,7 @@ export default defineCommand({
   },
   async run({ args }) {
     const [{ stateDirFor }, view, { paths }] = await Promise.all([
-      import("../gate/policy-edit.ts"),
+      import("../policy/store.ts"),
       import("../gate/audit-view.ts"),
       import("../state/paths.ts"),
     ]);

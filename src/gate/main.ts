@@ -3,7 +3,7 @@ import { z } from "zod";
 import { UserError } from "../errors.ts";
 import { paths } from "../state/paths.ts";
 import { openLog } from "./audit.ts";
-import { readPolicy } from "./policy-file.ts";
+import { readPolicy } from "./policy/file.ts";
 import { startGate } from "./server.ts";
 import type { GateSecrets } from "./types.ts";
 import { loadBuiltinVhosts } from "./vhosts/builtin.ts";

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { UserError } from "../errors.ts";
-import { applyEdit, type SignalResult } from "../gate/policy-edit.ts";
-import { readPolicy } from "../gate/policy-file.ts";
+import { readPolicy } from "../gate/policy/file.ts";
+import { applyEdit, type SignalResult } from "../policy/store.ts";
 import { paths } from "../state/paths.ts";
 import { planApproval, type ApproveOptions } from "./apply.ts";
 import { auditSupervise } from "./audit.ts";

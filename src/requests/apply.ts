@@ -1,6 +1,6 @@
 import { UserError } from "../errors.ts";
-import { allowHost, canonicalPattern } from "../gate/policy-edit.ts";
 import type { GatePolicy } from "../gate/types.ts";
+import { allowHost, canonicalPattern, routeKey } from "../policy/edit.ts";
 import type { EgressRoute, GitUpstream } from "../manifest/schema.ts";
 import type { SuperviseRequest } from "./schema.ts";
 
@@ -42,7 +42,8 @@ export function planApproval(req: SuperviseRequest, policy: GatePolicy, opts: Ap
         `allowed ${route.host}${route.ports ? `:${route.ports.join(",")}` : ""}` +
         `${route.methods ? ` (${route.methods.join(",")})` : ""}${route.paths ? ` ${route.paths.join(",")}` : ""}` +
         (opts.allowPrivate ? " including private addresses" : "");
-      const same = policy.routes.some((r) => sameRoute(r, route));
+      const key = routeKey(route);
+      const same = policy.routes.some((r) => routeKey(r) === key);
       return { policy: same ? policy : { ...policy, routes: [...policy.routes, route] }, changed: !same, applied, route };
     }
     case "git": {
@@ -78,19 +79,6 @@ export function planApproval(req: SuperviseRequest, policy: GatePolicy, opts: Ap
       };
     }
   }
-}
-
-function sameRoute(a: EgressRoute, b: EgressRoute): boolean {
-  const canon = (h: string) => {
-    try {
-      return canonicalPattern(h);
-    } catch {
-      return h;
-    }
-  };
-  const key = (r: EgressRoute) =>
-    JSON.stringify([canon(r.host), r.methods ?? null, r.paths ?? null, r.ports ?? null, r.tls, r.dlp, r.auth ?? null, r.allow_private]);
-  return key(a) === key(b);
 }
 
 // Does `policy` (the gate's live one) carry what `req` asked for? The gate

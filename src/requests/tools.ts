@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { canonicalPattern } from "../gate/policy-edit.ts";
 import type { GatePolicy } from "../gate/types.ts";
+import { canonicalPattern } from "../policy/edit.ts";
 import { LIMITS, type Answer, type SuperviseRequest } from "./schema.ts";
 import type { RequestDraft } from "./store.ts";
 

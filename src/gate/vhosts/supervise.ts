@@ -7,7 +7,7 @@ import { claimAnswer, createRequest, pendingRequests, waitForAnswer } from "../.
 import { answerText, isToolName, parseToolCall, summarize } from "../../requests/tools.ts";
 import { cleanLine } from "../../requests/sanitize.ts";
 import { bottleHome } from "../../state/paths.ts";
-import { readPolicy } from "../policy-file.ts";
+import { readPolicy } from "../policy/file.ts";
 import type { GatePolicy, VhostHandler } from "../types.ts";
 import type { VhostFactory } from "./index.ts";
 

@@ -3,7 +3,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { writePolicy } from "../../../src/gate/policy-file.ts";
+import { writePolicy } from "../../../src/policy/store.ts";
 import type { AuditRecord, GatePolicy, VhostHandler } from "../../../src/gate/types.ts";
 import { pendingRequests } from "../../../src/requests/store.ts";
 

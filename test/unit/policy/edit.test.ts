@@ -2,11 +2,12 @@ import { describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { allowHost, applyEdit, canonicalPattern, denyHost, stateDirFor } from "../../../../src/gate/policy-edit.ts";
-import { readPolicy, writePolicy } from "../../../../src/gate/policy-file.ts";
-import { decide } from "../../../../src/gate/policy/decide.ts";
-import type { GatePolicy } from "../../../../src/gate/types.ts";
-import type { EgressRoute } from "../../../../src/manifest/schema.ts";
+import { readPolicy } from "../../../src/gate/policy/file.ts";
+import { decide } from "../../../src/gate/policy/decide.ts";
+import type { GatePolicy } from "../../../src/gate/types.ts";
+import type { EgressRoute } from "../../../src/manifest/schema.ts";
+import { allowHost, canonicalPattern, denyHost, routeKey } from "../../../src/policy/edit.ts";
+import { applyEdit, stateDirFor, writePolicy } from "../../../src/policy/store.ts";
 
 const route = (host: string, extra: Partial<EgressRoute> = {}): EgressRoute => ({
   host,
@@ -41,6 +42,29 @@ describe("allowHost", () => {
   test("canonical patterns", () => {
     expect(canonicalPattern("*.Example.COM")).toBe("*.example.com");
     expect(canonicalPattern("[::1]")).toBe("[::1]");
+  });
+});
+
+describe("routeKey", () => {
+  test("equal for spellings of one pattern, different for any other field", () => {
+    expect(routeKey(route("API.Example.com."))).toBe(routeKey(route("api.example.com")));
+    expect(routeKey(route("*.X.test"))).toBe(routeKey(route("*.x.test")));
+    const base = routeKey(route("a.test"));
+    const others: Partial<EgressRoute>[] = [
+      { methods: ["GET"] },
+      { paths: ["/v1/"] },
+      { ports: [8443] },
+      { tls: "passthrough" },
+      { dlp: "off" },
+      { allow_private: true },
+      { auth: { header: "authorization", scheme: "Bearer", token_ref: "T" } },
+    ];
+    for (const o of others) expect(routeKey(route("a.test", o))).not.toBe(base);
+    expect(routeKey(route("b.test"))).not.toBe(base);
+  });
+  test("a pattern that cannot be canonicalised compares as written, without throwing", () => {
+    expect(routeKey(route("bad host"))).toBe(routeKey(route("bad host")));
+    expect(routeKey(route("bad host"))).not.toBe(routeKey(route("Bad host")));
   });
 });
 

@@ -1,13 +1,14 @@
-import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { z } from "zod";
-import { egressRouteSchema, gitUpstreamSchema } from "../manifest/schema.ts";
-import { UserError } from "../errors.ts";
-import { paths } from "../state/paths.ts";
-import type { GatePolicy } from "./types.ts";
+import { egressRouteSchema, gitUpstreamSchema } from "../../manifest/schema.ts";
+import { UserError } from "../../errors.ts";
+import { paths } from "../../state/paths.ts";
+import type { GatePolicy } from "../types.ts";
 
-// <state>/policy.json: read by the gate at start and on SIGHUP, edited by
-// `allow`/`deny`. Validated on every read: a hand-edited file with a typo
-// must not silently allow (or deny) something else.
+// <state>/policy.json as the gate reads it, at start and on SIGHUP. The
+// gate owns the format (GatePolicy); the operator side that writes and
+// edits it lives in src/policy/. Validated on every read: a hand-edited
+// file with a typo must not silently allow (or deny) something else.
 
 // Loose: fields other modules add to the policy (git_workspace, ...) survive
 // an allow/deny round trip; the fields the gate itself relies on are checked.
@@ -44,13 +45,4 @@ export function readPolicy(stateDir: string): GatePolicy {
     throw new UserError(`cannot read ${p}; is this a bottle's state directory?`);
   }
   return parsePolicy(text, p);
-}
-
-// Temp file + rename: a gate reloading at the same moment reads the old or
-// the new policy, never half of one.
-export function writePolicy(stateDir: string, policy: GatePolicy): void {
-  const p = paths.policy(stateDir);
-  const tmp = `${p}.${process.pid}.${Date.now()}.tmp`;
-  writeFileSync(tmp, JSON.stringify(policy, null, 2) + "\n", { mode: 0o600 });
-  renameSync(tmp, p);
 }

@@ -1,15 +1,12 @@
-import { existsSync, readFileSync } from "node:fs";
 import { UserError } from "../errors.ts";
+import { decide } from "../gate/policy/decide.ts";
+import { normalizeHost } from "../gate/policy/normalize.ts";
+import type { GatePolicy } from "../gate/types.ts";
 import type { EgressRoute } from "../manifest/schema.ts";
-import { bottleHome, paths } from "../state/paths.ts";
-import { readPolicy, writePolicy } from "./policy-file.ts";
-import { decide } from "./policy/decide.ts";
-import { normalizeHost } from "./policy/normalize.ts";
-import type { GatePolicy } from "./types.ts";
 
-// `claude-bottle allow` / `deny`: edit a bottle's policy.json and tell its
-// running gate (SIGHUP). The edit itself is pure (allowHost, denyHost) so it
-// is tested without a gate; applyEdit is the effectful edge.
+// `claude-bottle allow` / `deny` and approved requests: pure edits of a
+// bottle's policy (tested without a gate). store.ts applies them to a
+// state directory and tells the running gate.
 
 export interface AllowOptions {
   methods?: string[];
@@ -29,6 +26,31 @@ export function canonicalPattern(raw: string): string {
   return (wild ? "*." : "") + (n.isIp && n.host.includes(":") ? `[${n.host}]` : n.host);
 }
 
+// A route's pattern in canonical spelling, or as written when it cannot be
+// canonicalised (a hand-edited policy): comparing never throws.
+function canonicalOrAsIs(host: string): string {
+  try {
+    return canonicalPattern(host);
+  } catch {
+    return host;
+  }
+}
+
+// Two routes are the same route when their keys are equal: the host
+// pattern in canonical spelling and every other field as written.
+export function routeKey(r: EgressRoute): string {
+  return JSON.stringify([
+    canonicalOrAsIs(r.host),
+    r.methods ?? null,
+    r.paths ?? null,
+    r.ports ?? null,
+    r.tls,
+    r.dlp,
+    r.auth ?? null,
+    r.allow_private,
+  ]);
+}
+
 export function allowHost(policy: GatePolicy, rawHost: string, opts: AllowOptions = {}): { policy: GatePolicy; changed: boolean } {
   const host = canonicalPattern(rawHost);
   const methods = opts.methods?.length ? [...new Set(opts.methods.map((m) => m.toUpperCase()))] : undefined;
@@ -46,21 +68,9 @@ export function allowHost(policy: GatePolicy, rawHost: string, opts: AllowOption
     dlp: "on",
     allow_private: false,
   };
-  const same = policy.routes.some((r) => JSON.stringify(normRoute(r)) === JSON.stringify(normRoute(route)));
-  if (same) return { policy, changed: false };
+  const key = routeKey(route);
+  if (policy.routes.some((r) => routeKey(r) === key)) return { policy, changed: false };
   return { policy: { ...policy, routes: [...policy.routes, route] }, changed: true };
-}
-
-function normRoute(r: EgressRoute) {
-  return { h: safeCanon(r.host), m: r.methods ?? null, p: r.paths ?? null, po: r.ports ?? null, t: r.tls, d: r.dlp, a: r.auth ?? null, ap: r.allow_private };
-}
-
-function safeCanon(h: string): string {
-  try {
-    return canonicalPattern(h);
-  } catch {
-    return h;
-  }
 }
 
 // Removes every route whose host pattern is `host` (same spelling after
@@ -68,8 +78,8 @@ function safeCanon(h: string): string {
 // wider pattern: `deny` must mean the host is denied.
 export function denyHost(policy: GatePolicy, rawHost: string): { policy: GatePolicy; removed: EgressRoute[] } {
   const host = canonicalPattern(rawHost);
-  const removed = policy.routes.filter((r) => safeCanon(r.host) === host);
-  const next = { ...policy, routes: policy.routes.filter((r) => safeCanon(r.host) !== host) };
+  const removed = policy.routes.filter((r) => canonicalOrAsIs(r.host) === host);
+  const next = { ...policy, routes: policy.routes.filter((r) => canonicalOrAsIs(r.host) !== host) };
   if (!host.startsWith("*.")) {
     const bare = host.replace(/^\[|\]$/g, "");
     const probes = [
@@ -84,44 +94,4 @@ export function denyHost(policy: GatePolicy, rawHost: string): { policy: GatePol
     }
   }
   return { policy: next, removed };
-}
-
-export function stateDirFor(slug: string, env: Record<string, string | undefined> = process.env): string {
-  if (!/^[a-z0-9][a-z0-9-]*$/.test(slug)) throw new UserError(`'${slug}' is not a bottle slug; see 'claude-bottle ls'`);
-  const dir = paths.stateDir(bottleHome(env), slug);
-  if (!existsSync(paths.policy(dir))) throw new UserError(`no bottle '${slug}' (no ${paths.policy(dir)}); see 'claude-bottle ls'`);
-  return dir;
-}
-
-export type SignalResult = { running: true; pid: number } | { running: false };
-
-// SIGHUP to the gate named in gate.pid, if it is alive.
-export function signalGate(stateDir: string): SignalResult {
-  let pid: number;
-  try {
-    pid = Number(readFileSync(paths.gatePid(stateDir), "utf8").trim());
-  } catch {
-    return { running: false };
-  }
-  if (!Number.isInteger(pid) || pid <= 1) return { running: false };
-  try {
-    process.kill(pid, "SIGHUP");
-    return { running: true, pid };
-  } catch {
-    return { running: false };
-  }
-}
-
-// Read, edit, write atomically, signal. Returns what the edit returned and
-// whether a running gate was told.
-export function applyEdit<T extends { policy: GatePolicy }>(
-  stateDir: string,
-  edit: (p: GatePolicy) => T,
-  changed: (r: T, before: GatePolicy) => boolean = (r, before) => r.policy !== before,
-): { result: T; signal: SignalResult | null } {
-  const before = readPolicy(stateDir);
-  const result = edit(before);
-  if (!changed(result, before)) return { result, signal: null };
-  writePolicy(stateDir, result.policy);
-  return { result, signal: signalGate(stateDir) };
 }
