@@ -57,8 +57,18 @@ export interface CleanupItem {
   detail: string;
 }
 
+// How a backend explains itself the first time it is used (src/launch/
+// first-run.ts): each backend supplies its own words, so a new backend
+// cannot silently borrow another's.
+export interface BackendAbout {
+  label: string; // as users call it: "docker", "smolvm"
+  sealLine: string; // what keeps the agent in
+  imageLine: string; // shown when the agent image is built or prepared, never when reused
+}
+
 export interface Backend {
   name: BackendName;
+  about: BackendAbout;
   preflight(): Promise<PreflightResult>;
   // Pure: what launch would do (args, rendered files), for the plan summary.
   describe(spec: Spec, plan: PlanJson): Record<string, unknown>;
@@ -76,4 +86,8 @@ export interface LaunchContext {
   secretEnvNames: string[]; // names whose values are passed by name from our process env, never argv
   verbose: boolean;
   progress: (step: string) => void;
+  // Called right before the backend builds or prepares the agent image (the
+  // slow, once-per-version step), never when a cached image is reused: the
+  // launcher explains the build there, once per home.
+  imageBuild: () => void;
 }

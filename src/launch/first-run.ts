@@ -1,19 +1,22 @@
 import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { BackendName } from "../backends/names.ts";
+import type { Backend } from "../backends/types.ts";
 
 // The explanation a new user sees the first time `claude-bottle up` does
 // something slow or surprising (build an image, start a gate, make a CA), and
 // never again. Each topic is shown once per home: someone who first ran with
 // docker and later switches to smolvm still gets the smolvm lines once.
 //
-// The launcher calls takeFirstRunLines() before it starts the steps and
-// prints what it returns; the progress display then needs no prose of its own.
+// `up` takes the start topics before the launch and prints them; the image
+// topic is taken by the launcher when the backend actually builds or prepares
+// the agent image (LaunchContext.imageBuild), so a run that reuses a cached
+// image never says it is building one. The backend supplies its own lines
+// (Backend.about). The progress display then needs no prose of its own.
 
 export const FIRST_RUN_MARKER = ".first-run-done";
 
 export interface FirstRunContext {
-  backend: BackendName;
+  backend: Pick<Backend, "name" | "about">;
   // No bottle/agent manifests were found: `up` runs the embedded defaults.
   usingDefaults: boolean;
 }
@@ -24,7 +27,7 @@ export interface Topic {
   lines: string[];
 }
 
-// Pure: every topic that applies to this run, in the order the steps happen.
+// Pure: the topics shown before a launch, in the order the steps happen.
 export function firstRunTopics(ctx: FirstRunContext): Topic[] {
   const topics: Topic[] = [
     {
@@ -44,30 +47,8 @@ export function firstRunTopics(ctx: FirstRunContext): Topic[] {
       ],
     });
   }
-  topics.push(
-    ctx.backend === "docker"
-      ? {
-          id: "backend:docker",
-          lines: ["Backend docker: the bottle is a container started with --network none, all capabilities dropped and no-new-privileges."],
-        }
-      : {
-          id: "backend:smolmachines",
-          lines: ["Backend smolvm: the bottle is a microVM with no network card; the gate socket is its only connection to the host."],
-        },
-  );
-  // The first run with a backend is the one that builds (docker) or
-  // prepares (smolvm) the agent image: explained once, like every topic.
-  topics.push(
-    ctx.backend === "docker"
-      ? {
-          id: "image:docker",
-          lines: ["Building the agent image (Node.js, git, Claude Code). This takes a few minutes once; later bottles reuse it."],
-        }
-      : {
-          id: "image:smolmachines",
-          lines: ["Preparing the agent image for smolvm on the host (the VM has no network to pull it). This happens once."],
-        },
-  );
+  const { name, about } = ctx.backend;
+  topics.push({ id: `backend:${name}`, lines: [`Backend ${about.label}: ${about.sealLine}`] });
   topics.push(
     {
       id: "gate",
@@ -91,6 +72,12 @@ export function firstRunTopics(ctx: FirstRunContext): Topic[] {
   return topics;
 }
 
+// Pure: the explanation of the image build, for the launcher to take when the
+// backend starts one. Once per backend and home, like every topic.
+export function imageTopic(backend: Pick<Backend, "name" | "about">): Topic {
+  return { id: `image:${backend.name}`, lines: [backend.about.imageLine] };
+}
+
 // Pure: the marker's topic ids. A marker that exists but is not ours (an
 // empty file someone touched, an older format) means "already explained":
 // better to say too little than to nag.
@@ -105,11 +92,11 @@ export function parseMarker(text: string | undefined): Set<string> | "all" {
   return "all";
 }
 
-// Effect: the lines not shown yet for this run, and the record that they now
-// have been (<home>/.first-run-done). Returns [] when nothing is new. The
+// Effect: the lines of the topics not shown yet, and the record that they
+// now have been (<home>/.first-run-done). Returns [] when nothing is new. The
 // marker is written before the caller prints: a crash mid-run must not make
 // every later run repeat the explanation.
-export function takeFirstRunLines(home: string, ctx: FirstRunContext): string[] {
+export function takeFirstRunLines(home: string, topics: Topic[]): string[] {
   const marker = join(home, FIRST_RUN_MARKER);
   let text: string | undefined;
   try {
@@ -119,7 +106,7 @@ export function takeFirstRunLines(home: string, ctx: FirstRunContext): string[] 
   }
   const shown = parseMarker(text);
   if (shown === "all") return [];
-  const fresh = firstRunTopics(ctx).filter((t) => !shown.has(t.id));
+  const fresh = topics.filter((t) => !shown.has(t.id));
   if (fresh.length === 0) return [];
   for (const t of fresh) shown.add(t.id);
   mkdirSync(home, { recursive: true, mode: 0o700 });

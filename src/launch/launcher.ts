@@ -16,6 +16,7 @@ import { waitForGate } from "../supervise/probe.ts";
 import { spawnSupervisor } from "../supervise/supervisor.ts";
 import { watchGate } from "../supervise/watcher.ts";
 import { agentArgv } from "./agent.ts";
+import { imageTopic, takeFirstRunLines } from "./first-run.ts";
 import { gateInputs, type ResolvedEnv } from "./inputs.ts";
 import { RollbackStack } from "./rollback.ts";
 import { Aborted, Interrupts, SIGNAL_EXIT, type SignalSource } from "./signals.ts";
@@ -185,6 +186,9 @@ export async function launch(req: LaunchRequest, deps: LaunchDeps): Promise<numb
         secretEnvNames: Object.keys(inputs.secretEnv).sort(),
         verbose: req.verbose ?? false,
         progress: (s) => deps.err(`claude-bottle: ${s}`),
+        imageBuild: () => {
+          for (const l of takeFirstRunLines(deps.home, [imageTopic(backend)])) deps.err(l);
+        },
       };
       // Secret values reach the backend's child (docker/smolvm) by name from
       // our environment, never on its argv; put back what was there after.

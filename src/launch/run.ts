@@ -40,9 +40,9 @@ export async function runUp(args: { spec: Spec; plan: PlanJson; yes: boolean; de
   const deps = await realDeps(args.plan.backend);
   const { makeSlug } = await import("../state/slug.ts");
   deps.remintSlug = () => makeSlug(args.spec.agent);
-  const { takeFirstRunLines } = await import("./first-run.ts");
+  const { firstRunTopics, takeFirstRunLines } = await import("./first-run.ts");
   const usingDefaults = args.spec.sources.agent === "<embedded>" && args.spec.sources.bottle === "<embedded>";
-  for (const l of takeFirstRunLines(deps.home, { backend: args.plan.backend, usingDefaults })) deps.err(l);
+  for (const l of takeFirstRunLines(deps.home, firstRunTopics({ backend: deps.backend, usingDefaults }))) deps.err(l);
   return launch({ spec: args.spec, plan: args.plan, detached: args.detached, cwd: args.cwd, verbose: args.verbose }, deps);
 }
 

@@ -22,6 +22,7 @@ export interface EnsureImageOptions {
   steps: Steps;
   verbose: boolean;
   err: (s: string) => void; // where the full build log goes (verbose or failure)
+  onBuild: () => void; // a build is about to start (not called when the cached image is reused)
 }
 
 export interface AgentImage {
@@ -162,6 +163,10 @@ export async function ensureAgentImage(opts: EnsureImageOptions): Promise<AgentI
         copyFileSync(agent.path, join(ctxDir, AGENT_PACKAGE_FILE));
       }
     }
+    // The current step ends before the caller's explanation is printed, so a
+    // spinner never shares its line with it.
+    opts.steps.done();
+    opts.onBuild();
     opts.steps.step(`building agent image ${tag}`);
     const p = spawnDocker(d, ["build", "--label", `${LABEL_IMAGE_HASH}=${hash}`, "-t", tag, ctxDir], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
     const pump = async (stream: ReadableStream<Uint8Array>) => {

@@ -114,6 +114,11 @@ export function createDockerBackend(opts: DockerOptions = {}): Backend {
 
   return {
     name: "docker",
+    about: {
+      label: "docker",
+      sealLine: "the bottle is a container started with --network none, all capabilities dropped and no-new-privileges.",
+      imageLine: "Building the agent image (Node.js, git, Claude Code). This takes a few minutes once; later bottles reuse it.",
+    },
 
     async preflight() {
       const p = probeDocker(hostEnv());
@@ -174,7 +179,7 @@ export function createDockerBackend(opts: DockerOptions = {}): Backend {
       const steps = createSteps({ tty: opts.tty ?? Boolean(process.stderr.isTTY), line: ctx.progress });
       let image: AgentImage;
       try {
-        image = await ensureAgentImage({ docker: d, home: home(), specImage: spec.image, hostEnv: env, steps, verbose: ctx.verbose, err });
+        image = await ensureAgentImage({ docker: d, home: home(), specImage: spec.image, hostEnv: env, steps, verbose: ctx.verbose, err, onBuild: ctx.imageBuild });
       } finally {
         steps.done();
       }

@@ -35,6 +35,7 @@ export async function buildAgentImage(ctx: LaunchContext, deps: AgentImageDeps):
       steps,
       verbose: ctx.verbose,
       err: (l) => void process.stderr.write(l + "\n"),
+      onBuild: ctx.imageBuild,
     });
     return image.tag;
   } finally {

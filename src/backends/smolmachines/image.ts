@@ -52,6 +52,7 @@ export interface ImageDeps {
   docker?: string; // docker binary, default "docker"
   env?: Record<string, string>;
   progress?: (step: string) => void;
+  onExport?: () => void; // a `docker save` is about to start (not called when the archive is cached)
 }
 
 // Returns an absolute path for `smolvm machine create --image`.
@@ -72,6 +73,7 @@ export async function ensureImageArchive(image: string, deps: ImageDeps): Promis
   const target = cachedArchivePath(deps.home, inspect.stdout.trim());
   if (existsSync(target)) return target;
   mkdirSync(imageCacheDir(deps.home), { recursive: true, mode: 0o700 });
+  deps.onExport?.();
   deps.progress?.(`exporting image ${src.ref} for smolvm (once per image version)`);
   const tmp = `${target}.${process.pid}.tmp`;
   const save = await run([docker, "save", "-o", tmp, src.ref], deps.env);

@@ -62,6 +62,11 @@ export function createSmolmachinesBackend(opts: SmolmachinesOptions = {}): Backe
 
   return {
     name: "smolmachines",
+    about: {
+      label: "smolvm",
+      sealLine: "the bottle is a microVM with no network card; the gate socket is its only connection to the host.",
+      imageLine: "Preparing the agent image for smolvm on the host (the VM has no network to pull it). This happens once.",
+    },
 
     async preflight() {
       return checkPreflight(await probePreflight({ smolvmBin: runner.bin, env: runner.env(), hostEnv }));
@@ -100,7 +105,7 @@ export function createSmolmachinesBackend(opts: SmolmachinesOptions = {}): Backe
       ctx.progress("preparing the agent image for smolvm");
       const image = spec.image ?? plan.image ?? (opts.agentImage ? await opts.agentImage(ctx) : null);
       if (!image) throw new UserError("no agent image for the smolmachines backend; set `image:` in the bottle to a `docker save` archive or a local docker image");
-      const imagePath = await ensureImageArchive(image, { home, docker: opts.docker, env: runner.env(), progress: ctx.progress });
+      const imagePath = await ensureImageArchive(image, { home, docker: opts.docker, env: runner.env(), progress: ctx.progress, onExport: ctx.imageBuild });
 
       const text = renderSmolfile(smolfileInput(spec, ctx.env));
       assertSealedSmolfile(text);

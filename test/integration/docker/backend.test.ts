@@ -99,6 +99,7 @@ const plan: PlanJson = {
 };
 
 const progress: string[] = [];
+let imageBuilds = 0;
 const ctx: LaunchContext = {
   stateDir,
   gateSocket: sockPath,
@@ -106,6 +107,7 @@ const ctx: LaunchContext = {
   secretEnvNames: ["MY_SECRET"],
   verbose: false,
   progress: (s) => progress.push(s),
+  imageBuild: () => void imageBuilds++,
 };
 
 let backend: Backend;
@@ -150,7 +152,8 @@ describe.if(dockerAvailable())("docker backend (real engine)", () => {
     rmSync(root, { recursive: true, force: true });
   });
 
-  dockerTest("builds the agent image from the test base, then reuses it by content hash", async () => {
+  dockerTest("builds the agent image from the test base, then reuses it by content hash; only a real build is announced", async () => {
+    let announced = 0;
     const opts = {
       docker: { bin: "docker", env: () => hostEnv },
       home,
@@ -158,13 +161,16 @@ describe.if(dockerAvailable())("docker backend (real engine)", () => {
       steps: createSteps({ tty: false, line: () => {} }),
       verbose: false,
       err: () => {},
+      onBuild: () => void announced++,
     };
     const t0 = Date.now();
     const first = await ensureAgentImage(opts);
     made.push(first.tag);
+    expect(announced).toBe(1);
     const t1 = Date.now();
     const second = await ensureAgentImage(opts);
     const t2 = Date.now();
+    expect(announced).toBe(1);
     expect(first.built).toBe(true);
     expect(first.agentVersion).toBeNull();
     expect(second.built).toBe(false);
@@ -185,6 +191,9 @@ describe.if(dockerAvailable())("docker backend (real engine)", () => {
 
   dockerTest("launches a sealed, provisioned bottle", async () => {
     bottle = await backend.launch(spec, plan, ctx);
+    // The image was built by the first test: the launch reuses it and does
+    // not ask for the "building the agent image" explanation.
+    expect(imageBuilds).toBe(0);
     const info = (await backend.list()).find((b) => b.slug === slug);
     expect(info).toEqual({ slug, backend: "docker", status: "running", name: `claude-bottle-${slug}` });
     expect((await backend.cleanupPlan()).some((i) => i.kind === "container" && i.id === `claude-bottle-${slug}`)).toBe(true);

@@ -99,5 +99,5 @@ export function makePlan(slug: string, stateDir: string, spec: Spec): PlanJson {
 }
 
 export function makeCtx(stateDir: string, gateSocket: string, env: Record<string, string>, secretEnvNames: string[] = []): LaunchContext {
-  return { stateDir, gateSocket, env, secretEnvNames, verbose: false, progress: () => {} };
+  return { stateDir, gateSocket, env, secretEnvNames, verbose: false, progress: () => {}, imageBuild: () => {} };
 }

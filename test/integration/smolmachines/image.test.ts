@@ -21,7 +21,10 @@ dockerTest("docker save into <home>/cache by image id, reused on the next launch
   expect(tar.exitCode).toBe(0);
   const home = join(root, "home");
   const steps: string[] = [];
-  const first = await ensureImageArchive(tag, { home, progress: (s) => steps.push(s) });
+  let exports = 0;
+  const deps = { home, progress: (s: string) => void steps.push(s), onExport: () => void exports++ };
+  const first = await ensureImageArchive(tag, deps);
+  expect(exports).toBe(1);
   expect(first.startsWith(join(home, "cache", "smolvm-images"))).toBe(true);
   expect(first).toMatch(/\/[0-9a-f]{64}\.tar$/);
   const id = Bun.spawnSync(["docker", "image", "inspect", "--format", "{{.Id}}", tag]).stdout.toString().trim();
@@ -29,10 +32,11 @@ dockerTest("docker save into <home>/cache by image id, reused on the next launch
   const list = Bun.spawnSync(["tar", "-tf", first]).stdout.toString();
   expect(list).toContain("manifest.json"); // a real docker save archive
   const mtime = statSync(first).mtimeMs;
-  const second = await ensureImageArchive(tag, { home, progress: (s) => steps.push(s) });
+  const second = await ensureImageArchive(tag, deps);
   expect(second).toBe(first);
   expect(statSync(second).mtimeMs).toBe(mtime);
   expect(steps.length).toBe(1); // exported once
+  expect(exports).toBe(1); // and only the export is announced, not the reuse
   const missing = await ensureImageArchive("claude-bottle-test/does-not-exist:0", { home }).catch((e) => e);
   expect(missing).toBeInstanceOf(UserError);
   expect((missing as Error).message).toContain("not in the local docker image store");

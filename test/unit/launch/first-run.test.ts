@@ -2,19 +2,34 @@ import { describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { FIRST_RUN_MARKER, firstRunTopics, parseMarker, takeFirstRunLines, type FirstRunContext } from "../../../src/launch/first-run.ts";
+import { createDockerBackend } from "../../../src/backends/docker/index.ts";
+import { createSmolmachinesBackend } from "../../../src/backends/smolmachines/index.ts";
+import { FIRST_RUN_MARKER, firstRunTopics, imageTopic, parseMarker, takeFirstRunLines, type FirstRunContext } from "../../../src/launch/first-run.ts";
 
-const docker: FirstRunContext = { backend: "docker", usingDefaults: true };
+// The real backends' own texts (constructing a backend runs nothing).
+const dockerBackend = createDockerBackend({ hostEnv: {} });
+const smolBackend = createSmolmachinesBackend({ hostEnv: {} });
+const docker: FirstRunContext = { backend: dockerBackend, usingDefaults: true };
+const smol: FirstRunContext = { backend: smolBackend, usingDefaults: true };
+const dockerStart = () => firstRunTopics(docker);
 const home = () => mkdtempSync(join(tmpdir(), "cb-first-run-"));
 
 describe("firstRunTopics", () => {
-  test("explains every step of a from-scratch docker run, in order", () => {
-    expect(firstRunTopics(docker).map((t) => t.id)).toEqual(["intro", "defaults", "backend:docker", "image:docker", "gate", "ca", "attach"]);
+  test("explains every step of a from-scratch docker run, in order; the image build is not among them (the launcher explains it when it happens)", () => {
+    expect(firstRunTopics(docker).map((t) => t.id)).toEqual(["intro", "defaults", "backend:docker", "gate", "ca", "attach"]);
   });
 
-  test("leaves out the defaults topic when manifests exist; the image topic follows the backend", () => {
-    const ids = firstRunTopics({ backend: "smolmachines", usingDefaults: false }).map((t) => t.id);
-    expect(ids).toEqual(["intro", "backend:smolmachines", "image:smolmachines", "gate", "ca", "attach"]);
+  test("leaves out the defaults topic when manifests exist; the backend topic is the backend's own", () => {
+    const topics = firstRunTopics({ backend: smolBackend, usingDefaults: false });
+    expect(topics.map((t) => t.id)).toEqual(["intro", "backend:smolmachines", "gate", "ca", "attach"]);
+    expect(topics[1]!.lines).toEqual([`Backend smolvm: ${smolBackend.about.sealLine}`]);
+  });
+
+  test("each backend supplies its own seal and image lines; none borrows another's", () => {
+    expect(firstRunTopics(docker).flatMap((t) => t.lines).join("\n")).not.toContain("microVM");
+    expect(firstRunTopics(smol).flatMap((t) => t.lines).join("\n")).not.toContain("--network none");
+    expect(imageTopic(dockerBackend)).toEqual({ id: "image:docker", lines: [expect.stringContaining("Building the agent image")] });
+    expect(imageTopic(smolBackend)).toEqual({ id: "image:smolmachines", lines: [expect.stringContaining("Preparing the agent image for smolvm")] });
   });
 
   test("names the commands a new user needs", () => {
@@ -28,35 +43,38 @@ describe("firstRunTopics", () => {
 describe("takeFirstRunLines", () => {
   test("shows the lines once, then never again, and records them in <home>/.first-run-done", () => {
     const h = home();
-    const first = takeFirstRunLines(h, docker);
+    const first = takeFirstRunLines(h, dockerStart());
     expect(first.length).toBeGreaterThan(5);
     expect(first[0]).toContain("First run");
     const marker = join(h, FIRST_RUN_MARKER);
-    expect(JSON.parse(readFileSync(marker, "utf8")).shown).toContain("image:docker");
+    expect(JSON.parse(readFileSync(marker, "utf8")).shown).toContain("backend:docker");
     expect(statSync(marker).mode & 0o777).toBe(0o600);
-    expect(takeFirstRunLines(h, docker)).toEqual([]);
+    expect(takeFirstRunLines(h, dockerStart())).toEqual([]);
+    // The image topic is its own: taken when a build starts, once.
+    expect(takeFirstRunLines(h, [imageTopic(dockerBackend)])).toEqual([dockerBackend.about.imageLine]);
+    expect(takeFirstRunLines(h, [imageTopic(dockerBackend)])).toEqual([]);
   });
 
   test("a later run with another backend explains only what is new", () => {
     const h = home();
-    takeFirstRunLines(h, docker);
-    const later = takeFirstRunLines(h, { backend: "smolmachines", usingDefaults: true });
+    takeFirstRunLines(h, dockerStart());
+    const later = takeFirstRunLines(h, firstRunTopics(smol));
     expect(later.join("\n")).toContain("smolvm");
     expect(later.join("\n")).not.toContain("First run");
     expect(later.join("\n")).not.toContain("certificate authority");
-    expect(takeFirstRunLines(h, { backend: "smolmachines", usingDefaults: true })).toEqual([]);
+    expect(takeFirstRunLines(h, firstRunTopics(smol))).toEqual([]);
   });
 
   test("creates a missing home directory (0700)", () => {
     const h = join(home(), "nested", "home");
-    expect(takeFirstRunLines(h, docker).length).toBeGreaterThan(0);
+    expect(takeFirstRunLines(h, dockerStart()).length).toBeGreaterThan(0);
     expect(statSync(h).mode & 0o777).toBe(0o700);
   });
 
   test("a foreign marker file counts as already explained", () => {
     const h = home();
     writeFileSync(join(h, FIRST_RUN_MARKER), "");
-    expect(takeFirstRunLines(h, docker)).toEqual([]);
+    expect(takeFirstRunLines(h, dockerStart())).toEqual([]);
   });
 });
 

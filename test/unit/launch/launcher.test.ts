@@ -7,6 +7,7 @@ import { readMetadata } from "../../../src/state/metadata.ts";
 import { paths } from "../../../src/state/paths.ts";
 import { isAlive, readPid } from "../../../src/state/process.ts";
 import { teardownResources } from "../../../src/launch/teardown.ts";
+import { FAKE_ABOUT } from "./fixtures/fake-backend.ts";
 import { harness, COPIED, PLANTED, REAL_TOKEN } from "./fixtures/harness.ts";
 import { testPlan, testSpec } from "./fixtures/spec.ts";
 
@@ -75,6 +76,23 @@ test("--verbose reaches the backend (the image build log is shown as it runs)", 
   expect(await launch({ spec, plan: testPlan("tester-vvvvv", spec), detached: false, cwd: "/w", verbose: true }, h.deps)).toBe(0);
   expect(await launch({ spec, plan: testPlan("tester-wwwww", spec), detached: false, cwd: "/w" }, h.deps)).toBe(0);
   expect(h.fake.contexts.map((c) => c.verbose)).toEqual([true, false]);
+});
+
+test("the image build is explained when the backend builds it, once per home; never when the image is reused", async () => {
+  let builds = false;
+  const h = setup({ agentArgv: ["sh", "-c", "exit 0"], buildsImage: () => builds });
+  const run = async (slug: string) => {
+    h.lines.length = 0;
+    const spec = testSpec();
+    expect(await launch({ spec, plan: testPlan(slug, spec), detached: false, cwd: "/w" }, h.deps)).toBe(0);
+    return h.lines.filter((l) => l === FAKE_ABOUT.imageLine).length;
+  };
+  // A fresh home whose image is already there: the first run says nothing about building.
+  expect(await run("tester-imga1")).toBe(0);
+  builds = true;
+  expect(await run("tester-imgb2")).toBe(1);
+  // Explained once: a later build (new image version) only shows progress.
+  expect(await run("tester-imgc3")).toBe(0);
 });
 
 test("non-zero exit: bottle and gate go, state stays with .preserve and a resume hint; no secret anywhere", async () => {
