@@ -10,7 +10,8 @@ export default defineCommand({
     listen: { type: "string", description: "Also listen on 127.0.0.1:PORT (tests, benchmarks)" },
   },
   async run({ args }) {
-    const { runGate } = await import("../gate/main.ts");
+    const [{ runGate }, { registerBuiltinVhosts }] = await Promise.all([import("../gate/main.ts"), import("../vhosts.ts")]);
+    await registerBuiltinVhosts();
     await runGate({ stateDir: String(args.state), listen: args.listen ? String(args.listen) : undefined });
   },
 });

@@ -6,10 +6,10 @@ import { openLog } from "./audit.ts";
 import { readPolicy } from "./policy/file.ts";
 import { startGate } from "./server.ts";
 import type { GateSecrets } from "./types.ts";
-import { loadBuiltinVhosts } from "./vhosts/builtin.ts";
 
 // The gate process: read secrets from stdin, serve, reload on SIGHUP, stop
-// on SIGTERM/SIGINT.
+// on SIGTERM/SIGINT. The virtual hosts it serves are those registered
+// before it starts (the gate command registers the built-in ones).
 
 const secretsSchema = z.object({
   credentials: z.record(z.string(), z.string()),
@@ -33,7 +33,6 @@ export async function readSecrets(stream: ReadableStream<Uint8Array>): Promise<G
 export async function runGate(opts: { stateDir: string; listen?: string }): Promise<void> {
   const policy = readPolicy(opts.stateDir);
   const secrets = await readSecrets(Bun.stdin.stream());
-  await loadBuiltinVhosts();
   const gate = await startGate({ stateDir: opts.stateDir, policy, secrets, listen: opts.listen });
   writeFileSync(paths.gatePid(opts.stateDir), `${process.pid}\n`, { mode: 0o600 });
   if (gate.port !== undefined) process.stdout.write(`gate listening on 127.0.0.1:${gate.port}\n`);

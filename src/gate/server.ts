@@ -26,9 +26,9 @@ import { compileResponseGuard, type ResponseGuard } from "./response-guard.ts";
 import { ensureCa, type CaMaterial } from "./tls/ca.ts";
 import { createLeafMinter, type LeafMinter } from "./tls/leaf.ts";
 import { parseClientHelloSni } from "./tls/sni.ts";
-import type { AuditRecord, GatePolicy, GateSecrets, VhostHandler } from "./types.ts";
+import type { AuditRecord, GatePolicy, GateSecrets } from "./types.ts";
 import { dial, resolveUpstream, type Resolver } from "./upstream.ts";
-import { buildVhosts, isInternalHost, registeredVhosts, type VhostFactory } from "./vhosts/index.ts";
+import { buildVhosts, isInternalHost, vhostRegistrations, type Vhost, type VhostFactories } from "./vhosts/index.ts";
 import type { EgressRoute } from "../manifest/schema.ts";
 
 // The gate: one bottle's HTTP/1.1 forward proxy, the only way out of the
@@ -124,7 +124,8 @@ export interface StartGateOptions {
   listen?: string | { host: string; port: number };
   // Listen on <state>/sock/gate.sock (default true).
   socket?: boolean;
-  vhosts?: Map<string, VhostFactory> | Record<string, VhostFactory>;
+  // Default: the registered vhosts (vhosts/index.ts registerVhost).
+  vhosts?: VhostFactories;
   limits?: Partial<GateLimits>;
   resolver?: Resolver;
 }
@@ -141,7 +142,7 @@ export interface RunningGate {
 interface Generation {
   policy: GatePolicy;
   dlp: Dlp;
-  vhosts: Map<string, VhostHandler>;
+  vhosts: Map<string, Vhost>;
   // Scans responses on `auth` routes for the real credentials (null: no
   // credential long enough to match). See the note at the top.
   guard: ResponseGuard | null;
@@ -203,12 +204,7 @@ export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
   const audit: AuditSink = openAudit(paths.audit(stateDir));
   const ca = await ensureCa(paths.caDir(stateDir), opts.policy.slug);
   const leaves: LeafMinter = await createLeafMinter(ca);
-  const factories =
-    opts.vhosts instanceof Map
-      ? opts.vhosts
-      : opts.vhosts
-        ? new Map(Object.entries(opts.vhosts))
-        : registeredVhosts();
+  const factories = vhostRegistrations(opts.vhosts);
   const secrets = opts.secrets;
 
   async function makeGeneration(policy: GatePolicy): Promise<Generation> {
@@ -540,7 +536,7 @@ export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
 
     if (isInternalHost(n.host)) {
       if (!gen.vhosts.has(n.host)) return fail(403, "unknown internal host", "policy", n.host, hp.port);
-      record({ method: "CONNECT", host: n.host, port: hp.port, decision: "allow", layer: layerFor(n.host), status: 200 });
+      record({ method: "CONNECT", host: n.host, port: hp.port, decision: "allow", layer: gen.vhosts.get(n.host)!.layer, status: 200 });
       return terminate(raw, reader, tunnel);
     }
     const d = decide({ host: n.host, port: hp.port, method: "CONNECT", path: null, scheme: "https" }, gen.policy);
@@ -1213,9 +1209,9 @@ export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
     t: Target,
     clientWantsClose: boolean,
   ): Promise<boolean> {
-    const handler = gen.vhosts.get(t.host);
-    const layer = layerFor(t.host);
-    if (!handler) throw new Deny(403, "unknown internal host", "policy");
+    const vhost = gen.vhosts.get(t.host);
+    if (!vhost) throw new Deny(403, "unknown internal host", "policy");
+    const layer = vhost.layer;
     const url = `${t.scheme}://${t.host}${t.port === (t.scheme === "https" ? 443 : 80) ? "" : ":" + t.port}${t.pathAndQuery === "*" ? "/" : t.pathAndQuery}`;
     const h = new Headers();
     for (const [k, v] of endToEndHeaders(head.headers)) h.append(k, v);
@@ -1246,7 +1242,7 @@ export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
     }
     let res: Response;
     try {
-      res = await handler(new Request(url, { method: head.method, headers: h, body, duplex: "half" } as RequestInit));
+      res = await vhost.handle(new Request(url, { method: head.method, headers: h, body, duplex: "half" } as RequestInit));
     } catch (e) {
       log.error(`vhost ${t.host}: ${(e as Error).message}`);
       res = new Response("gate: internal host failed\n", { status: 502 });
@@ -1392,12 +1388,6 @@ function relayBytes(from: net.Socket, to: net.Socket): void {
   });
   to.on("drain", () => from.resume());
   from.on("end", () => to.end());
-}
-
-function layerFor(host: string): AuditRecord["layer"] {
-  if (host.startsWith("git.")) return "git";
-  if (host.startsWith("supervise.")) return "supervise";
-  return "gate";
 }
 
 function hostForHeader(t: Tunnel): string {

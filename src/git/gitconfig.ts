@@ -5,6 +5,11 @@
 
 export const GIT_VHOST = "git.bottle.internal";
 
+// The implicit upstream that serves the host repository `up` ran in (the
+// bottle's pushes land under refs/heads/bottle/<slug>/); no manifest
+// upstream may take this name.
+export const WORKSPACE_UPSTREAM = "workspace";
+
 export function gateRepoUrl(name: string, base = `http://${GIT_VHOST}`): string {
   return `${base}/${name}.git`;
 }

@@ -3,8 +3,7 @@ import { join } from "node:path";
 import type { Bottle } from "../backends/types.ts";
 import { UserError } from "../errors.ts";
 import type { WorkspaceMode } from "../manifest/spec.ts";
-import { gateRepoUrl } from "../git/gitconfig.ts";
-import { WORKSPACE_UPSTREAM } from "../gate/vhosts/git.ts";
+import { gateRepoUrl, WORKSPACE_UPSTREAM } from "../git/gitconfig.ts";
 import { lastLine } from "./copy-in.ts";
 import { GUEST_USER, GUEST_WORKSPACE } from "./guest.ts";
 

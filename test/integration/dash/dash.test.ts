@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createSuperviseVhost } from "../../../src/gate/vhosts/supervise.ts";
+import { createSuperviseVhost } from "../../../src/requests/vhost.ts";
 import { writeMetadata } from "../../../src/state/metadata.ts";
 import { CLI, callTool, cli, makeHome, readPolicyJson, waitForPending, type Home } from "../supervise/fixture.ts";
 

@@ -17,10 +17,14 @@ beforeAll(async () => {
   env = await startEnv((up) => routesFor(up.httpsPort, ["GET"]), {
     extra: {
       vhosts: {
-        "git.bottle.internal": (ctx) => async (req) =>
-          new Response(`vhost ${new URL(req.url).pathname} ${req.method} ${ctx.policy.slug} ${req.body ? await req.text() : ""}`, {
-            headers: { "x-vhost": "git" },
-          }),
+        // Registered with its audit layer, as src/vhosts.ts does.
+        "git.bottle.internal": {
+          layer: "git",
+          factory: (ctx) => async (req) =>
+            new Response(`vhost ${new URL(req.url).pathname} ${req.method} ${ctx.policy.slug} ${req.body ? await req.text() : ""}`, {
+              headers: { "x-vhost": "git" },
+            }),
+        },
         // A factory that declines (feature off): its name is unknown.
         "supervise.bottle.internal": () => null,
       },

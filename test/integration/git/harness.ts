@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createGitVhost, type GitVhostOptions } from "../../../src/gate/vhosts/git.ts";
+import { createGitVhost, type GitVhostOptions } from "../../../src/git/vhost.ts";
 
 // Shared plumbing for the git gate integration tests: temp dirs, a real git
 // client with a hermetic config, and the vhost served standalone by

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createGitVhost } from "../../../src/gate/vhosts/git.ts";
+import { createGitVhost } from "../../../src/git/vhost.ts";
 import { clientEnv, makeUpstream, ok, refs, serveVhost, sh, tempDir } from "./harness.ts";
 import { keygen, startSshd, type Sshd } from "./sshd.ts";
 

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startGate, type RunningGate } from "../../../src/gate/server.ts";
-import { gitVhostFactory } from "../../../src/gate/vhosts/git.ts";
+import { gitVhostFactory } from "../../../src/git/vhost.ts";
 import type { GatePolicy } from "../../../src/gate/types.ts";
 import { clientEnv, makeUpstream, ok, refs, sh, tempDir } from "./harness.ts";
 
@@ -35,7 +35,7 @@ describe("git vhost through the gate", () => {
       secrets: { credentials: { GH_TOKEN: "ghp_" + "R".repeat(36) }, secrets: [{ name: "DB_PASSWORD", value: BOTTLE_SECRET }] },
       listen: "127.0.0.1:0",
       socket: false,
-      vhosts: { "git.bottle.internal": gitVhostFactory },
+      vhosts: { "git.bottle.internal": { factory: gitVhostFactory, layer: "git" } },
     });
     proxyEnv = { ...env, http_proxy: `http://127.0.0.1:${gate.port}`, HTTP_PROXY: `http://127.0.0.1:${gate.port}`, NO_PROXY: "", no_proxy: "" };
   }, 20_000);
@@ -80,6 +80,7 @@ describe("git vhost through the gate", () => {
     const audit = readFileSync(join(t.dir, "state", "audit.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
     const git = audit.filter((a) => a.host === "git.bottle.internal");
     expect(git.length).toBeGreaterThan(0);
+    expect(git.every((a) => a.layer === "git")).toBe(true);
     expect(git.some((a) => a.path?.includes("/origin.git/git-receive-pack"))).toBe(true);
   }, 60_000);
 });

@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createSuperviseVhost } from "../../../src/gate/vhosts/supervise.ts";
+import { createSuperviseVhost } from "../../../src/requests/vhost.ts";
 import { auditLines, callTool, cli, makeHome, post, readPolicyJson, rpcBody, rpcResult, waitForPending, type Home } from "./fixture.ts";
 
 let h: Home;

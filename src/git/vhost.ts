@@ -1,16 +1,17 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { UserError } from "../../errors.ts";
-import { accessEnv, checkAccess, knownHostsText, TOKEN_ENV, transportOf, type UpstreamAccess } from "../../git/access.ts";
-import { serveCgi, cgiEnv } from "../../git/cgi.ts";
-import { baseEnv } from "../../git/exec.ts";
-import { HOOK_CONFIG_ENV, HOOK_DLP_ENV, type HookConfig, type HookDlp } from "../../git/hook-config.ts";
-import { ensureMirror, refreshMirror, type MirrorSpec } from "../../git/mirror.ts";
-import type { MirrorMode } from "../../git/refs.ts";
-import type { GitUpstream } from "../../manifest/schema.ts";
-import { selfCommand } from "../../self.ts";
-import type { VhostHandler } from "../types.ts";
-import type { VhostFactory } from "./index.ts";
+import { UserError } from "../errors.ts";
+import type { VhostHandler } from "../gate/types.ts";
+import type { VhostFactory } from "../gate/vhosts/index.ts";
+import type { GitUpstream } from "../manifest/schema.ts";
+import { selfCommand } from "../self.ts";
+import { accessEnv, checkAccess, knownHostsText, TOKEN_ENV, transportOf, type UpstreamAccess } from "./access.ts";
+import { serveCgi, cgiEnv } from "./cgi.ts";
+import { baseEnv } from "./exec.ts";
+import { WORKSPACE_UPSTREAM } from "./gitconfig.ts";
+import { HOOK_CONFIG_ENV, HOOK_DLP_ENV, type HookConfig, type HookDlp } from "./hook-config.ts";
+import { ensureMirror, refreshMirror, type MirrorSpec } from "./mirror.ts";
+import type { MirrorMode } from "./refs.ts";
 
 // git.bottle.internal: git smart HTTP over the bottle's per-upstream bare
 // mirrors (<state>/git/<name>.git), served by `git http-backend`.
@@ -21,8 +22,6 @@ import type { VhostFactory } from "./index.ts";
 //   POST /<name>.git/git-receive-pack  push: the mirror's pre-receive hook
 //        (`claude-bottle hook pre-receive`) scans it and forwards it upstream.
 // Nothing else (no dumb HTTP, no other paths).
-
-export const WORKSPACE_UPSTREAM = "workspace";
 
 export interface GitWorkspace {
   path: string; // the host repository `up` ran in
@@ -206,8 +205,8 @@ function escapeRe(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
-// For the gate server's vhost registry (src/gate/vhosts/index.ts):
-//   registerVhost("git.bottle.internal", gitVhostFactory)
+// For the gate's vhost registry (src/gate/vhosts/index.ts), registered as
+// GIT_VHOST with audit layer "git" by src/vhosts.ts.
 export const gitVhostFactory: VhostFactory = (ctx) => {
   const workspace = ctx.policy.git_workspace ?? null;
   if (ctx.policy.git.length === 0 && !workspace) return null;

@@ -1,15 +1,15 @@
 import { basename, dirname } from "node:path";
-import { approvalVisible } from "../../requests/apply.ts";
-import { auditSupervise } from "../../requests/audit.ts";
-import { handleMessage, RPC, SUPPORTED_PROTOCOL_VERSIONS, type RpcResponse, type ToolResult } from "../../requests/mcp.ts";
-import type { Answer } from "../../requests/schema.ts";
-import { claimAnswer, createRequest, pendingRequests, waitForAnswer } from "../../requests/store.ts";
-import { answerText, isToolName, parseToolCall, summarize } from "../../requests/tools.ts";
-import { cleanLine } from "../../requests/sanitize.ts";
-import { bottleHome } from "../../state/paths.ts";
-import { readPolicy } from "../policy/file.ts";
-import type { GatePolicy, VhostHandler } from "../types.ts";
-import type { VhostFactory } from "./index.ts";
+import { readPolicy } from "../gate/policy/file.ts";
+import type { GatePolicy, VhostHandler } from "../gate/types.ts";
+import type { VhostFactory } from "../gate/vhosts/index.ts";
+import { bottleHome } from "../state/paths.ts";
+import { approvalVisible } from "./apply.ts";
+import { auditSupervise } from "./audit.ts";
+import { handleMessage, RPC, SUPPORTED_PROTOCOL_VERSIONS, type RpcResponse, type ToolResult } from "./mcp.ts";
+import type { Answer } from "./schema.ts";
+import { claimAnswer, createRequest, pendingRequests, waitForAnswer } from "./store.ts";
+import { answerText, isToolName, parseToolCall, summarize } from "./tools.ts";
+import { cleanLine } from "./sanitize.ts";
 
 // supervise.bottle.internal: an MCP server (streamable HTTP, JSON responses)
 // through which the agent asks the operator for egress, a git rule change,
