@@ -16,9 +16,11 @@ const main = defineCommand({
   subCommands: commands,
 });
 
-function fail(message: string, code: number): never {
+// process.exitCode, never process.exit(): Bun can drop what is still
+// buffered for a piped stdout when the process exits on the spot.
+function fail(message: string, code: number): void {
   process.stderr.write(`claude-bottle: ${message}\n`);
-  process.exit(code);
+  process.exitCode = code;
 }
 
 export async function runCli(argv: string[]): Promise<void> {
@@ -40,7 +42,7 @@ export async function runCli(argv: string[]): Promise<void> {
   if (own.includes("--help") || own.includes("-h")) {
     const name = rawArgs[0]!;
     const load = commands[name];
-    if (!load) fail(`unknown command '${name}'; run 'claude-bottle --help' for the list`, 2);
+    if (!load) return fail(`unknown command '${name}'; run 'claude-bottle --help' for the list`, 2);
     await showUsage(await load(), main);
     return;
   }
@@ -49,12 +51,13 @@ export async function runCli(argv: string[]): Promise<void> {
   } catch (e) {
     if (debug) {
       console.error(e);
-      process.exit(isUserError(e) ? e.exitCode : 1);
+      process.exitCode = isUserError(e) ? e.exitCode : 1;
+      return;
     }
-    if (isUserError(e)) fail(e.message, e.exitCode);
+    if (isUserError(e)) return fail(e.message, e.exitCode);
     const msg = e instanceof Error ? e.message : String(e);
-    if (/^Unknown command/i.test(msg)) fail(`${msg}; run 'claude-bottle --help' for the list`, 2);
-    if (/^Missing required (positional )?argument/i.test(msg)) fail(`${msg}; see 'claude-bottle ${rawArgs[0]} --help'`, 2);
+    if (/^Unknown command/i.test(msg)) return fail(`${msg}; run 'claude-bottle --help' for the list`, 2);
+    if (/^Missing required (positional )?argument/i.test(msg)) return fail(`${msg}; see 'claude-bottle ${rawArgs[0]} --help'`, 2);
     fail(`internal error: ${msg.split("\n")[0]} (run again with --debug for details)`, 1);
   }
 }

@@ -1,9 +1,10 @@
 import { defineCommand } from "citty";
+import { slugArgs } from "./_shared.ts";
 
 export default defineCommand({
   meta: { name: "allow", description: "Allow a host for a bottle (applies to a running bottle at once)" },
   args: {
-    slug: { type: "positional", required: true, description: "Bottle slug (see claude-bottle ls)" },
+    ...slugArgs,
     host: { type: "positional", required: true, description: "Host name or *.domain" },
     methods: { type: "string", description: "Comma-separated methods, e.g. GET,POST (default: all)" },
     paths: { type: "string", description: "Comma-separated path prefixes, e.g. /v1/,/api/ (default: all)" },

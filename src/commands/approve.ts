@@ -1,9 +1,10 @@
 import { defineCommand } from "citty";
+import { requestIdArgs } from "./_shared.ts";
 
 export default defineCommand({
   meta: { name: "approve", description: "Approve an agent's request (see claude-bottle requests); applies at once" },
   args: {
-    id: { type: "positional", required: true, description: "Request id" },
+    ...requestIdArgs,
     note: { type: "string", description: "Text for the agent (the answer, for a 'stuck' report)" },
     "allow-private": { type: "boolean", description: "Egress: let the host resolve to private/loopback addresses (LAN services)" },
   },

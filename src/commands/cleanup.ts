@@ -1,10 +1,11 @@
 import { defineCommand } from "citty";
+import { dryRunArgs, yesArgs } from "./_shared.ts";
 
 export default defineCommand({
   meta: { name: "cleanup", description: "Find and remove leftovers of killed bottles (containers, machines, gates, sockets, state)" },
   args: {
-    yes: { type: "boolean", alias: "y", description: "Remove without asking" },
-    "dry-run": { type: "boolean", alias: "n", description: "Show what would be removed and stop" },
+    ...yesArgs,
+    ...dryRunArgs,
     all: { type: "boolean", description: "Also remove labelled bottles that have no state in this home" },
   },
   async run({ args }) {

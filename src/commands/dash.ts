@@ -19,6 +19,5 @@ export default defineCommand({
       throw new UserError("dash needs a terminal; use 'claude-bottle dash --once' or 'claude-bottle requests' in scripts");
     }
     await app.runDash(bottleHome());
-    process.exit(0);
   },
 });

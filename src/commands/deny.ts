@@ -1,9 +1,10 @@
 import { defineCommand } from "citty";
+import { slugArgs } from "./_shared.ts";
 
 export default defineCommand({
   meta: { name: "deny", description: "Remove a host from a bottle's allowlist (applies to a running bottle at once)" },
   args: {
-    slug: { type: "positional", required: true, description: "Bottle slug (see claude-bottle ls)" },
+    ...slugArgs,
     host: { type: "positional", required: true, description: "Host name or *.domain, as allowed" },
   },
   async run({ args }) {

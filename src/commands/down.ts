@@ -1,9 +1,10 @@
 import { defineCommand } from "citty";
+import { slugArgs } from "./_shared.ts";
 
 export default defineCommand({
   meta: { name: "down", description: "Stop a bottle and its gate and delete its state (also a state kept for resume)" },
   args: {
-    slug: { type: "positional", required: false, description: "Bottle to stop (see 'claude-bottle ls')" },
+    slug: { ...slugArgs.slug, required: false },
     all: { type: "boolean", description: "Stop every bottle" },
   },
   async run({ args }) {

@@ -1,4 +1,5 @@
 import { defineCommand } from "citty";
+import { stateArgs } from "./_shared.ts";
 
 // Internal: the per-bottle gate, started by `up` (src/supervise/gate.ts).
 // GateSecrets arrive as one JSON document on stdin; policy.json is re-read
@@ -6,7 +7,7 @@ import { defineCommand } from "citty";
 export default defineCommand({
   meta: { name: "gate", description: "Run a bottle's gate (internal)", hidden: true },
   args: {
-    state: { type: "string", required: true, description: "State directory of the bottle" },
+    ...stateArgs,
     listen: { type: "string", description: "Also listen on 127.0.0.1:PORT (tests, benchmarks)" },
   },
   async run({ args }) {

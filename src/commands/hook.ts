@@ -11,7 +11,8 @@ export default defineCommand({
   async run({ args }) {
     if (args.name !== "pre-receive") {
       process.stderr.write(`claude-bottle: unknown hook '${args.name}'\n`);
-      process.exit(2);
+      process.exitCode = 2;
+      return;
     }
     const { preReceive } = await import("../git/pre-receive.ts");
     const { compileDlp } = await import("../gate/dlp/index.ts");
@@ -33,6 +34,6 @@ export default defineCommand({
       process.stderr.write(`claude-bottle: push rejected: the gate's hook failed: ${e instanceof Error ? e.message : String(e)}\n`);
       code = 1;
     }
-    process.exit(code);
+    process.exitCode = code;
   },
 });

@@ -1,11 +1,12 @@
 import { defineCommand } from "citty";
+import { jsonArgs, slugArgs } from "./_shared.ts";
 
 export default defineCommand({
   meta: { name: "logs", description: "Show a bottle's gate decisions (allowed and blocked requests)" },
   args: {
-    slug: { type: "positional", required: true, description: "Bottle slug (see claude-bottle ls)" },
+    ...slugArgs,
     follow: { type: "boolean", alias: "f", description: "Keep printing new decisions" },
-    json: { type: "boolean", description: "Print the raw JSON lines" },
+    ...jsonArgs,
   },
   async run({ args }) {
     const [{ stateDirFor }, view, { paths }] = await Promise.all([
@@ -23,11 +24,17 @@ export default defineCommand({
     const offset = view.readLines(file, 0, print);
     if (!args.follow) return;
     const stop = view.follow(file, offset, print);
+    // Ctrl-C ends --follow normally (exit 0): the handlers go, so nothing
+    // keeps the process alive.
     await new Promise<void>((resolve) => {
-      process.once("SIGINT", resolve);
-      process.once("SIGTERM", resolve);
+      const done = () => {
+        process.off("SIGINT", done);
+        process.off("SIGTERM", done);
+        resolve();
+      };
+      process.on("SIGINT", done);
+      process.on("SIGTERM", done);
     });
     stop();
-    process.exit(0);
   },
 });

@@ -1,8 +1,9 @@
 import { defineCommand } from "citty";
+import { jsonArgs } from "./_shared.ts";
 
 export default defineCommand({
   meta: { name: "ls", description: "List bottles: status, uptime and allowed/blocked requests" },
-  args: { json: { type: "boolean", description: "Print JSON instead of a table" } },
+  args: { ...jsonArgs },
   async run({ args }) {
     const [{ listRows, renderRows }, { realBackends }, { bottleHome }] = await Promise.all([
       import("../launch/commands.ts"),

@@ -1,9 +1,10 @@
 import { defineCommand } from "citty";
+import { jsonArgs } from "./_shared.ts";
 
 export default defineCommand({
   meta: { name: "requests", description: "List what agents asked the operator for (supervise), pending first" },
   args: {
-    json: { type: "boolean", description: "Print JSON instead of a table" },
+    ...jsonArgs,
     all: { type: "boolean", description: "Include answered and expired requests" },
   },
   async run({ args }) {

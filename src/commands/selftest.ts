@@ -1,10 +1,11 @@
 import { defineCommand } from "citty";
+import { backendArgs, jsonArgs } from "./_shared.ts";
 
 export default defineCommand({
   meta: { name: "selftest", description: "Attack a real bottle from inside and show which layer blocks each attack" },
   args: {
-    backend: { type: "string", description: "docker or smolmachines (default: auto)" },
-    json: { type: "boolean", description: "Print the report as JSON instead of a table" },
+    ...backendArgs,
+    ...jsonArgs,
   },
   async run({ args }) {
     const { runSelftest } = await import("../selftest/run.ts");
@@ -16,6 +17,6 @@ export default defineCommand({
     });
     process.stdout.write(args.json ? JSON.stringify(report, null, 2) + "\n" : renderTable(report) + "\n");
     // Non-zero when any attack got through or was stopped by the wrong wall.
-    process.exit(report.failed === 0 ? 0 : 1);
+    process.exitCode = report.failed === 0 ? 0 : 1;
   },
 });

@@ -1,15 +1,16 @@
 import { defineCommand } from "citty";
+import { backendArgs, detachArgs, dryRunArgs, yesArgs } from "./_shared.ts";
 
 export default defineCommand({
   meta: { name: "up", description: "Start an agent in a sealed bottle (--dry-run shows the plan and creates nothing)" },
   args: {
     agent: { type: "positional", required: false, default: "default", description: "Agent to run" },
-    "dry-run": { type: "boolean", description: "Print the plan and stop; creates nothing" },
+    ...dryRunArgs,
     format: { type: "string", description: "Plan format for --dry-run: text or json", default: "text" },
-    backend: { type: "string", description: "docker or smolmachines (default: CLAUDE_BOTTLE_BACKEND, else auto)" },
+    ...backendArgs,
     mount: { type: "boolean", description: "Mount the working directory into the bottle instead of copying it" },
-    yes: { type: "boolean", alias: "y", description: "Launch without the y/N confirmation" },
-    detach: { type: "boolean", alias: "d", description: "Start detached; attach later with 'claude-bottle attach <slug>'" },
+    ...yesArgs,
+    ...detachArgs,
     verbose: { type: "boolean", description: "Show the full image build log as it runs" },
   },
   async run({ args }) {
@@ -37,7 +38,6 @@ export default defineCommand({
     else sink.write(renderPlanText(plan));
     if (dryRun) return;
     const { runUp } = await import("../launch/run.ts");
-    const code = await runUp({ spec, plan, yes: Boolean(args.yes), detached: Boolean(args.detach), cwd: process.cwd(), verbose: Boolean(args.verbose) });
-    process.exit(code);
+    process.exitCode = await runUp({ spec, plan, yes: Boolean(args.yes), detached: Boolean(args.detach), cwd: process.cwd(), verbose: Boolean(args.verbose) });
   },
 });

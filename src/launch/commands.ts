@@ -5,7 +5,7 @@ import type { BackendName } from "../backends/names.ts";
 import type { Spec } from "../manifest/spec.ts";
 import { readMetadata } from "../state/metadata.ts";
 import { paths } from "../state/paths.ts";
-import { SLUG_RE } from "../state/slug.ts";
+import { checkSlug } from "../state/slug.ts";
 import { agentArgv } from "./agent.ts";
 import { composeCleanupPlan, executeCleanup, formatCleanupPlan, type CleanupPlan } from "./cleanup.ts";
 import { down } from "./down.ts";
@@ -15,16 +15,6 @@ import { formatTable, lsRows, type LsRow } from "./ls.ts";
 // The effectful edge of the lifecycle commands (ls, down, cleanup, attach,
 // exec). Command files parse arguments and call these; backends come in as
 // a function so tests can pass fakes.
-
-// A slug from the command line becomes a path under <home>/state and a
-// container name: anything but the slug shape (e.g. "../..") is refused
-// before it gets near rm -rf.
-export function checkSlug(slug: string): string {
-  if (!SLUG_RE.test(slug) || slug.length > 80) {
-    throw new UserError(`'${slug.slice(0, 40).replace(/[^\x20-\x7e]/g, "?")}' is not a bottle slug (like agent-ab12c); 'claude-bottle ls' lists them`, 2);
-  }
-  return slug;
-}
 
 export interface Backends {
   get(name: BackendName): Promise<Backend>;

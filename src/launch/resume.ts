@@ -5,7 +5,7 @@ import type { Spec } from "../manifest/spec.ts";
 import { isPreserved } from "../state/dirs.ts";
 import { readMetadata, type Metadata } from "../state/metadata.ts";
 import { paths } from "../state/paths.ts";
-import { checkSlug } from "./commands.ts";
+import { checkSlug } from "../state/slug.ts";
 
 // What `resume <slug>` relaunches: the spec and plan saved at the first
 // launch (names and non-secret literals only), with the same slug, CA and

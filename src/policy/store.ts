@@ -3,14 +3,14 @@ import { UserError } from "../errors.ts";
 import { readPolicy } from "../gate/policy/file.ts";
 import type { GatePolicy } from "../gate/types.ts";
 import { bottleHome, paths } from "../state/paths.ts";
+import { checkSlug } from "../state/slug.ts";
 
 // The operator's side of a bottle's policy.json: find a bottle's state
 // directory, write the policy, tell its running gate (SIGHUP). The gate
 // itself only reads the file (gate/policy/file.ts).
 
 export function stateDirFor(slug: string, env: Record<string, string | undefined> = process.env): string {
-  if (!/^[a-z0-9][a-z0-9-]*$/.test(slug)) throw new UserError(`'${slug}' is not a bottle slug; see 'claude-bottle ls'`);
-  const dir = paths.stateDir(bottleHome(env), slug);
+  const dir = paths.stateDir(bottleHome(env), checkSlug(slug));
   if (!existsSync(paths.policy(dir))) throw new UserError(`no bottle '${slug}' (no ${paths.policy(dir)}); see 'claude-bottle ls'`);
   return dir;
 }

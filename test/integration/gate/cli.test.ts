@@ -100,9 +100,9 @@ describe("claude-bottle gate (process)", () => {
     await Bun.sleep(200);
     expect(await viaUnix(req)).toStartWith("HTTP/1.1 403 ");
     expect(JSON.parse(readFileSync(join(stateDir, "policy.json"), "utf8")).routes.map((x: { host: string }) => x.host)).toEqual(["up.test"]);
-    const bad = run(["deny", "no-such", "x.com"]);
+    const bad = run(["deny", "no-such-abcde", "x.com"]);
     expect(bad.code).not.toBe(0);
-    expect(bad.err).toContain("no bottle 'no-such'");
+    expect(bad.err).toContain("no bottle 'no-such-abcde'");
   });
 
   test("secrets given on stdin are enforced and never written to the state dir", async () => {
@@ -152,6 +152,8 @@ describe("claude-bottle gate (process)", () => {
     }
     p.kill();
     expect(out).toContain('"host":"followed.test"');
+    // SIGTERM ends --follow normally: exit 0, nothing left keeping it alive.
+    expect(await p.exited).toBe(0);
   });
 
   test("SIGTERM stops the gate and removes its socket", async () => {
