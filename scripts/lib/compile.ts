@@ -28,6 +28,12 @@ export function compileArgs(o: CompileOptions, bun: string = process.execPath): 
     "--bytecode",
     // Bytecode defaults to CommonJS, which rejects cli.ts's top-level await.
     "--format=esm",
+    // A compiled executable loads .env and bunfig.toml from the working
+    // directory by default (tried on 1.4.4): a repository's .env would set
+    // our variables, and its bunfig.toml `preload` would run its code in the
+    // process that holds the secrets.
+    "--no-compile-autoload-dotenv",
+    "--no-compile-autoload-bunfig",
     `--target=${o.target}`,
     "--define",
     `BUILD_COMMIT=${JSON.stringify(o.commit)}`,
