@@ -240,10 +240,16 @@ try {
   const gate = track(
     spawn(process.execPath, [join(root, "src/cli.ts"), "gate", "--state", stateDir, "--listen", "127.0.0.1:0"], {
       stdio: ["pipe", "pipe", "inherit"],
-      env: { ...process.env, CLAUDE_BOTTLE_GATE_EXTRA_CA: join(dir, "up-ca.crt") },
     }),
   );
-  gate.stdin!.end(JSON.stringify({ credentials: { GITHUB_TOKEN: "ghp_" + "R".repeat(36) }, secrets: [{ name: "S", value: SECRET }] }));
+  // The upstream's CA travels with the secrets, as `selftest` hands it over.
+  gate.stdin!.end(
+    JSON.stringify({
+      credentials: { GITHUB_TOKEN: "ghp_" + "R".repeat(36) },
+      secrets: [{ name: "S", value: SECRET }],
+      upstream: { ca: readFileSync(join(dir, "up-ca.crt"), "utf8") },
+    }),
+  );
   const gatePort = Number((await firstLine(gate, /127\.0\.0\.1:(\d+)/))[1]);
   const gateCa = readFileSync(join(stateDir, "ca", "ca.crt"), "utf8");
   await Bun.sleep(300);

@@ -2,11 +2,9 @@ import { join } from "node:path";
 
 // How to run this very program again as a child process (the gate, the git
 // pre-receive hook, the supervisor). Compiled: the executable itself.
-// From source: bun + src/cli.ts. Tests can force a binary with
-// CLAUDE_BOTTLE_SELF (e.g. dist/claude-bottle).
-export function selfCommand(env: Record<string, string | undefined> = process.env): string[] {
-  const forced = env.CLAUDE_BOTTLE_SELF;
-  if (forced) return [forced];
+// From source: bun + src/cli.ts. Nothing in the environment can name
+// another program: these children receive the secrets on stdin.
+export function selfCommand(): string[] {
   if (isCompiled()) return [process.execPath];
   return [process.execPath, join(import.meta.dir, "cli.ts")];
 }

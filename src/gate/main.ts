@@ -6,6 +6,7 @@ import { openLog } from "./audit.ts";
 import { readPolicy } from "./policy/file.ts";
 import { startGate } from "./server.ts";
 import type { GateSecrets } from "./types.ts";
+import { fixedResolver, upstreamTrust } from "./upstream.ts";
 
 // The gate process: read secrets from stdin, serve, reload on SIGHUP, stop
 // on SIGTERM/SIGINT. The virtual hosts it serves are those registered
@@ -14,6 +15,10 @@ import type { GateSecrets } from "./types.ts";
 const secretsSchema = z.object({
   credentials: z.record(z.string(), z.string()),
   secrets: z.array(z.object({ name: z.string(), value: z.string() })),
+  upstream: z
+    .object({ hosts: z.record(z.string(), z.string()).optional(), ca: z.string().optional() })
+    .strict()
+    .optional(),
 });
 
 export async function readSecrets(stream: ReadableStream<Uint8Array>): Promise<GateSecrets> {
@@ -33,7 +38,15 @@ export async function readSecrets(stream: ReadableStream<Uint8Array>): Promise<G
 export async function runGate(opts: { stateDir: string; listen?: string }): Promise<void> {
   const policy = readPolicy(opts.stateDir);
   const secrets = await readSecrets(Bun.stdin.stream());
-  const gate = await startGate({ stateDir: opts.stateDir, policy, secrets, listen: opts.listen });
+  const up = secrets.upstream;
+  const gate = await startGate({
+    stateDir: opts.stateDir,
+    policy,
+    secrets,
+    listen: opts.listen,
+    resolver: up?.hosts ? fixedResolver(up.hosts) : undefined,
+    upstreamCa: up?.ca ? upstreamTrust(up.ca) : undefined,
+  });
   writeFileSync(paths.gatePid(opts.stateDir), `${process.pid}\n`, { mode: 0o600 });
   if (gate.port !== undefined) process.stdout.write(`gate listening on 127.0.0.1:${gate.port}\n`);
 

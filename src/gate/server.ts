@@ -128,6 +128,8 @@ export interface StartGateOptions {
   vhosts?: VhostFactories;
   limits?: Partial<GateLimits>;
   resolver?: Resolver;
+  // CAs trusted for upstream TLS (default: the bundled roots only).
+  upstreamCa?: string[];
 }
 
 export interface RunningGate {
@@ -721,6 +723,7 @@ export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
         tlsHost: t.scheme === "https" ? t.host : null,
         tlsHostIsIp: t.isIp,
         timeoutMs: limits.upstreamConnectTimeoutMs,
+        ca: opts.upstreamCa,
       }).then((s) => ({ key, sock: s, reader: new SocketReader(s) }));
       // Rejection is handled where it is awaited; avoid an unhandled one if
       // DLP refuses the body first.

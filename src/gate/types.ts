@@ -24,6 +24,19 @@ export interface GateSecrets {
   // The bottle's own secret env values (prompted or copied from the host):
   // DLP blocks them, in any encoding, going anywhere.
   secrets: { name: string; value: string }[];
+  // Where upstream names resolve and which extra CA is trusted, set only by
+  // a launcher that runs its own upstream (`claude-bottle selftest`, tests).
+  // It travels here, on the stdin of a process the launcher spawned, and
+  // not in an environment variable, so no .envrc or shell profile can steer
+  // the gate; a restarted gate gets it again from its supervisor.
+  upstream?: UpstreamOverrides;
+}
+
+export interface UpstreamOverrides {
+  // name -> IP address the gate dials for it (the SSRF rules still apply).
+  hosts?: Record<string, string>;
+  // One more CA (PEM) trusted for upstream TLS, beside the bundled roots.
+  ca?: string;
 }
 
 // What the pure decision function sees of a request.

@@ -1,5 +1,4 @@
 import { lookup } from "node:dns/promises";
-import { readFileSync } from "node:fs";
 import net from "node:net";
 import tls from "node:tls";
 import { isForbiddenAddress } from "./policy/ssrf.ts";
@@ -7,34 +6,33 @@ import { isForbiddenAddress } from "./policy/ssrf.ts";
 // Dialing upstreams. The gate resolves names itself, checks every address
 // it got against the SSRF rules, and then dials the checked address, never
 // the name again: a second lookup could answer differently (DNS rebinding).
-// TLS to the upstream is verified against the system roots with the host
-// name as SNI and for the certificate check.
+// TLS to the upstream is verified against Bun's bundled roots with the
+// host name as SNI and for the certificate check.
+//
+// Nothing here reads the environment: which addresses a name dials and which
+// CAs are trusted come only from the gate's options, which come from the
+// document its launcher writes to its stdin (GateSecrets.upstream). Bun's own
+// default trust store honours NODE_EXTRA_CA_CERTS, SSL_CERT_FILE and
+// SSL_CERT_DIR (tried on 1.4.4), so every dial passes its CA list explicitly.
 
 export type Resolved = { ok: true; address: string; family: 4 | 6 } | { ok: false; reason: string };
 
 export type Resolver = (host: string) => Promise<{ address: string; family: number }[]>;
 
-// Test-only: fixed answers for names ("name=ip,name2=ip"), so the escape
-// suite and integration tests can give a local upstream a real-looking name
-// without touching the host's resolver. The SSRF check still applies to
-// these answers (a route must say allow_private for a loopback address).
-export const HOSTS_ENV = "CLAUDE_BOTTLE_GATE_HOSTS";
+const systemResolver: Resolver = (host) => lookup(host, { all: true, verbatim: true });
 
-function fixedHosts(): Map<string, string> {
+// Fixed answers for some names, the system resolver for the rest: how
+// `claude-bottle selftest` gives its local recording upstream a real-looking
+// name without touching the host's resolver. The SSRF check still applies
+// to these answers (a route must say allow_private for a loopback address).
+export function fixedResolver(hosts: Record<string, string>, fallback: Resolver = systemResolver): Resolver {
   const m = new Map<string, string>();
-  for (const pair of (process.env[HOSTS_ENV] ?? "").split(",")) {
-    const [name, ip] = pair.split("=").map((s) => s.trim());
-    if (name && ip && net.isIP(ip)) m.set(name.toLowerCase(), ip);
-  }
-  return m;
+  for (const [name, ip] of Object.entries(hosts)) if (net.isIP(ip)) m.set(name.toLowerCase(), ip);
+  return (host) => {
+    const ip = m.get(host.toLowerCase());
+    return ip ? Promise.resolve([{ address: ip, family: net.isIP(ip) }]) : fallback(host);
+  };
 }
-const fixed = fixedHosts();
-
-const systemResolver: Resolver = (host) => {
-  const ip = fixed.get(host);
-  if (ip) return Promise.resolve([{ address: ip, family: net.isIP(ip) }]);
-  return lookup(host, { all: true, verbatim: true });
-};
 
 export async function resolveUpstream(
   host: string,
@@ -66,19 +64,12 @@ export async function resolveUpstream(
   return { ok: true, address: first.address, family: first.family === 6 ? 6 : 4 };
 }
 
-// Test-only: an extra CA (PEM file) trusted for upstream TLS, so integration
-// tests and benchmarks can run an HTTPS upstream with their own CA. The
-// system roots stay trusted as well.
-export const EXTRA_CA_ENV = "CLAUDE_BOTTLE_GATE_EXTRA_CA";
-
-let cachedCa: { key: string | undefined; ca: string[] | undefined } | null = null;
-function upstreamCa(): string[] | undefined {
-  const path = process.env[EXTRA_CA_ENV];
-  if (cachedCa && cachedCa.key === path) return cachedCa.ca;
-  const ca = path ? [...tls.rootCertificates, readFileSync(path, "utf8")] : undefined;
-  cachedCa = { key: path, ca };
-  return ca;
+// The CAs upstream TLS is verified against: the bundled roots, plus the
+// launcher's extra CA (PEM text; selftest's recording upstream, tests).
+export function upstreamTrust(extraPem?: string): string[] {
+  return extraPem ? [...tls.rootCertificates, extraPem] : [...tls.rootCertificates];
 }
+const BUNDLED = upstreamTrust();
 
 export interface DialOptions {
   address: string;
@@ -87,6 +78,8 @@ export interface DialOptions {
   tlsHost: string | null;
   tlsHostIsIp?: boolean;
   timeoutMs: number;
+  // Trusted CAs (default: the bundled roots only).
+  ca?: string[];
 }
 
 export function dial(opts: DialOptions): Promise<net.Socket> {
@@ -114,7 +107,7 @@ export function dial(opts: DialOptions): Promise<net.Socket> {
         // SNI must be a name; for an IP literal the certificate is checked
         // against the address itself.
         servername: opts.tlsHostIsIp ? undefined : opts.tlsHost,
-        ca: upstreamCa(),
+        ca: opts.ca ?? BUNDLED,
         ALPNProtocols: ["http/1.1"],
         rejectUnauthorized: true,
         checkServerIdentity: (_h, cert) => tls.checkServerIdentity(opts.tlsHost!, cert),

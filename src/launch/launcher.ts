@@ -2,7 +2,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Backend, Bottle, LaunchContext } from "../backends/types.ts";
 import { UserError } from "../errors.ts";
-import type { GatePolicy } from "../gate/types.ts";
+import type { GatePolicy, UpstreamOverrides } from "../gate/types.ts";
 import type { PlanJson } from "../plan/types.ts";
 import type { Spec } from "../manifest/spec.ts";
 import { isPreserved, isStopping, markPreserved, removeStateDir } from "../state/dirs.ts";
@@ -35,6 +35,10 @@ export interface LaunchDeps {
   ensureCa: (caDir: string) => Promise<unknown>;
   makePlaceholder: (real: string) => string;
   gateCommand?: (stateDir: string) => string[];
+  // Where the gate resolves names and which extra CA it trusts: only
+  // `claude-bottle selftest` sets it, for its own recording upstream. It
+  // goes to the gate on stdin with the secrets (see GateSecrets.upstream).
+  gateUpstream?: UpstreamOverrides;
   supervisorCommand?: (stateDir: string) => string[];
   remintSlug?: () => string;
   signals: SignalSource;
@@ -156,12 +160,13 @@ export async function launch(req: LaunchRequest, deps: LaunchDeps): Promise<numb
       writeFileSync(paths.policy(stateDir), JSON.stringify(gi.policy, null, 2) + "\n", { mode: 0o600 });
       return gi;
     });
+    const gateSecrets = deps.gateUpstream ? { ...inputs.secrets, upstream: deps.gateUpstream } : inputs.secrets;
 
     // 4. The gate, detached; ready when its socket answers.
     await step("gate", async () => {
       stack.push("gate", () => stopGate(stateDir));
       deps.err(`claude-bottle: starting gate for ${slug}`);
-      const g = await spawnGate({ stateDir, secrets: inputs.secrets, command: deps.gateCommand?.(stateDir) });
+      const g = await spawnGate({ stateDir, secrets: gateSecrets, command: deps.gateCommand?.(stateDir) });
       const ok = await waitForGate(paths.gateSocket(stateDir), {
         timeoutMs: deps.gateReadyTimeoutMs ?? 15_000,
         stillWorth: () => !intr.received && isAlive(g.pid),
@@ -203,7 +208,7 @@ export async function launch(req: LaunchRequest, deps: LaunchDeps): Promise<numb
 
     if (req.detached) {
       stack.push("supervisor", () => stopSupervisor(stateDir));
-      const pid = await spawnSupervisor({ stateDir, secrets: inputs.secrets, command: deps.supervisorCommand?.(stateDir) });
+      const pid = await spawnSupervisor({ stateDir, secrets: gateSecrets, command: deps.supervisorCommand?.(stateDir) });
       checkpoint();
       updateMetadata(stateDir, { owner_pid: pid });
       lock?.release();
@@ -220,7 +225,7 @@ export async function launch(req: LaunchRequest, deps: LaunchDeps): Promise<numb
     const watcher = watchGate({
       slug,
       stateDir,
-      secrets: inputs.secrets,
+      secrets: gateSecrets,
       command: deps.gateCommand?.(stateDir),
       intervalMs: deps.watchIntervalMs,
       onEvent: (e) => deps.err(`claude-bottle: gate ${e.kind}: ${e.reason}`),

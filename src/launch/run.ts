@@ -5,7 +5,10 @@ import { launch, type LaunchDeps } from "./launcher.ts";
 
 // The real wiring of the launcher for `up` and `resume`: real backend,
 // gate, CA, placeholders and tty prompts. Heavy modules load here, lazily.
-export async function realDeps(backendName: PlanJson["backend"]): Promise<LaunchDeps> {
+export async function realDeps(
+  backendName: PlanJson["backend"],
+  env: Record<string, string | undefined> = process.env,
+): Promise<LaunchDeps> {
   const [{ getBackend }, { ensureCa }, { makePlaceholder }, { resolveEnvValues }, { askSecret }] = await Promise.all([
     import("../backends/registry.ts"),
     import("../gate/tls/ca.ts"),
@@ -15,10 +18,10 @@ export async function realDeps(backendName: PlanJson["backend"]): Promise<Launch
   ]);
   const backend = await getBackend(backendName);
   return {
-    home: bottleHome(),
+    home: bottleHome(env),
     backend,
-    hostEnv: process.env,
-    resolveEnv: async (spec: Spec) => ({ values: await resolveEnvValues(spec.env, process.env, askSecret, spec.sources.bottle) }),
+    hostEnv: env,
+    resolveEnv: async (spec: Spec) => ({ values: await resolveEnvValues(spec.env, env, askSecret, spec.sources.bottle) }),
     ensureCa: (dir) => ensureCa(dir),
     makePlaceholder,
     remintSlug: undefined,

@@ -9,6 +9,7 @@ import { attacks, controls } from "./attacks.ts";
 import { outcomeOf } from "./outcome.ts";
 import { buildReport, type Report } from "./report.ts";
 import type { Attack, AttackContext, AttackOutcome, Observed } from "./types.ts";
+import { upSelftestBottle } from "./launch.ts";
 import { makeRecorder, startHostListener, startTestUpstream } from "./upstream.ts";
 
 // The escape suite's runner, shared by `claude-bottle selftest` and
@@ -59,8 +60,6 @@ export async function runSelftest(opts: SelftestOptions): Promise<Report> {
     // The host side: the "internet" and the host's own services.
     const upstream = await startTestUpstream([ALLOWED, OTHER]);
     cleanups.push(() => upstream.stop());
-    const caFile = join(work, "upstream-ca.pem");
-    writeFileSync(caFile, upstream.ca.certPem);
     const hostSeen = makeRecorder();
     const bridge = bridgeAddress();
     const listeners = [startHostListener("host-loopback", "127.0.0.1", hostSeen)];
@@ -106,35 +105,39 @@ The bottle the escape suite attacks from.
     const childEnv: Record<string, string> = {
       ...(process.env as Record<string, string>),
       CLAUDE_BOTTLE_HOME: home,
-      // Test-only gate settings: trust the recording upstream's CA and
-      // resolve its names to the loopback address it listens on.
-      CLAUDE_BOTTLE_GATE_EXTRA_CA: caFile,
-      CLAUDE_BOTTLE_GATE_HOSTS: `${ALLOWED}=127.0.0.1,${OTHER}=127.0.0.1`,
       [credential.envVar]: credential.realValue,
       ...Object.fromEntries(secrets.map((s) => [s.name, s.value])),
     };
     if (opts.baseImage) childEnv.CLAUDE_BOTTLE_BASE_IMAGE = opts.baseImage;
     const cli = (args: string[]) =>
       Bun.spawn([...selfCommand(), ...args], { env: childEnv, cwd: work, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    // The backends read these at each use, in this process.
+    const prevEnv = { home: process.env.CLAUDE_BOTTLE_HOME, base: process.env.CLAUDE_BOTTLE_BASE_IMAGE };
+    process.env.CLAUDE_BOTTLE_HOME = home;
+    if (opts.baseImage) process.env.CLAUDE_BOTTLE_BASE_IMAGE = opts.baseImage;
+    cleanups.push(() => {
+      if (prevEnv.home === undefined) delete process.env.CLAUDE_BOTTLE_HOME;
+      else process.env.CLAUDE_BOTTLE_HOME = prevEnv.home;
+      if (prevEnv.base === undefined) delete process.env.CLAUDE_BOTTLE_BASE_IMAGE;
+      else process.env.CLAUDE_BOTTLE_BASE_IMAGE = prevEnv.base;
+    });
 
     opts.log("selftest: starting a bottle (this builds the agent image on first use)");
-    const upArgs = ["up", "selftest", "-d", "--yes", ...(opts.backend ? ["--backend", opts.backend] : [])];
-    const up = cli(upArgs);
-    const [upOut, upErr, upCode] = await Promise.all([new Response(up.stdout).text(), new Response(up.stderr).text(), up.exited]);
-    if (upCode !== 0) throw new Error(`could not start the selftest bottle: ${lastLine(upErr)}`);
-    const slug = upOut.trim().split("\n").at(-1)!.trim();
+    const slug = await upSelftestBottle({
+      env: childEnv,
+      cwd: work,
+      backend: opts.backend,
+      // The gate trusts the recording upstream's CA and resolves its names
+      // to the loopback address it listens on (GateSecrets.upstream).
+      upstream: { ca: upstream.ca.certPem, hosts: { [ALLOWED]: "127.0.0.1", [OTHER]: "127.0.0.1" } },
+      log: opts.log,
+    });
     cleanups.unshift(async () => {
       await cli(["down", slug]).exited;
     });
     const stateDir = paths.stateDir(home, slug);
     const meta = JSON.parse(readFileSync(paths.metadata(stateDir), "utf8")) as { backend: "docker" | "smolmachines" };
     const { getBackend } = await import("../backends/registry.ts");
-    const prevHome = process.env.CLAUDE_BOTTLE_HOME;
-    process.env.CLAUDE_BOTTLE_HOME = home;
-    cleanups.push(() => {
-      if (prevHome === undefined) delete process.env.CLAUDE_BOTTLE_HOME;
-      else process.env.CLAUDE_BOTTLE_HOME = prevHome;
-    });
     const bottle = await (await getBackend(meta.backend)).attach(slug);
     if (!bottle) throw new Error(`the selftest bottle ${slug} is not running`);
 
@@ -250,8 +253,4 @@ function readAuditSince(file: string, offset: number): AuditRecord[] {
         return [];
       }
     });
-}
-
-function lastLine(s: string): string {
-  return s.trim().split("\n").at(-1) ?? "";
 }

@@ -13,8 +13,8 @@ import { readPid, removeQuietly, terminate } from "../state/process.ts";
 // with `up -d` the gate outlives `up`. Secrets go in on stdin, one JSON
 // document, then stdin closes: never argv, never a file.
 
-export function gateCommand(stateDir: string, env: Record<string, string | undefined> = process.env): string[] {
-  return [...selfCommand(env), "gate", "--state", stateDir];
+export function gateCommand(stateDir: string): string[] {
+  return [...selfCommand(), "gate", "--state", stateDir];
 }
 
 export interface StartedGate {

@@ -48,9 +48,14 @@ beforeAll(async () => {
     stdin: "pipe",
     stdout: "pipe",
     stderr: "pipe",
-    env: { ...process.env, CLAUDE_BOTTLE_GATE_EXTRA_CA: up.caPath },
   });
-  (gate.stdin as import("bun").FileSink).write(JSON.stringify({ credentials: { ANTHROPIC_API_KEY: TOKEN }, secrets: [{ name: "S", value: SECRET }] }));
+  (gate.stdin as import("bun").FileSink).write(
+    JSON.stringify({
+      credentials: { ANTHROPIC_API_KEY: TOKEN },
+      secrets: [{ name: "S", value: SECRET }],
+      upstream: { ca: readFileSync(up.caPath, "utf8") },
+    }),
+  );
   (gate.stdin as import("bun").FileSink).end();
   const reader = (gate.stdout as ReadableStream<Uint8Array>).getReader();
   const { value } = await reader.read();

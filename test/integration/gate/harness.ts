@@ -10,6 +10,7 @@ import { join } from "node:path";
 import tls from "node:tls";
 import { startGate, type RunningGate, type StartGateOptions } from "../../../src/gate/server.ts";
 import { createCa } from "../../../src/gate/tls/ca.ts";
+import { upstreamTrust } from "../../../src/gate/upstream.ts";
 import { x509 } from "../../../src/gate/tls/x509.ts";
 import type { GatePolicy, GateSecrets } from "../../../src/gate/types.ts";
 import type { EgressRoute } from "../../../src/manifest/schema.ts";
@@ -130,11 +131,16 @@ export const testResolver = async (host: string) => {
 
 export async function startEnv(
   routes: (up: Upstreams) => EgressRoute[],
-  opts: { secrets?: GateSecrets; placeholders?: Record<string, string>; extra?: Partial<StartGateOptions> } = {},
+  opts: {
+    secrets?: GateSecrets;
+    placeholders?: Record<string, string>;
+    extra?: Partial<StartGateOptions>;
+    // More CAs (PEM) the gate trusts upstream, beside the harness upstream's.
+    extraCa?: string[];
+  } = {},
 ): Promise<Env> {
   const dir = mkdtempSync(join(tmpdir(), "cb-gate-it-"));
   const up = await startUpstreams(dir);
-  process.env.CLAUDE_BOTTLE_GATE_EXTRA_CA = up.caPath;
   const stateDir = join(dir, "state");
   const gate = await startGate({
     stateDir,
@@ -142,6 +148,7 @@ export async function startEnv(
     secrets: opts.secrets ?? { credentials: {}, secrets: [] },
     listen: "127.0.0.1:0",
     resolver: testResolver,
+    upstreamCa: [...upstreamTrust(readFileSync(up.caPath, "utf8")), ...(opts.extraCa ?? [])],
     vhosts: {},
     ...opts.extra,
   });

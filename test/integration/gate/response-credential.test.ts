@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { join } from "node:path";
 import tls from "node:tls";
@@ -204,12 +203,10 @@ beforeAll(async () => {
     {
       secrets: { credentials: { LONG_TOKEN: LONG, SHORT_TOKEN: SHORT }, secrets: [] },
       placeholders: { LONG_TOKEN: LONG_PH, SHORT_TOKEN: SHORT_PH },
+      // The gate trusts the harness upstream's CA; add the raw upstream's.
+      extraCa: [raw.caPem],
     },
   );
-  // The gate trusts the harness upstream's CA; add the raw upstream's.
-  const bundle = join(env.dir, "upstream-cas.pem");
-  writeFileSync(bundle, readFileSync(env.up.caPath, "utf8") + raw.caPem);
-  process.env.CLAUDE_BOTTLE_GATE_EXTRA_CA = bundle;
 });
 afterAll(async () => {
   await env.close();

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import net from "node:net";
-import { dial, resolveUpstream } from "../../../../src/gate/upstream.ts";
+import { dial, fixedResolver, resolveUpstream, upstreamTrust } from "../../../../src/gate/upstream.ts";
 
 // SSRF after resolution: every answer is checked, the checked address is
 // what gets dialed (no second lookup that a rebinding DNS server could
@@ -54,15 +54,30 @@ describe("dial", () => {
   test("upstream TLS is verified: an untrusted certificate is refused", async () => {
     const { createCa } = await import("../../../../src/gate/tls/ca.ts");
     const { createLeafMinter } = await import("../../../../src/gate/tls/leaf.ts");
-    const leaf = await (await createLeafMinter(await createCa("untrusted"))).get("localhost");
+    const ca = await createCa("untrusted");
+    const leaf = await (await createLeafMinter(ca)).get("localhost");
     const s = Bun.serve({ hostname: "127.0.0.1", port: 0, tls: { cert: leaf.certPem, key: leaf.keyPem }, fetch: () => new Response("x") });
     try {
-      const saved = process.env.CLAUDE_BOTTLE_GATE_EXTRA_CA;
-      delete process.env.CLAUDE_BOTTLE_GATE_EXTRA_CA;
       await expect(dial({ address: "127.0.0.1", port: s.port!, tlsHost: "localhost", timeoutMs: 3000 })).rejects.toThrow();
-      if (saved !== undefined) process.env.CLAUDE_BOTTLE_GATE_EXTRA_CA = saved;
+      // The control: the same server is accepted once its CA is passed in.
+      const ok = await dial({ address: "127.0.0.1", port: s.port!, tlsHost: "localhost", timeoutMs: 3000, ca: upstreamTrust(ca.certPem) });
+      ok.destroy();
     } finally {
       s.stop(true);
     }
+  });
+});
+
+describe("fixedResolver", () => {
+  test("answers its names (any case), asks the fallback for the rest, skips non-IPs", async () => {
+    const seen: string[] = [];
+    const r = fixedResolver({ "Up.Example": "127.0.0.1", "six.example": "::1", "bad.example": "not-an-ip" }, async (h) => {
+      seen.push(h);
+      return [{ address: "93.184.215.14", family: 4 }];
+    });
+    expect(await r("up.example")).toEqual([{ address: "127.0.0.1", family: 4 }]);
+    expect(await r("six.example")).toEqual([{ address: "::1", family: 6 }]);
+    expect(await r("bad.example")).toEqual([{ address: "93.184.215.14", family: 4 }]);
+    expect(seen).toEqual(["bad.example"]);
   });
 });
