@@ -1,24 +1,11 @@
-// Running git children from the gate and the hook. The environment is built
-// from an allowlist: the gate's own environment may hold host secrets that
-// no git child needs (a hook inherits it through http-backend and
-// receive-pack).
-const PASS = [
-  "PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ",
-  // ssh-agent may hold the pinned identity_file's key.
-  "SSH_AUTH_SOCK",
-  // Reaching the upstream from corporate networks / custom trust stores.
-  "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy",
-  "GIT_SSL_CAINFO", "GIT_SSL_CAPATH", "SSL_CERT_FILE", "SSL_CERT_DIR",
-];
+import { childEnv } from "../child-env.ts";
 
+// Running git children from the gate and the hook. The environment is built
+// from an allowlist (src/child-env.ts): the gate's own environment may hold
+// host secrets that no git child needs (a hook inherits it through
+// http-backend and receive-pack), and no variable may choose a proxy or a CA.
 export function baseEnv(from: Record<string, string | undefined> = process.env): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const k of PASS) {
-    const v = from[k];
-    if (v !== undefined) env[k] = v;
-  }
-  if (!env.PATH) env.PATH = "/usr/local/bin:/usr/bin:/bin";
-  return env;
+  return childEnv(from);
 }
 
 export interface GitResult {

@@ -1,6 +1,8 @@
 import { spawn } from "node:child_process";
 import { closeSync, openSync, writeFileSync } from "node:fs";
+import { resolve } from "node:path";
 import type { GateSecrets } from "../gate/types.ts";
+import { gateEnv } from "../child-env.ts";
 import { selfCommand } from "../self.ts";
 import { paths } from "../state/paths.ts";
 import { readPid, removeQuietly, terminate } from "../state/process.ts";
@@ -14,7 +16,7 @@ import { readPid, removeQuietly, terminate } from "../state/process.ts";
 // document, then stdin closes: never argv, never a file.
 
 export function gateCommand(stateDir: string): string[] {
-  return [...selfCommand(), "gate", "--state", stateDir];
+  return [...selfCommand(), "gate", "--state", resolve(stateDir)];
 }
 
 export interface StartedGate {
@@ -25,7 +27,6 @@ export async function spawnGate(opts: {
   stateDir: string;
   secrets: GateSecrets;
   command?: string[];
-  env?: Record<string, string | undefined>;
 }): Promise<StartedGate> {
   const argv = opts.command ?? gateCommand(opts.stateDir);
   // The gate logs to gate.log itself; gate.out only catches what it prints
@@ -35,7 +36,11 @@ export async function spawnGate(opts: {
     const child = spawn(argv[0]!, argv.slice(1), {
       detached: true,
       stdio: ["pipe", out, out],
-      env: (opts.env ?? process.env) as NodeJS.ProcessEnv,
+      // An allowlisted environment and the state dir as working directory:
+      // nothing of the user's shell or repository reaches the process that
+      // holds the credentials (src/child-env.ts).
+      env: gateEnv(process.env),
+      cwd: resolve(opts.stateDir),
     });
     const pid = await new Promise<number>((resolve, reject) => {
       child.once("error", reject);

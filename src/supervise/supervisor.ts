@@ -1,6 +1,8 @@
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, openSync, writeFileSync } from "node:fs";
+import { resolve } from "node:path";
 import type { GateSecrets } from "../gate/types.ts";
+import { gateEnv } from "../child-env.ts";
 import { selfCommand } from "../self.ts";
 import { isStopping } from "../state/dirs.ts";
 import { paths } from "../state/paths.ts";
@@ -13,7 +15,7 @@ import { watchGate } from "./watcher.ts";
 // in memory only, to restart the gate with the same credentials.
 
 export function supervisorCommand(stateDir: string): string[] {
-  return [...selfCommand(), "supervise-gate", "--state", stateDir];
+  return [...selfCommand(), "supervise-gate", "--state", resolve(stateDir)];
 }
 
 export async function spawnSupervisor(opts: {
@@ -26,7 +28,13 @@ export async function spawnSupervisor(opts: {
   const out = openSync(paths.supervisorLog(opts.stateDir), "a", 0o600);
   let pid: number;
   try {
-    const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ["pipe", out, out] });
+    // Same allowlisted environment as the gate it restarts (src/child-env.ts).
+    const child = spawn(argv[0]!, argv.slice(1), {
+      detached: true,
+      stdio: ["pipe", out, out],
+      env: gateEnv(process.env),
+      cwd: resolve(opts.stateDir),
+    });
     pid = await new Promise<number>((resolve, reject) => {
       child.once("error", reject);
       child.once("spawn", () => resolve(child.pid!));
