@@ -9,8 +9,8 @@ const loaders: Record<BackendName, () => Promise<Backend>> = {
   docker: async () => (await import("./docker/index.ts")).createDockerBackend(),
   smolmachines: async () => {
     const [{ createSmolmachinesBackend }, { sharedWiring }] = await Promise.all([import("./smolmachines/index.ts"), import("./smolmachines/wiring.ts")]);
-    // The shared provisioner and the docker-built agent image (for bottles
-    // without `image:`); see smolmachines/wiring.ts.
+    // The docker-built agent image (for bottles without `image:`); see
+    // smolmachines/wiring.ts.
     return createSmolmachinesBackend(sharedWiring(process.env));
   },
 };

@@ -39,7 +39,6 @@ export interface Bottle {
   // input is piped to the command as it comes (e.g. a host tar's stdout), so
   // large inputs are never held in memory.
   run(argv: string[], opts?: ExecOptions & { input?: RunInput }): Promise<Captured>;
-  copyIn(hostPath: string, guestPath: string): Promise<void>;
   stop(): Promise<void>;
   remove(): Promise<void>;
 }

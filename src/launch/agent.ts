@@ -1,5 +1,5 @@
 import type { Spec } from "../manifest/spec.ts";
-import { GUEST_PROMPT_FILE } from "../provision/guest.ts";
+import { GUEST_PROMPT_FILE } from "../backends/guest.ts";
 
 // The agent's command line. The agent always runs without permission
 // prompts: the bottle, not the agent, is the boundary.

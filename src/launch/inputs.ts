@@ -1,7 +1,7 @@
 import type { GatePolicy, GateSecrets } from "../gate/types.ts";
 import type { Spec } from "../manifest/spec.ts";
 import { UserError } from "../errors.ts";
-import { GUEST_CA_FILE, SYSTEM_CA_BUNDLE } from "../provision/guest.ts";
+import { GUEST_CA_FILE, RELAY_PORT, SYSTEM_CA_BUNDLE } from "../backends/guest.ts";
 
 // Pure: from a spec and the env values resolved at launch, everything the
 // gate and the bottle get. The split is the heart of "secrets never enter
@@ -12,7 +12,7 @@ import { GUEST_CA_FILE, SYSTEM_CA_BUNDLE } from "../provision/guest.ts";
 //   the bottle by name (never argv), and to the gate so DLP blocks them;
 // - literals: plain non-secret env.
 
-export const RELAY_URL = "http://127.0.0.1:3128";
+export const RELAY_URL = `http://127.0.0.1:${RELAY_PORT}`;
 
 export interface ResolvedEnv {
   // name -> value for every env entry of the spec.

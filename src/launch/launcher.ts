@@ -8,6 +8,7 @@ import type { Spec } from "../manifest/spec.ts";
 import { isPreserved, isStopping, markPreserved, removeStateDir } from "../state/dirs.ts";
 import { acquireLock, claimStateDir, type Lock } from "../state/lock.ts";
 import { updateMetadata, writeMetadata } from "../state/metadata.ts";
+import type { ProvisionInput } from "../provision/provision.ts";
 import { checkSkills } from "../provision/skills.ts";
 import { paths, socketPathProblem } from "../state/paths.ts";
 import { isAlive, removeQuietly } from "../state/process.ts";
@@ -34,6 +35,9 @@ export interface LaunchDeps {
   resolveEnv: (spec: Spec) => Promise<ResolvedEnv>;
   ensureCa: (caDir: string) => Promise<unknown>;
   makePlaceholder: (real: string) => string;
+  // Provisioning of the started bottle (src/provision), the same for every
+  // backend: workspace copy, home files, CA trust.
+  provision: (bottle: Bottle, input: ProvisionInput) => Promise<void>;
   gateCommand?: (stateDir: string) => string[];
   // Where the gate resolves names and which extra CA it trusts: only
   // `claude-bottle selftest` sets it, for its own recording upstream. It
@@ -62,7 +66,7 @@ export interface LaunchRequest {
   resume?: boolean;
 }
 
-export const STEPS = ["env", "state", "ca", "policy", "gate", "bottle", "attach"] as const;
+export const STEPS = ["env", "state", "ca", "policy", "gate", "bottle", "provision", "attach"] as const;
 
 export async function launch(req: LaunchRequest, deps: LaunchDeps): Promise<number> {
   const spec = req.spec;
@@ -178,8 +182,8 @@ export async function launch(req: LaunchRequest, deps: LaunchDeps): Promise<numb
       }
     });
 
-    // 5. The bottle: create, start, provision (all inside backend.launch).
-    //    The undo goes on the stack first, so a half-created bottle is found.
+    // 5. The bottle: created and started by the backend. The undo goes on
+    //    the stack first, so a half-created bottle is found.
     let bottle: Bottle | null = null;
     await step("bottle", async () => {
       stack.push("bottle", () => removeBottle(backend, slug));
@@ -204,6 +208,10 @@ export async function launch(req: LaunchRequest, deps: LaunchDeps): Promise<numb
         saved.restore();
       }
     });
+
+    // 6. Provisioning, for every backend alike; the bottle's undo is
+    //    already on the stack.
+    await step("provision", () => deps.provision(bottle!, { spec, stateDir, hostEnv: deps.hostEnv, progress: (s) => deps.err(`claude-bottle: ${s}`) }));
     updateMetadata(stateDir, { status: "running" });
 
     if (req.detached) {
@@ -221,7 +229,7 @@ export async function launch(req: LaunchRequest, deps: LaunchDeps): Promise<numb
       return 0;
     }
 
-    // 6. Foreground: watch the gate, attach the agent.
+    // 7. Foreground: watch the gate, attach the agent.
     const watcher = watchGate({
       slug,
       stateDir,

@@ -9,12 +9,13 @@ export async function realDeps(
   backendName: PlanJson["backend"],
   env: Record<string, string | undefined> = process.env,
 ): Promise<LaunchDeps> {
-  const [{ getBackend }, { ensureCa }, { makePlaceholder }, { resolveEnvValues }, { askSecret }] = await Promise.all([
+  const [{ getBackend }, { ensureCa }, { makePlaceholder }, { resolveEnvValues }, { askSecret }, { provisionBottle }] = await Promise.all([
     import("../backends/registry.ts"),
     import("../gate/tls/ca.ts"),
     import("../gate/credentials.ts"),
     import("../manifest/env.ts"),
     import("./tty.ts"),
+    import("../provision/provision.ts"),
   ]);
   const backend = await getBackend(backendName);
   return {
@@ -24,6 +25,7 @@ export async function realDeps(
     resolveEnv: async (spec: Spec) => ({ values: await resolveEnvValues(spec.env, env, askSecret, spec.sources.bottle) }),
     ensureCa: (dir) => ensureCa(dir),
     makePlaceholder,
+    provision: provisionBottle,
     remintSlug: undefined,
     signals: process,
     err: (l) => process.stderr.write(l + "\n"),

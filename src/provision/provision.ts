@@ -1,27 +1,26 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { lastLine } from "./lines.ts";
+import { GUEST_ROOT, GUEST_USER } from "../backends/guest.ts";
 import type { Bottle } from "../backends/types.ts";
 import { UserError } from "../errors.ts";
 import type { Spec } from "../manifest/spec.ts";
 import { paths } from "../state/paths.ts";
-import { GUEST_CA_FILE, GUEST_HOME, GUEST_PROMPT_FILE, GUEST_ROOT, GUEST_USER, GUEST_WORKSPACE } from "./guest.ts";
-import { renderClaudeJson, renderClaudeSettings, renderGitconfig } from "./render.ts";
-import { checkSkills, guestSkillDir } from "./skills.ts";
-import { copyWorkspace, pointOriginAtGate } from "./workspace.ts";
+import { stageHome } from "./home.ts";
+import { caMarker, homeStepArgv, NEEDS_TRUST, RELAY_DOWN, trustStepArgv } from "./scripts.ts";
+import { checkSkills } from "./skills.ts";
+import { copyWorkspace } from "./workspace.ts";
 
-// Provisioning a started bottle (DESIGN.md data flow step 6): the workspace
-// copy, CA trust, prompt, skills, git URL rewrites, Claude settings, and the
-// copy's origin pointed at the gate. Only through the Bottle interface, so
-// any backend can run it.
-
-// A bottle that can copy a host directory in as a given guest user (skills
-// must belong to the agent, not to root).
-export type ProvisionableBottle = Bottle & { copyIn(hostPath: string, guestPath: string, opts?: { user?: string }): Promise<void> };
-
-async function writeGuestFile(bottle: Bottle, path: string, content: string, user: string, mode = "644"): Promise<void> {
-  const r = await bottle.run(["sh", "-c", 'mkdir -p "$(dirname "$1")" && cat > "$1" && chmod "$2" "$1"', "sh", path, mode], { user, input: content });
-  if (r.code !== 0) throw new UserError(`could not write ${path} in the bottle: ${r.stderr.trim().split("\n").at(-1) ?? `exit ${r.code}`}`);
-}
+// Provisioning a started bottle (DESIGN.md data flow step 6), the same for
+// every backend and run by the launcher right after backend.launch: the
+// workspace copy (with its origin pointed at the gate), the agent's home
+// (prompt, skills, git URL rewrites, Claude settings) and the bottle's CA in
+// the system trust store. Only through the Bottle interface.
+//
+// Each exec is a round trip through docker or smolvm, so the home goes in as
+// ONE tar in ONE exec, which also waits for the relay and checks the trust
+// store; the workspace copy runs next to it. A root step follows only when
+// the backend did not already start the bottle trusting its CA.
 
 export interface ProvisionInput {
   spec: Spec;
@@ -30,38 +29,44 @@ export interface ProvisionInput {
   progress: (s: string) => void;
 }
 
-export async function provisionBottle(bottle: ProvisionableBottle, input: ProvisionInput): Promise<void> {
+export async function provisionBottle(bottle: Bottle, input: ProvisionInput): Promise<void> {
   const { spec } = input;
-
-  // The workspace first: everything after may assume /workspace is there.
-  if (spec.workspace.mode === "copy") {
-    if (!spec.workspace.path) throw new UserError("workspace mode copy needs a path; run from your project or use workspace: none");
-    await copyWorkspace(bottle, spec.workspace.path, input.progress);
-  }
-
-  // CA trust: root writes the per-bottle CA into the system store. Root in
-  // the container has no capabilities, but owns /usr/local/share and
-  // /etc/ssl, so none are needed.
-  input.progress("trusting the bottle's CA");
   const caFile = join(paths.caDir(input.stateDir), "ca.crt");
   if (!existsSync(caFile)) throw new UserError(`the bottle's CA certificate ${caFile} is missing; run 'claude-bottle down' and start again`);
   const ca = readFileSync(caFile, "utf8");
-  const r = await bottle.run(["sh", "-c", 'cat > "$1" && chmod 644 "$1" && update-ca-certificates >/dev/null 2>&1', "sh", GUEST_CA_FILE], { user: GUEST_ROOT, input: ca });
-  if (r.code !== 0) throw new UserError(`update-ca-certificates failed in the bottle (exit ${r.code}); does the image have ca-certificates?`);
-
-  if (spec.prompt.trim().length > 0) await writeGuestFile(bottle, GUEST_PROMPT_FILE, spec.prompt, GUEST_USER);
-
+  const marker = caMarker(ca);
   const skillDirs = checkSkills(spec, input.hostEnv);
-  for (const [i, name] of spec.skills.entries()) {
-    input.progress(`copying skill ${name}`);
-    await bottle.copyIn(skillDirs[i]!, guestSkillDir(name), { user: GUEST_USER });
+  if (spec.workspace.mode === "copy" && !spec.workspace.path) throw new UserError("workspace mode copy needs a path; run from your project or use workspace: none");
+
+  // Inside the state dir (0700): nothing in it is secret, but it is ours.
+  const staging = join(input.stateDir, "provision");
+  rmSync(staging, { recursive: true, force: true });
+  mkdirSync(staging, { mode: 0o700 });
+  try {
+    const names = stageHome(staging, spec, skillDirs);
+    input.progress("provisioning the bottle");
+    const [home] = await Promise.all([
+      homeStep(bottle, staging, names, marker),
+      spec.workspace.mode === "copy" ? copyWorkspace(bottle, spec.workspace.path!, input.progress) : Promise.resolve(),
+    ]);
+    if (home === NEEDS_TRUST) {
+      input.progress("trusting the bottle's CA");
+      const r = await bottle.run(trustStepArgv(marker), { user: GUEST_ROOT, input: ca });
+      if (r.code !== 0) throw new UserError(`could not add the bottle's CA to the trust store in the bottle: ${lastLine(r.stderr) ?? `exit ${r.code}`}`);
+    }
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
   }
+}
 
-  const ws = spec.workspace.mode === "none" ? null : GUEST_WORKSPACE;
-  await writeGuestFile(bottle, `${GUEST_HOME}/.gitconfig`, renderGitconfig(spec.git, ws), GUEST_USER);
-  await writeGuestFile(bottle, `${GUEST_HOME}/.claude/settings.json`, renderClaudeSettings(), GUEST_USER, "600");
-  await writeGuestFile(bottle, `${GUEST_HOME}/.claude.json`, renderClaudeJson(spec.supervise), GUEST_USER, "600");
-
-  // Last: git in the copy now sees the gitconfig written above.
-  await pointOriginAtGate(bottle, spec.workspace.mode);
+// The staged home as a tar stream into the home step; returns its exit code
+// when that is NEEDS_TRUST (0 otherwise), throws on anything else.
+async function homeStep(bottle: Bottle, staging: string, names: string[], marker: string): Promise<number> {
+  // COPYFILE_DISABLE: macOS tar would add AppleDouble ._ files.
+  const tar = Bun.spawn(["tar", "-C", staging, "-cf", "-", ...names], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...process.env, COPYFILE_DISABLE: "1" } });
+  const [tarErr, tarCode, r] = await Promise.all([new Response(tar.stderr).text(), tar.exited, bottle.run(homeStepArgv(marker), { user: GUEST_USER, input: tar.stdout })]);
+  if (tarCode !== 0) throw new UserError(`could not pack the agent's home for the bottle: ${lastLine(tarErr) ?? `tar exit ${tarCode}`}`);
+  if (r.code === 0 || r.code === NEEDS_TRUST) return r.code;
+  if (r.code === RELAY_DOWN) throw new UserError(`the gate relay in bottle ${bottle.slug} did not start listening; the bottle's log may say why`);
+  throw new UserError(`could not provision the agent's home in the bottle: ${lastLine(r.stderr) ?? `exit ${r.code}`}`);
 }

@@ -3,7 +3,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { UserError } from "../errors.ts";
 import type { Spec } from "../manifest/spec.ts";
-import { GUEST_HOME } from "./guest.ts";
+import { GUEST_HOME } from "../backends/guest.ts";
 
 // Skills named in `skills:` come from the host user's ~/.claude/skills/<name>
 // and land at the same place in the guest's home.

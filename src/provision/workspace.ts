@@ -4,8 +4,8 @@ import type { Bottle } from "../backends/types.ts";
 import { UserError } from "../errors.ts";
 import type { WorkspaceMode } from "../manifest/spec.ts";
 import { gateRepoUrl, WORKSPACE_UPSTREAM } from "../git/gitconfig.ts";
-import { lastLine } from "./copy-in.ts";
-import { GUEST_USER, GUEST_WORKSPACE } from "./guest.ts";
+import { lastLine } from "./lines.ts";
+import { GUEST_USER, GUEST_WORKSPACE } from "../backends/guest.ts";
 
 // The workspace in `copy` mode, for every backend: the repository's work
 // tree (tracked files plus untracked ones that are not ignored) and its whole
@@ -25,8 +25,6 @@ async function gitFiles(dir: string): Promise<string | null> {
   const [out, code] = await Promise.all([new Response(p.stdout).text(), p.exited]);
   return code === 0 ? out : null;
 }
-
-const UNPACK = `mkdir -p ${GUEST_WORKSPACE} && tar -xf - -C ${GUEST_WORKSPACE}`;
 
 export async function copyWorkspace(bottle: Bottle, dir: string, progress: (s: string) => void): Promise<void> {
   let isDir = false;
@@ -57,10 +55,10 @@ export async function copyWorkspace(bottle: Bottle, dir: string, progress: (s: s
   const [tarErr, tarCode, r] = await Promise.all([
     new Response(tar.stderr).text(),
     tar.exited,
-    bottle.run(["sh", "-c", UNPACK], { user: GUEST_USER, input: tar.stdout }),
+    bottle.run(workspaceStepArgv(), { user: GUEST_USER, input: tar.stdout }),
   ]);
   if (tarCode !== 0) throw new UserError(`could not copy the workspace ${dir}: host tar failed: ${lastLine(tarErr) ?? `exit ${tarCode}`}`);
-  if (r.code !== 0) throw new UserError(`could not unpack the workspace ${dir} in the bottle: ${lastLine(r.stderr) ?? `exit ${r.code}`}`);
+  if (r.code !== 0) throw new UserError(`could not unpack the workspace ${dir} in the bottle, or point its origin at the gate: ${lastLine(r.stderr) ?? `exit ${r.code}`}`);
 }
 
 // The copy's `origin` points at the host repository THROUGH THE GATE
@@ -76,21 +74,20 @@ export async function copyWorkspace(bottle: Bottle, dir: string, progress: (s: s
 // Pure: the argv to run as the agent in /workspace, or null. It does nothing
 // when the copy has no .git (the workspace was not a repository). A
 // pushurl would win over the new url on push, so it goes too.
+const ORIGIN = [
+  'cd "$2"',
+  "[ -e .git ] || exit 0",
+  'if git remote get-url origin >/dev/null 2>&1; then git remote set-url origin "$1"; else git remote add origin "$1"; fi',
+  "if git config --local --get-all remote.origin.pushurl >/dev/null; then git config --local --unset-all remote.origin.pushurl; fi",
+];
+
 export function originRewriteArgv(mode: WorkspaceMode, url: string = gateRepoUrl(WORKSPACE_UPSTREAM), dir: string = GUEST_WORKSPACE): string[] | null {
   if (mode !== "copy") return null;
-  const script = [
-    "set -e",
-    'cd "$2"',
-    "[ -e .git ] || exit 0",
-    'if git remote get-url origin >/dev/null 2>&1; then git remote set-url origin "$1"; else git remote add origin "$1"; fi',
-    "if git config --local --get-all remote.origin.pushurl >/dev/null; then git config --local --unset-all remote.origin.pushurl; fi",
-  ].join("\n");
-  return ["sh", "-c", script, "sh", url, dir];
+  return ["sh", "-c", ["set -e", ...ORIGIN].join("\n"), "sh", url, dir];
 }
 
-export async function pointOriginAtGate(bottle: Bottle, mode: WorkspaceMode): Promise<void> {
-  const argv = originRewriteArgv(mode);
-  if (!argv) return;
-  const r = await bottle.run(argv, { user: GUEST_USER });
-  if (r.code !== 0) throw new UserError(`could not point the workspace's origin at the gate: ${lastLine(r.stderr) ?? `exit ${r.code}`}`);
+// The copy's one exec: unpack the tar from stdin, then the origin rewrite
+// above (same arguments), so a copy costs a single round trip.
+export function workspaceStepArgv(url: string = gateRepoUrl(WORKSPACE_UPSTREAM), dir: string = GUEST_WORKSPACE): string[] {
+  return ["sh", "-c", ["set -e", 'mkdir -p "$2"', 'tar -xf - -C "$2"', ...ORIGIN].join("\n"), "sh", url, dir];
 }

@@ -1,5 +1,4 @@
 import { UserError } from "../../errors.ts";
-import { copyInByTar } from "../../provision/copy-in.ts";
 import { forwardStderr } from "../stderr-tail.ts";
 import type { Bottle, Captured, ExecOptions, RunInput } from "../types.ts";
 import { execArgv } from "./args.ts";
@@ -54,13 +53,6 @@ export class DockerBottle implements Bottle {
     }
     const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
     return { code, stdout, stderr };
-  }
-
-  // A tar stream into `tar -x` running as the bottle's user: the files come
-  // out owned by that user with their modes kept, and no capability (chown)
-  // is needed. Works for files and directories.
-  async copyIn(hostPath: string, guestPath: string, opts: { user?: string } = {}): Promise<void> {
-    await copyInByTar(this, hostPath, guestPath, opts.user);
   }
 
   async stop(): Promise<void> {

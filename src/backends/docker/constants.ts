@@ -35,10 +35,10 @@ export const LABEL_SLUG = "claude-bottle.slug";
 // Inside the container (DESIGN.md shared conventions).
 export const GUEST_SOCK_DIR = "/run/claude-bottle";
 export const GUEST_GATE_SOCKET = `${GUEST_SOCK_DIR}/gate.sock`;
-export const RELAY_PORT = 3128;
+export { RELAY_PORT } from "../guest.ts";
 // User, home and workspace are shared with the other backend and the
-// provisioner: defined once in src/provision/guest.ts.
-export { GUEST_HOME, GUEST_USER, GUEST_WORKSPACE } from "../../provision/guest.ts";
+// provisioner: defined once in src/backends/guest.ts.
+export { GUEST_HOME, GUEST_USER, GUEST_WORKSPACE } from "../guest.ts";
 
 // Every bottle gets a process ceiling, even without `resources:` in the
 // manifest: a fork bomb in the agent's shell must not take the host down.

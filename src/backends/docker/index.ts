@@ -3,8 +3,7 @@ import { join } from "node:path";
 import { UserError } from "../../errors.ts";
 import type { PlanJson } from "../../plan/types.ts";
 import type { Spec } from "../../manifest/spec.ts";
-import { GUEST_WORKSPACE } from "../../provision/guest.ts";
-import { provisionBottle } from "../../provision/provision.ts";
+import { GUEST_WORKSPACE } from "../guest.ts";
 import { bottleHome, paths } from "../../state/paths.ts";
 import { probeDocker } from "../select.ts";
 import type { Backend, BottleInfo, CleanupItem, LaunchContext } from "../types.ts";
@@ -22,23 +21,15 @@ export interface DockerOptions {
   hostEnv?: Record<string, string | undefined>; // default: process.env, read at each use
   tty?: boolean; // spinner for progress; default: stderr is a terminal
   err?: (line: string) => void; // build log (verbose or failure); default stderr
-  readyTimeoutMs?: number; // relay listening; default 20 s
   platform?: NodeJS.Platform; // default: process.platform
 }
 
 // What `mount` mode needs to know about the host repository (a read-only
 // bind of .git/hooks and .git/config needs an existing source). `copy` is
-// not a mount: the shared provisioner copies the workspace in.
+// not a mount: the launcher's provisioning copies the workspace in.
 export function workspaceMounts(mode: WorkspaceMounts["mode"], path: string | null): WorkspaceMounts {
   if (mode !== "mount" || !path) return { mode, path };
   return { mode, path, gitHooks: existsSync(join(path, ".git", "hooks")), gitConfig: existsSync(join(path, ".git", "config")) };
-}
-
-// /proc/net/tcp lists local addresses as hex IP:PORT (little-endian IP);
-// state 0A is LISTEN. Needs no tool in the image and opens no connection.
-export function relayListeningProbe(): string[] {
-  const port = RELAY_PORT.toString(16).toUpperCase().padStart(4, "0");
-  return ["sh", "-c", `grep -q ' 0100007F:${port} 00000000:0000 0A ' /proc/net/tcp`];
 }
 
 interface PsRow {
@@ -94,22 +85,6 @@ export function createDockerBackend(opts: DockerOptions = {}): Backend {
     const [state, owner] = c.stdout.trim().split(" ");
     if (owner !== "1") throw new UserError(`a container named ${name} exists but was not made by claude-bottle; remove or rename it`);
     return state ?? "unknown";
-  }
-
-  async function waitForRelay(bottle: DockerBottle, timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    let delay = 20;
-    for (;;) {
-      const state = await containerState(bottle.name);
-      if (state !== "running") {
-        const logs = await docker(d, ["logs", "--tail", "5", bottle.name]);
-        throw new UserError(`bottle ${bottle.name} stopped right after start (${state ?? "gone"}): ${dockerMessage(logs.stderr + logs.stdout, 1)}`);
-      }
-      if ((await bottle.run(relayListeningProbe())).code === 0) return;
-      if (Date.now() + delay > deadline) throw new UserError(`the gate relay in ${bottle.name} did not listen on 127.0.0.1:${RELAY_PORT} within ${Math.round(timeoutMs / 1000)}s`);
-      await Bun.sleep(delay);
-      delay = Math.min(delay * 2, 500);
-    }
   }
 
   return {
@@ -205,9 +180,8 @@ export function createDockerBackend(opts: DockerOptions = {}): Backend {
       try {
         const r = await docker(d, argv);
         if (r.code !== 0) throw new UserError(`docker could not start ${name}: ${dockerMessage(r.stderr, r.code)}`);
-        await waitForRelay(bottle, opts.readyTimeoutMs ?? 20_000);
-        // The workspace copy (mode copy) is part of the shared provisioning.
-        await provisionBottle(bottle, { spec, stateDir: ctx.stateDir, hostEnv: env, progress: ctx.progress });
+        // The launcher provisions the bottle next (src/provision); its one
+        // exec also waits for the relay to listen.
       } catch (e) {
         await removeContainer(d, name).catch(() => {});
         throw e;

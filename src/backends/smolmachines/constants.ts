@@ -12,11 +12,11 @@ export const MIN_SMOLVM_VERSION = "1.9.0";
 export const GUEST_GATE_SOCKET = "/run/claude-bottle/gate.sock";
 
 // The in-VM relay: 127.0.0.1:RELAY_PORT -> GUEST_GATE_SOCKET.
-export const RELAY_PORT = 3128;
+export { RELAY_PORT } from "../guest.ts";
 
 // Where a workspace lands inside the VM: the same place as in a docker
 // bottle (one definition for both backends and the provisioner).
-export { GUEST_WORKSPACE } from "../../provision/guest.ts";
+export { GUEST_WORKSPACE } from "../guest.ts";
 
 // Labels every machine carries, so `ls`/`cleanup` never guess. smolvm stores
 // labels opaquely and returns them from `machine ls --json`

@@ -4,7 +4,7 @@ import { UserError } from "../../errors.ts";
 import type { PlanJson } from "../../plan/types.ts";
 import type { Spec } from "../../manifest/spec.ts";
 import { bottleHome, paths } from "../../state/paths.ts";
-import type { Backend, Bottle, BottleInfo, CleanupItem, LaunchContext } from "../types.ts";
+import type { Backend, BottleInfo, CleanupItem, LaunchContext } from "../types.ts";
 import { createArgv } from "./cli.ts";
 import { GUEST_GATE_SOCKET, GUEST_WORKSPACE, LABEL_OWNER, LABEL_SLUG, RELAY_PORT, machineName } from "./constants.ts";
 import { scrubSmolvmEnv } from "./env.ts";
@@ -22,10 +22,6 @@ export interface SmolmachinesOptions {
   // The agent image when the spec names none (e.g. the docker backend's
   // image builder returning its tag). A path is used as a local archive.
   agentImage?: (ctx: LaunchContext) => Promise<string>;
-  // Shared provisioning (workspace copy, CA trust store, prompt, skills, git
-  // config, Claude settings), run through the Bottle interface after the
-  // machine is up.
-  provision?: (bottle: Bottle, spec: Spec, plan: PlanJson, ctx: LaunchContext) => Promise<void>;
   readyTimeoutMs?: number; // default 120 s (first boot stages the image)
 }
 
@@ -129,8 +125,8 @@ export function createSmolmachinesBackend(opts: SmolmachinesOptions = {}): Backe
       try {
         ctx.progress(`starting machine ${name}`);
         await startAndWait(runner, name, lockFile, readyTimeoutMs);
-        // The workspace copy (mode copy) is part of the shared provisioning.
-        if (opts.provision) await opts.provision(bottle, spec, plan, ctx);
+        // The launcher provisions the machine next (src/provision), as it
+        // does every bottle.
       } catch (e) {
         await removeMachine(runner, name).catch(() => {});
         throw e;

@@ -1,6 +1,5 @@
 import { join } from "node:path";
 import { UserError } from "../../errors.ts";
-import { copyInByTar } from "../../provision/copy-in.ts";
 import { forwardStderr } from "../stderr-tail.ts";
 import type { Bottle, Captured, ExecOptions, RunInput } from "../types.ts";
 import { deleteArgv, execArgv, lsArgv, startArgv, statusArgv, stopArgv, type SecretEnvRef } from "./cli.ts";
@@ -194,13 +193,6 @@ export class SmolmachinesBottle implements Bottle {
     const o = classifyExit(c.code, c.stderr);
     if (o.kind === "smolvm-error" || o.kind === "usage-error") this.fail(c, `run ${argv[0]}`);
     return c;
-  }
-
-  // Files go in as a tar stream over `exec -i`, piped as it comes (never
-  // buffered whole). With `user` the files are unpacked as that user
-  // (skills belong to the agent).
-  async copyIn(hostPath: string, guestPath: string, opts: { user?: string } = {}): Promise<void> {
-    await copyInByTar(this, hostPath, guestPath, opts.user);
   }
 
   async stop(): Promise<void> {

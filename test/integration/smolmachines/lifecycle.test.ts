@@ -126,17 +126,6 @@ describe("smolmachines backend on the fake smolvm", () => {
     expect(lines.map((l) => JSON.parse(l) as string[]).some((names) => names.includes("SMOLVM_KEEP_ME"))).toBe(true);
   });
 
-  test("copyIn copies files and directories", async () => {
-    const src = join(world.root, "ws");
-    mkdirSync(join(src, "sub"), { recursive: true });
-    writeFileSync(join(src, "sub", "a.txt"), "hello dir");
-    writeFileSync(join(world.root, "one.txt"), "hello file");
-    await bottle.copyIn(src, join(scratch, "ws-copy"));
-    await bottle.copyIn(join(world.root, "one.txt"), join(scratch, "deep", "renamed.txt"));
-    expect((await bottle.run(["cat", join(scratch, "ws-copy", "sub", "a.txt")])).stdout).toBe("hello dir");
-    expect((await bottle.run(["cat", join(scratch, "deep", "renamed.txt")])).stdout).toBe("hello file");
-  });
-
   test("concurrent runs on one machine are serialized by the per-machine lock", async () => {
     const marker = join(scratch, "inflight");
     const script = `set -C; : > ${marker} || exit 99; sleep 0.05; rm -f ${marker}`;

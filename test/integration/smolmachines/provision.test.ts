@@ -3,18 +3,21 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync
 import { join } from "node:path";
 import { createSmolmachinesBackend } from "../../../src/backends/smolmachines/index.ts";
 import { sharedWiring } from "../../../src/backends/smolmachines/wiring.ts";
-import type { Bottle } from "../../../src/backends/types.ts";
+import type { Backend, Bottle, LaunchContext } from "../../../src/backends/types.ts";
 import { UserError } from "../../../src/errors.ts";
 import { ensureCa } from "../../../src/gate/tls/ca.ts";
+import type { PlanJson } from "../../../src/plan/types.ts";
 import type { Spec } from "../../../src/manifest/spec.ts";
+import { provisionBottle } from "../../../src/provision/provision.ts";
 import { paths } from "../../../src/state/paths.ts";
 import { TEST_BASE_IMAGE, dockerTest } from "../../helpers/docker.ts";
 import { FAKE_DIR, FAKE_SMOLVM, fakeImage, makeCtx, makePlan, makeSpec, makeWorld, standInGate, type World } from "./helpers.ts";
 
 // A smolmachines bottle launched through the backend, wired exactly as the
-// registry wires it (sharedWiring), comes up provisioned: the bottle's CA in
-// the system store (and in the bundle update-ca-certificates makes), the
-// prompt file, skills, the git insteadOf rewrites, Claude settings.
+// registry wires it (sharedWiring), then provisioned as the launcher does
+// every bottle (provisionBottle right after launch): the bottle's CA in the
+// system store (the CA file, and appended to the system bundle), the prompt
+// file, skills, the git insteadOf rewrites, Claude settings.
 //
 // The fake smolvm's guest sees the HOST filesystem (only /run is private;
 // test/fixtures/fake-smolvm/vm.ts), and these tests may run as root. Left
@@ -23,7 +26,8 @@ import { FAKE_DIR, FAKE_SMOLVM, fakeImage, makeCtx, makePlan, makeSpec, makeWorl
 // provisioner runs, the test gives the fake VM its own view, inside the VM's
 // private mount namespace (every exec joins it): throwaway directories over
 // /home and the CA directories, an empty hooks directory, and everything
-// else read-only. The fake maps a single uid, so it cannot switch users: a
+// else read-only (the launcher's step order, launch then provision, leaves
+// the room for it). The fake maps a single uid, so it cannot switch users: a
 // stand-in `runuser` records the user asked for and runs the command as the
 // guest's root. Nothing in src/ knows about any of this.
 
@@ -92,17 +96,31 @@ async function seal(bottle: Bottle, g: Guest): Promise<void> {
 }
 
 function sealedBackend(world: World, hostEnv: Record<string, string | undefined>, guest: Guest) {
-  const wiring = sharedWiring(hostEnv, world.home);
-  return createSmolmachinesBackend({
-    home: world.home,
-    smolvmBin: FAKE_SMOLVM,
-    hostEnv,
-    readyTimeoutMs: 15_000,
-    agentImage: wiring.agentImage,
-    provision: async (bottle, spec, plan, ctx) => {
-      await seal(bottle, guest);
-      await wiring.provision(bottle, spec, plan, ctx);
-    },
+  const backend = createSmolmachinesBackend({ home: world.home, smolvmBin: FAKE_SMOLVM, hostEnv, readyTimeoutMs: 15_000, ...sharedWiring(hostEnv, world.home) });
+  return { backend, launch: (spec: Spec, plan: PlanJson, ctx: LaunchContext) => launchAndProvision(backend, guest, hostEnv, spec, plan, ctx) };
+}
+
+// What the launcher does (backend.launch, then provisionBottle), with the
+// guest sealed in between.
+async function launchAndProvision(backend: Backend, guest: Guest, hostEnv: Record<string, string | undefined>, spec: Spec, plan: PlanJson, ctx: LaunchContext): Promise<Bottle> {
+  const bottle = await backend.launch(spec, plan, ctx);
+  try {
+    await seal(bottle, guest);
+    await provisionBottle(bottle, { spec, stateDir: ctx.stateDir, hostEnv, progress: ctx.progress });
+  } catch (e) {
+    await bottle.remove();
+    throw e;
+  }
+  return bottle;
+}
+
+// The runuser log as (user, argv) entries; a script argument spans lines.
+function runuserEntries(g: Guest): [string, string][] {
+  const log = readFileSync(g.runuserLog, "utf8").trim();
+  if (!log) return [];
+  return log.split(/\n(?=[a-z_][a-z0-9_-]*\t)/).map((e) => {
+    const i = e.indexOf("\t");
+    return [e.slice(0, i), e.slice(i + 1)];
   });
 }
 
@@ -166,8 +184,8 @@ describe("a smolmachines bottle gets the shared provisioning", () => {
     const bottle = await backend.launch(spec, makePlan(slug, stateDir, spec), ctx);
     expect(steps).toContain("trusting the bottle's CA");
 
-    // The CA: the file in the system store, and in the bundle that
-    // update-ca-certificates rebuilt from it (what SSL_CERT_FILE points at).
+    // The CA: the file NODE_EXTRA_CA_CERTS names, and appended to the
+    // system bundle (what OpenSSL, curl, git and SSL_CERT_FILE read).
     const caPem = readFileSync(join(paths.caDir(stateDir), "ca.crt"), "utf8");
     expect(readFileSync(join(guest.ca, "claude-bottle.crt"), "utf8")).toBe(caPem);
     expect(statSync(join(guest.ca, "claude-bottle.crt")).mode & 0o777).toBe(0o644);
@@ -186,14 +204,18 @@ describe("a smolmachines bottle gets the shared provisioning", () => {
     expect(JSON.parse(readFileSync(join(node, ".claude.json"), "utf8")).mcpServers.supervise.url).toBe("http://supervise.bottle.internal/mcp");
 
     // Who did what: SmolmachinesBottle turns ExecOptions.user into runuser.
-    const runs = readFileSync(guest.runuserLog, "utf8").trim().split("\n").map((l) => l.split("\t") as [string, string]);
-    const userFor = (needle: string) => runs.filter(([, argv]) => argv.includes(needle)).map(([u]) => u);
-    expect(userFor("/usr/local/share/ca-certificates/claude-bottle.crt")).toEqual(["root"]);
-    expect(userFor("/home/node/.claude-bottle/prompt.md")).toEqual(["node"]);
-    expect(userFor("/home/node/.claude/skills/review")).toEqual(["node"]);
-    expect(userFor("/home/node/.gitconfig")).toEqual(["node"]);
-    expect(userFor("/home/node/.claude/settings.json")).toEqual(["node"]);
-    expect(userFor("/home/node/.claude.json")).toEqual(["node"]);
+    // The whole home in one exec as the agent, then the CA step as root
+    // (this backend starts the machine without the CA in its store).
+    const runs = runuserEntries(guest);
+    expect(runs.map(([u, argv]) => [u, argv.includes('tar -xf - -C "$1"') ? "home" : argv.includes('cat "$1" >> "$2"') ? "trust" : argv.slice(0, 40)])).toEqual([
+      ["node", "home"],
+      ["root", "trust"],
+    ]);
+    expect(runs[0]![1]).toContain("/home/node");
+    expect(runs[1]![1]).toContain("/usr/local/share/ca-certificates/claude-bottle.crt");
+    // Owned by the agent's uid mapping in the fake; modes as staged.
+    expect(statSync(join(node, ".claude-bottle", "prompt.md")).mode & 0o777).toBe(0o644);
+    expect(statSync(join(node, ".claude.json")).mode & 0o777).toBe(0o600);
     await bottle.remove();
   }, 60_000);
 
@@ -237,9 +259,9 @@ describe("a smolmachines bottle gets the shared provisioning", () => {
     expect(git("remote", "get-url", "origin").trim()).toBe("https://example.com/acme/web.git");
     // Unpacked as the agent, in one streamed tar -x; origin set as the agent.
     // (The origin script spans lines in the log: match where entries start.)
-    const log = readFileSync(guest.runuserLog, "utf8");
-    expect(log.match(/^[^\t\n]+\t.*tar -xf - -C \/workspace.*$/gm)?.map((l) => l.split("\t")[0])).toEqual(["node"]);
-    expect(log.match(/^[^\t\n]+\tsh -c set -e$/gm)).toEqual(["node\tsh -c set -e"]);
+    const copies = runuserEntries(guest).filter(([, argv]) => argv.includes('tar -xf - -C "$2"'));
+    expect(copies.map(([u]) => u)).toEqual(["node"]);
+    expect(copies[0]![1]).toContain("git remote set-url origin");
     await bottle.remove();
   }, 60_000);
 
@@ -249,7 +271,7 @@ describe("a smolmachines bottle gets the shared provisioning", () => {
     gates.push(gate);
     // PATH without docker (the fake's directory only).
     const hostEnv: Record<string, string | undefined> = { ...world.env, PATH: FAKE_DIR };
-    const backend = sealedBackend(world, hostEnv, makeGuest(join(world.root, slug)));
+    const { backend } = sealedBackend(world, hostEnv, makeGuest(join(world.root, slug)));
     const spec = makeSpec();
     const before = createArgvs(world).length;
     let err: unknown;

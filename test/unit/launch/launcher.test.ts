@@ -39,7 +39,7 @@ test("exit 0: everything is torn down and the state dir deleted", async () => {
   expect(code).toBe(0);
   expect(existsSync(paths.stateDir(h.home, "tester-aaaaa"))).toBe(false);
   expect(h.fake.live.size).toBe(0);
-  expect(h.fake.events).toEqual(["launch tester-aaaaa", "stop tester-aaaaa", "remove tester-aaaaa"]);
+  expect(h.fake.events).toEqual(["launch tester-aaaaa", "provision tester-aaaaa", "stop tester-aaaaa", "remove tester-aaaaa"]);
 });
 
 test("a home so deep that the gate socket cannot bind is refused before anything is created", async () => {
@@ -189,6 +189,23 @@ test("a failing backend launch rolls back the gate and the state dir", async () 
   });
   const spec = testSpec();
   await expect(launch({ spec, plan: testPlan("tester-eeeee", spec), detached: false, cwd: "/w" }, h.deps)).rejects.toThrow("fake backend");
+  expect(gatePid).not.toBeNull();
+  expect(isAlive(gatePid!)).toBe(false);
+  expect(h.fake.live.size).toBe(0);
+  expect(listStateDirs(h.home)).toEqual([]);
+});
+
+test("a failing provisioning removes the started bottle, the gate and the state dir", async () => {
+  let gatePid: number | null = null;
+  const h = setup({
+    onProvision: () => {
+      gatePid = readPid(paths.gatePid(paths.stateDir(h.home, "tester-prvsn")));
+      throw new Error("fake provisioning failed");
+    },
+  });
+  const spec = testSpec();
+  await expect(launch({ spec, plan: testPlan("tester-prvsn", spec), detached: true, cwd: "/w" }, h.deps)).rejects.toThrow("fake provisioning failed");
+  expect(h.fake.events).toEqual(["launch tester-prvsn", "provision tester-prvsn", "stop tester-prvsn", "remove tester-prvsn"]);
   expect(gatePid).not.toBeNull();
   expect(isAlive(gatePid!)).toBe(false);
   expect(h.fake.live.size).toBe(0);

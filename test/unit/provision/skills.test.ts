@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { UserError } from "../../../src/errors.ts";
 import type { Spec } from "../../../src/manifest/spec.ts";
-import { GUEST_HOME } from "../../../src/provision/guest.ts";
+import { GUEST_HOME } from "../../../src/backends/guest.ts";
 import { checkSkills, guestSkillDir, hostSkillDir } from "../../../src/provision/skills.ts";
 
 const root = mkdtempSync(join(tmpdir(), "cb-skills-"));

@@ -8,10 +8,17 @@ export const GUEST_WORKSPACE = "/workspace";
 // The agent's system prompt, written by provisioning and named on the
 // agent's command line.
 export const GUEST_PROMPT_FILE = `${GUEST_HOME}/.claude-bottle/prompt.md`;
-// The bottle's CA in the system store (update-ca-certificates picks it up),
-// also named by NODE_EXTRA_CA_CERTS; the rebuilt bundle is SSL_CERT_FILE.
+// The bottle's CA alone (NODE_EXTRA_CA_CERTS names it), and the system
+// bundle every OpenSSL/GnuTLS tool reads (/usr/lib/ssl/cert.pem links to it;
+// SSL_CERT_FILE and REQUESTS_CA_BUNDLE name it). At launch the bundle is the
+// image's own bundle plus the bottle's CA; nothing regenerates it in the
+// bottle (update-ca-certificates took seconds).
 export const GUEST_CA_FILE = "/usr/local/share/ca-certificates/claude-bottle.crt";
 export const SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
+
+// Every backend runs a relay as the bottle's workload: 127.0.0.1:RELAY_PORT
+// inside, forwarded to the gate's socket. The proxy variables name it.
+export const RELAY_PORT = 3128;
 
 // Root by NAME: docker's `exec -u` takes a name or a uid, but the
 // smolmachines backend switches users with `runuser -u`, which only takes a
