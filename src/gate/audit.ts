@@ -27,6 +27,33 @@ export function openAudit(path: string): AuditSink {
   };
 }
 
+// What the gate knows when it decides; the rest of a record is filled in
+// here, so every line has every field.
+export type AuditEntry = Partial<AuditRecord> & Pick<AuditRecord, "method" | "host" | "port" | "decision" | "layer">;
+
+export function auditRecord(e: AuditEntry, bottle: string, time = new Date()): AuditRecord {
+  return {
+    time: time.toISOString(),
+    bottle,
+    method: e.method,
+    host: e.host,
+    port: e.port,
+    path: e.path ?? null,
+    decision: e.decision,
+    reason: e.reason ?? null,
+    layer: e.layer,
+    status: e.status ?? null,
+    bytes_out: e.bytes_out ?? 0,
+    bytes_in: e.bytes_in ?? 0,
+  };
+}
+
+// The audit file never gets a query string (tokens live there), and a
+// path DLP flagged is not written at all (callers pass null).
+export function auditPath(pathAndQuery: string | null): string | null {
+  return pathAndQuery === null ? null : pathAndQuery.split("?")[0]!.slice(0, 512);
+}
+
 export interface GateLog {
   info(msg: string): void;
   error(msg: string): void;

@@ -3,29 +3,35 @@ import net from "node:net";
 import type { Duplex } from "node:stream";
 import tls from "node:tls";
 import { paths } from "../state/paths.ts";
-import { openAudit, openLog, type AuditSink, type GateLog } from "./audit.ts";
+import { auditPath, auditRecord, openAudit, openLog, type AuditEntry, type AuditSink, type GateLog } from "./audit.ts";
 import { injectCredential, withoutHeader } from "./credentials.ts";
 import { compileDlp, type Dlp } from "./dlp/index.ts";
 import { BodyError, requestBody } from "./http/body.ts";
 import { ChunkedDecoder, ChunkedError, encodeChunk, LAST_CHUNK } from "./http/chunked.ts";
 import {
+  endToEndHeaders,
   headerValue,
   headerValues,
-  parseRequestHead,
+  HOP_BY_HOP,
   parseResponseHead,
   requestFraming,
   responseFraming,
+  serializeHeaders,
+  wantsClose,
   type Framing,
-  type HeaderList,
   type RequestHead,
 } from "./http/head.ts";
+import { readRequestHead } from "./http/read-head.ts";
+import { Deny, sendBlocked, simpleResponse, STATUS_TEXT } from "./http/respond.ts";
 import { SocketReader, writeAll } from "./io.ts";
 import { decide } from "./policy/decide.ts";
 import { normalizeHost, splitHostPort } from "./policy/normalize.ts";
+import { poolKey, UpstreamPool, type Upstream } from "./pool.ts";
 import { compileResponseGuard, type ResponseGuard } from "./response-guard.ts";
 import { ensureCa, type CaMaterial } from "./tls/ca.ts";
 import { createLeafMinter, type LeafMinter } from "./tls/leaf.ts";
 import { parseClientHelloSni } from "./tls/sni.ts";
+import { targetOf, type Target, type Tunnel } from "./target.ts";
 import type { AuditRecord, GatePolicy, GateSecrets } from "./types.ts";
 import { dial, resolveUpstream, type Resolver } from "./upstream.ts";
 import { buildVhosts, isInternalHost, vhostRegistrations, type Vhost, type VhostFactories } from "./vhosts/index.ts";
@@ -150,54 +156,6 @@ interface Generation {
   guard: ResponseGuard | null;
 }
 
-interface Tunnel {
-  host: string;
-  isIp: boolean;
-  port: number;
-}
-
-interface Target {
-  scheme: "http" | "https";
-  host: string;
-  isIp: boolean;
-  port: number;
-  // Origin-form path + query sent upstream.
-  pathAndQuery: string;
-  // Value of the Host header upstream.
-  authority: string;
-}
-
-interface Upstream {
-  key: string;
-  sock: net.Socket;
-  reader: SocketReader;
-}
-
-const HOP_BY_HOP = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "proxy-authorization",
-  "proxy-authenticate",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-  "content-length",
-  "expect",
-  "host",
-]);
-
-class Deny extends Error {
-  constructor(
-    readonly status: number,
-    readonly reason: string,
-    readonly layer: AuditRecord["layer"],
-  ) {
-    super(reason);
-  }
-}
-
 export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
   const limits: GateLimits = { ...DEFAULT_LIMITS, ...opts.limits };
   const stateDir = opts.stateDir;
@@ -225,97 +183,13 @@ export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
   const sockets = new Set<net.Socket>();
   const refused = new Set<net.Socket>();
 
-  // Idle upstream connections, shared by the bottle's client connections
-  // (a new tunnel to a host it talked to a moment ago skips DNS, TCP and the
-  // upstream TLS handshake). Keyed by scheme, host, port and the
-  // allow_private flag they were checked under.
-  const pool = new Map<string, { u: Upstream; timer: ReturnType<typeof setTimeout> }[]>();
-  const POOL_PER_KEY = 8;
-  const POOL_IDLE_MS = 30_000;
-  function park(u: Upstream): void {
-    if (closing || u.sock.destroyed || !u.reader.idle) {
-      u.sock.destroy();
-      return;
-    }
-    let list = pool.get(u.key);
-    if (!list) pool.set(u.key, (list = []));
-    const entry = {
-      u,
-      timer: setTimeout(() => {
-        const l = pool.get(u.key);
-        const i = l ? l.indexOf(entry) : -1;
-        if (i >= 0) l!.splice(i, 1);
-        u.sock.destroy();
-      }, POOL_IDLE_MS),
-    };
-    entry.timer.unref?.();
-    list.push(entry);
-    while (list.length > POOL_PER_KEY) {
-      const old = list.shift()!;
-      clearTimeout(old.timer);
-      old.u.sock.destroy();
-    }
-  }
-  function takePooled(key: string): Upstream | null {
-    const list = pool.get(key);
-    while (list && list.length > 0) {
-      const e = list.pop()!;
-      clearTimeout(e.timer);
-      if (!e.u.sock.destroyed && e.u.reader.idle) return e.u;
-      e.u.sock.destroy();
-    }
-    return null;
-  }
-  let closing = false;
+  const pool = new UpstreamPool();
   let dlpHeld = 0;
   let dials = 0;
 
   // ---------------------------------------------------------------- audit
 
-  function record(
-    r: Partial<AuditRecord> & Pick<AuditRecord, "method" | "host" | "port" | "decision" | "layer">,
-  ): void {
-    audit.write({
-      time: new Date().toISOString(),
-      bottle: gen.policy.slug,
-      method: r.method,
-      host: r.host,
-      port: r.port,
-      path: r.path ?? null,
-      decision: r.decision,
-      reason: r.reason ?? null,
-      layer: r.layer,
-      status: r.status ?? null,
-      bytes_out: r.bytes_out ?? 0,
-      bytes_in: r.bytes_in ?? 0,
-    });
-  }
-
-  // The audit file never gets a query string (tokens live there), and a
-  // path DLP flagged is not written at all.
-  const auditPath = (pathAndQuery: string | null): string | null =>
-    pathAndQuery === null ? null : pathAndQuery.split("?")[0]!.slice(0, 512);
-
-  // ------------------------------------------------------------ responses
-
-  function simpleResponse(status: number, body: string, close: boolean, extra = ""): string {
-    const text = STATUS_TEXT[status] ?? "Error";
-    const b = Buffer.byteLength(body);
-    return (
-      `HTTP/1.1 ${status} ${text}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${b}\r\n` +
-      `${extra}${close ? "connection: close\r\n" : ""}\r\n${body}`
-    );
-  }
-
-  async function sendBlocked(sock: Duplex, status: number, reason: string, close: boolean): Promise<void> {
-    const body = status === 403 ? `blocked: ${reason}\n` : `${reason}\n`;
-    try {
-      await writeAll(sock, simpleResponse(status, body, close));
-    } catch {
-      /* client gone */
-    }
-    if (close) sock.end();
-  }
+  const record = (e: AuditEntry): void => audit.write(auditRecord(e, gen.policy.slug));
 
   // --------------------------------------------------------- connections
 
@@ -343,54 +217,13 @@ export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
     });
   }
 
-  // Reads one request head with the slowloris / idle timers.
-  async function readHead(
-    sock: Duplex,
-    reader: SocketReader,
-  ): Promise<{ kind: "ok"; head: RequestHead } | { kind: "closed" } | { kind: "error"; status: number; reason: string }> {
-    let buf: Buffer = Buffer.alloc(0);
-    let timedOut = false;
-    let timer = setTimeout(() => {
-      timedOut = true;
-      sock.destroy();
-    }, limits.idleTimeoutMs);
-    try {
-      for (;;) {
-        const c = await reader.read();
-        if (!c) {
-          if (timedOut && buf.length > 0) {
-            setTimeout(() => sock.destroy(), 1000).unref();
-            return { kind: "error", status: 408, reason: "request header timeout" };
-          }
-          return { kind: "closed" };
-        }
-        if (buf.length === 0) {
-          clearTimeout(timer);
-          timer = setTimeout(() => {
-            // Slowloris: stop reading, answer 408 below, close.
-            timedOut = true;
-            reader.interrupt();
-          }, limits.headerTimeoutMs);
-        }
-        buf = buf.length === 0 ? c : Buffer.concat([buf, c]);
-        const r = parseRequestHead(buf);
-        if (r.kind === "incomplete") continue;
-        if (r.kind === "error") return r;
-        reader.unshift(buf.subarray(r.size));
-        return { kind: "ok", head: r.head };
-      }
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
   // The request loop of one client connection, plain or inside a
   // terminated tunnel.
   async function serveHttp(sock: Duplex, reader: SocketReader, tunnel: Tunnel | null): Promise<void> {
     const state: ConnState = { upstream: null, clean: false };
     try {
       for (;;) {
-        const r = await readHead(sock, reader);
+        const r = await readRequestHead(sock, reader, limits);
         if (r.kind === "closed") return;
         if (r.kind === "error") {
           record({
@@ -413,7 +246,7 @@ export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
         }
       }
     } finally {
-      if (state.upstream && state.clean) park(state.upstream);
+      if (state.upstream && state.clean) pool.park(state.upstream);
       else state.upstream?.sock.destroy();
     }
   }
@@ -461,7 +294,7 @@ export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
       await sendBlocked(sock, t.status, t.status === 403 ? t.reason : `gate: ${t.reason}`, true);
       return false;
     }
-    const clientWantsClose = wantsClose(head);
+    const clientWantsClose = wantsClose(head.version, head.headers);
     try {
       if (isInternalHost(t.host)) return await serveVhost(sock, reader, head, framing, t, clientWantsClose);
       return await forward(sock, reader, head, framing, t, state, clientWantsClose);
@@ -481,46 +314,6 @@ export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
       }
       throw e;
     }
-  }
-
-  // Where a request goes. Outside a tunnel only absolute-form http:// is a
-  // proxy request. Inside a terminated tunnel the CONNECT target is
-  // authoritative: the Host header (and an absolute-form target) must name
-  // the same host and port, or the request is refused.
-  function targetOf(head: RequestHead, tunnel: Tunnel | null): Target | { status: number; reason: string } {
-    const target = head.target;
-    if (!tunnel) {
-      const m = /^http:\/\/([^/?#]*)([^#]*)$/i.exec(target);
-      if (!m) {
-        if (/^https:\/\//i.test(target)) return { status: 400, reason: "https:// requests must use CONNECT" };
-        return { status: 400, reason: "not a proxy request (absolute-form http:// URL or CONNECT expected)" };
-      }
-      const hp = splitHostPort(m[1]!, 80);
-      if (!hp) return { status: 400, reason: "invalid host in request URL" };
-      const n = normalizeHost(hp.host);
-      if (!n.ok) return { status: 403, reason: `invalid host: ${n.reason}` };
-      const pq = m[2] === "" ? "/" : m[2]!.startsWith("?") ? "/" + m[2] : m[2]!;
-      return { scheme: "http", host: n.host, isIp: n.isIp, port: hp.port, pathAndQuery: pq, authority: m[1]! };
-    }
-    let pq: string;
-    if (target.startsWith("/")) pq = target;
-    else if (target === "*" && head.method === "OPTIONS") pq = "*";
-    else {
-      const m = /^https:\/\/([^/?#]*)([^#]*)$/i.exec(target);
-      if (!m) return { status: 400, reason: "invalid request target inside tunnel" };
-      const mismatch = authorityMismatch(m[1]!, tunnel);
-      if (mismatch) return { status: 403, reason: mismatch };
-      pq = m[2] === "" ? "/" : m[2]!;
-    }
-    const host = headerValue(head.headers, "host");
-    if (host === undefined) {
-      if (head.version === "HTTP/1.1") return { status: 400, reason: "missing Host header" };
-    } else {
-      const mismatch = authorityMismatch(host, tunnel);
-      if (mismatch) return { status: 403, reason: mismatch };
-    }
-    const authority = tunnel.port === 443 ? hostForHeader(tunnel) : `${hostForHeader(tunnel)}:${tunnel.port}`;
-    return { scheme: "https", host: tunnel.host, isIp: tunnel.isIp, port: tunnel.port, pathAndQuery: pq, authority };
   }
 
   // ---------------------------------------------------------------- CONNECT
@@ -697,15 +490,15 @@ export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
       guard = g.guard;
       if (guard) headers = [...withoutHeader(headers, "accept-encoding"), ["accept-encoding", "identity"]];
     }
-    const key = `${t.scheme}://${t.host}:${t.port}/${route.allow_private ? "p" : ""}`;
+    const key = poolKey(t, route);
     let up = state.upstream && state.upstream.key === key && !state.upstream.sock.destroyed ? state.upstream : null;
     if (!up && state.upstream) {
-      if (state.clean) park(state.upstream);
+      if (state.clean) pool.park(state.upstream);
       else state.upstream.sock.destroy();
       state.upstream = null;
     }
     if (!up && !fresh) {
-      up = takePooled(key);
+      up = pool.take(key);
       if (up) state.upstream = up;
     }
     // A kept-alive connection may have been closed by the server just as
@@ -993,7 +786,7 @@ export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
         const fr = responseFraming(method, res);
         if (!("ok" in fr)) return bad(fr.reason);
         const framing = fr.framing;
-        const upstreamClose = wantsCloseResponse(res.version, res.headers);
+        const upstreamClose = wantsClose(res.version, res.headers);
         if (ctl.aborted) return { status: res.status, bytesIn, upstreamReusable: false, clientMayContinue: false, error: "request abandoned" };
         if (guard && framing.kind !== "none") {
           // Only an identity body can be scanned exactly (we asked for one).
@@ -1319,12 +1112,7 @@ export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
       log.info(`policy reloaded: ${policy.routes.length} routes`);
     },
     async close() {
-      closing = true;
-      for (const list of pool.values()) for (const e of list) {
-        clearTimeout(e.timer);
-        e.u.sock.destroy();
-      }
-      pool.clear();
+      pool.closeAll();
       // Stop accepting, then cut what is open (server.close() alone would
       // wait for every keep-alive client and tunnel to go away).
       const closed = Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
@@ -1343,7 +1131,7 @@ export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
       audit.close();
       log.close();
     },
-    stats: () => ({ connections, leaves: leaves.size, upstreamDials: dials, pooled: [...pool.values()].reduce((n, l) => n + l.length, 0) }),
+    stats: () => ({ connections, leaves: leaves.size, upstreamDials: dials, pooled: pool.size }),
   };
 }
 
@@ -1393,56 +1181,6 @@ function relayBytes(from: net.Socket, to: net.Socket): void {
   from.on("end", () => to.end());
 }
 
-function hostForHeader(t: Tunnel): string {
-  return t.isIp && t.host.includes(":") ? `[${t.host}]` : t.host;
-}
-
-// Null when `authority` (a Host header or absolute-form authority inside a
-// tunnel) names the tunnel's host and port, else the reason to refuse.
-function authorityMismatch(authority: string, tunnel: Tunnel): string | null {
-  const hp = splitHostPort(authority, 443);
-  const n = hp ? normalizeHost(hp.host) : null;
-  if (!hp || !n || !n.ok) return "invalid Host header inside tunnel";
-  if (n.host !== tunnel.host || hp.port !== tunnel.port) {
-    return `Host ${n.host}:${hp.port} does not match CONNECT target ${tunnel.host}:${tunnel.port}`;
-  }
-  return null;
-}
-
-function wantsClose(head: RequestHead): boolean {
-  const conn = headerValues(head.headers, "connection").join(",").toLowerCase();
-  if (head.version === "HTTP/1.0") return !/\bkeep-alive\b/.test(conn);
-  return /\bclose\b/.test(conn);
-}
-
-function wantsCloseResponse(version: string, headers: HeaderList): boolean {
-  const conn = headerValues(headers, "connection").join(",").toLowerCase();
-  if (version === "HTTP/1.0") return !/\bkeep-alive\b/.test(conn);
-  return /\bclose\b/.test(conn);
-}
-
-// Drops hop-by-hop fields, the ones named in Connection, and the framing
-// and Host fields the gate sets itself.
-function endToEndHeaders(headers: HeaderList): HeaderList {
-  const named = new Set(
-    headerValues(headers, "connection")
-      .join(",")
-      .split(",")
-      .map((s) => s.trim().toLowerCase())
-      .filter(Boolean),
-  );
-  return headers.filter(([k]) => {
-    const l = k.toLowerCase();
-    return !HOP_BY_HOP.has(l) && !named.has(l);
-  });
-}
-
-function serializeHeaders(headers: HeaderList): string {
-  let s = "";
-  for (const [k, v] of headers) s += `${k}: ${v}\r\n`;
-  return s;
-}
-
 function parseListen(s: string): { host: string; port: number } {
   const i = s.lastIndexOf(":");
   const host = i > 0 ? s.slice(0, i).replace(/^\[|\]$/g, "") : "127.0.0.1";
@@ -1450,21 +1188,3 @@ function parseListen(s: string): { host: string; port: number } {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid listen address ${s}`);
   return { host, port };
 }
-
-const STATUS_TEXT: Record<number, string> = {
-  200: "OK",
-  400: "Bad Request",
-  403: "Forbidden",
-  408: "Request Timeout",
-  411: "Length Required",
-  413: "Content Too Large",
-  414: "URI Too Long",
-  417: "Expectation Failed",
-  431: "Request Header Fields Too Large",
-  500: "Internal Server Error",
-  501: "Not Implemented",
-  502: "Bad Gateway",
-  503: "Service Unavailable",
-  504: "Gateway Timeout",
-  505: "HTTP Version Not Supported",
-};

@@ -7,7 +7,7 @@
 //   - header values may not contain CTLs other than HTAB (400),
 //   - the request line is `METHOD SP target SP HTTP/1.x` exactly (400),
 //   - size limits: request line (414) and whole head (431), header count (431).
-// Pure functions over bytes: no sockets here.
+// Pure functions over bytes and header lists: no sockets here.
 
 export type HeaderList = [string, string][];
 
@@ -192,4 +192,52 @@ export function responseFraming(method: string, res: ResponseHead): { ok: true; 
     return { ok: true, framing: length === 0 ? { kind: "none" } : { kind: "length", length } };
   }
   return { ok: true, framing: { kind: "close" } };
+}
+
+// Fields that describe one hop, not the message, plus the framing and Host
+// fields the gate sets itself: never copied from one side to the other.
+export const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "proxy-authorization",
+  "proxy-authenticate",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  "content-length",
+  "expect",
+  "host",
+]);
+
+// Whether the sender of a message (request or response) closes the
+// connection after it: HTTP/1.0 unless it asks to keep it alive, HTTP/1.1
+// when it says `Connection: close`.
+export function wantsClose(version: string, headers: HeaderList): boolean {
+  const conn = headerValues(headers, "connection").join(",").toLowerCase();
+  if (version === "HTTP/1.0") return !/\bkeep-alive\b/.test(conn);
+  return /\bclose\b/.test(conn);
+}
+
+// Drops hop-by-hop fields, the ones named in Connection, and the framing
+// and Host fields the gate sets itself.
+export function endToEndHeaders(headers: HeaderList): HeaderList {
+  const named = new Set(
+    headerValues(headers, "connection")
+      .join(",")
+      .split(",")
+      .map((s) => s.trim().toLowerCase())
+      .filter(Boolean),
+  );
+  return headers.filter(([k]) => {
+    const l = k.toLowerCase();
+    return !HOP_BY_HOP.has(l) && !named.has(l);
+  });
+}
+
+export function serializeHeaders(headers: HeaderList): string {
+  let s = "";
+  for (const [k, v] of headers) s += `${k}: ${v}\r\n`;
+  return s;
 }
