@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { isPreserved, listStateDirs } from "../state/dirs.ts";
 import { readMetadata, type Metadata } from "../state/metadata.ts";
 import { paths } from "../state/paths.ts";
-import { isAlive, ownedBy, readPid } from "../state/process.ts";
+import { isAlive, ownedBy, ownedGate, readPid } from "../state/process.ts";
 
 // A snapshot of one state dir and the processes it names. Gathered once,
 // then `ls` and `cleanup` decide with pure functions over it.
@@ -36,7 +36,7 @@ export function inspectState(slug: string, stateDir: string): StateSnapshot {
     preserved: isPreserved(stateDir),
     stopping: existsSync(paths.stopping(stateDir)),
     ownerAlive,
-    gatePid: gate !== null && ownedBy(gate, stateDir) ? gate : null,
+    gatePid: gate !== null && ownedGate(gate, stateDir) ? gate : null,
     supervisorPid: sup !== null && ownedBy(sup, stateDir) ? sup : null,
     socketExists: existsSync(paths.gateSocket(stateDir)),
   };

@@ -1,8 +1,9 @@
-import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, renameSync, writeFileSync } from "node:fs";
 import { UserError } from "../errors.ts";
 import { readPolicy } from "../gate/policy/file.ts";
 import type { GatePolicy } from "../gate/types.ts";
 import { bottleHome, paths } from "../state/paths.ts";
+import { ownedGate, readPid } from "../state/process.ts";
 import { checkSlug } from "../state/slug.ts";
 
 // The operator's side of a bottle's policy.json: find a bottle's state
@@ -26,15 +27,12 @@ export function writePolicy(stateDir: string, policy: GatePolicy): void {
 
 export type SignalResult = { running: true; pid: number } | { running: false };
 
-// SIGHUP to the gate named in gate.pid, if it is alive.
+// SIGHUP to the gate named in gate.pid, only if that pid is still this
+// bottle's gate: a pidfile outlives its process, and the pid may since
+// belong to anything (SIGHUP ends most programs).
 export function signalGate(stateDir: string): SignalResult {
-  let pid: number;
-  try {
-    pid = Number(readFileSync(paths.gatePid(stateDir), "utf8").trim());
-  } catch {
-    return { running: false };
-  }
-  if (!Number.isInteger(pid) || pid <= 1) return { running: false };
+  const pid = readPid(paths.gatePid(stateDir));
+  if (pid === null || !ownedGate(pid, stateDir)) return { running: false };
   try {
     process.kill(pid, "SIGHUP");
     return { running: true, pid };

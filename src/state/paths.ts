@@ -1,11 +1,13 @@
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 
 // Everything claude-bottle keeps lives under one root so that `cleanup` and
 // tests can point the whole tool somewhere else with CLAUDE_BOTTLE_HOME.
 export function bottleHome(env: Record<string, string | undefined> = process.env): string {
   const override = env.CLAUDE_BOTTLE_HOME;
-  if (override && override.length > 0) return override;
+  // Absolute: state dirs are how our processes are recognised (their argv
+  // names them) and the gate runs with its state dir as working directory.
+  if (override && override.length > 0) return resolve(override);
   return join(env.HOME && env.HOME.length > 0 ? env.HOME : homedir(), ".claude-bottle");
 }
 

@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync, unlinkSync } from "node:fs";
+import { resolve } from "node:path";
 
 // Small helpers over pids. Every kill goes through `ownedBy`: a pidfile can
 // outlive its process and the pid be reused by something unrelated, so we
@@ -72,6 +73,18 @@ export function ownedBy(pid: number, marker: string): boolean {
   const cmd = commandLine(pid);
   // Whole-word match: state dir "…/a-abcde" must not match "…/a-abcde-x".
   return cmd !== null && ` ${cmd} `.includes(` ${marker} `);
+}
+
+// What a bottle's gate process has on its command line (src/supervise/
+// gate.ts builds it): the subcommand and the state dir, so neither another
+// bottle's gate nor this bottle's supervisor (`supervise-gate --state …`)
+// matches.
+export function gateMarker(stateDir: string): string {
+  return `gate --state ${resolve(stateDir)}`;
+}
+
+export function ownedGate(pid: number, stateDir: string): boolean {
+  return ownedBy(pid, gateMarker(stateDir));
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -5,7 +5,7 @@ import type { GateSecrets } from "../gate/types.ts";
 import { gateEnv } from "../child-env.ts";
 import { selfCommand } from "../self.ts";
 import { paths } from "../state/paths.ts";
-import { readPid, removeQuietly, terminate } from "../state/process.ts";
+import { gateMarker, readPid, removeQuietly, terminate } from "../state/process.ts";
 
 // Starting and stopping a bottle's gate process.
 //
@@ -16,6 +16,7 @@ import { readPid, removeQuietly, terminate } from "../state/process.ts";
 // document, then stdin closes: never argv, never a file.
 
 export function gateCommand(stateDir: string): string[] {
+  // Ends with gateMarker(stateDir): how a pid is recognised as this gate.
   return [...selfCommand(), "gate", "--state", resolve(stateDir)];
 }
 
@@ -62,7 +63,7 @@ export async function spawnGate(opts: {
 // a dead pid, or a pid now used by another program are all fine.
 export async function stopGate(stateDir: string): Promise<void> {
   const pid = readPid(paths.gatePid(stateDir));
-  if (pid !== null) await terminate(pid, stateDir);
+  if (pid !== null) await terminate(pid, gateMarker(stateDir));
   removeQuietly(paths.gatePid(stateDir));
   removeQuietly(paths.gateSocket(stateDir));
 }

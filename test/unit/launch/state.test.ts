@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { acquireLock, claimStateDir } from "../../../src/state/lock.ts";
 import { readMetadata, writeMetadata, type Metadata } from "../../../src/state/metadata.ts";
 import { paths } from "../../../src/state/paths.ts";
-import { ownedBy } from "../../../src/state/process.ts";
+import { ownedBy, ownedGate } from "../../../src/state/process.ts";
 
 const homes: string[] = [];
 afterEach(() => {
@@ -74,5 +74,23 @@ test("ownedBy only matches a live process whose argv names the marker as a whole
     expect(ownedBy(p.pid, "/tmp/state/a-abcdef")).toBe(false);
   } finally {
     p.kill();
+  }
+});
+
+test("ownedGate matches the bottle's gate, not its supervisor nor another bottle's gate", async () => {
+  const spawn = (sub: string, dir: string) => Bun.spawn(["sh", "-c", "sleep 5; :", "sh", sub, "--state", dir], { stdout: "ignore" });
+  const gate = spawn("gate", "/tmp/state/a-abcde");
+  const sup = spawn("supervise-gate", "/tmp/state/a-abcde");
+  try {
+    for (let i = 0; i < 100 && !ownedGate(gate.pid, "/tmp/state/a-abcde"); i++) await Bun.sleep(10);
+    expect(ownedGate(gate.pid, "/tmp/state/a-abcde")).toBe(true);
+    // A relative spelling of the same dir is the same gate.
+    expect(ownedGate(gate.pid, "/tmp/state/../state/a-abcde")).toBe(true);
+    expect(ownedGate(gate.pid, "/tmp/state/b-abcde")).toBe(false);
+    for (let i = 0; i < 100 && !ownedBy(sup.pid, "/tmp/state/a-abcde"); i++) await Bun.sleep(10);
+    expect(ownedGate(sup.pid, "/tmp/state/a-abcde")).toBe(false);
+  } finally {
+    gate.kill();
+    sup.kill();
   }
 });

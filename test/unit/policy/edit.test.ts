@@ -85,11 +85,11 @@ describe("denyHost", () => {
 });
 
 describe("applyEdit on a state dir", () => {
-  test("atomic write, re-readable, SIGHUP reaches the pid in gate.pid", async () => {
+  test("atomic write, re-readable, SIGHUP reaches the bottle's gate named in gate.pid", async () => {
     const dir = mkdtempSync(join(tmpdir(), "cb-edit-"));
     const marker = join(dir, "hup");
     const child = Bun.spawn(
-      [process.execPath, "-e", `process.on("SIGHUP", () => { require("fs").writeFileSync(${JSON.stringify(marker)}, "1"); process.exit(0); }); console.log("ready"); setInterval(() => {}, 1000);`],
+      [process.execPath, "-e", `process.on("SIGHUP", () => { require("fs").writeFileSync(${JSON.stringify(marker)}, "1"); process.exit(0); }); console.log("ready"); setInterval(() => {}, 1000);`, "gate", "--state", dir],
       { stdout: "pipe" },
     );
     try {
