@@ -1,0 +1,95 @@
+import type { AuditEntry, GateLog } from "./audit.ts";
+import { compileDlp, type Dlp } from "./dlp/index.ts";
+import type { Upstream, UpstreamPool } from "./pool.ts";
+import { compileResponseGuard, type ResponseGuard } from "./response-guard.ts";
+import type { LeafMinter } from "./tls/leaf.ts";
+import type { GatePolicy, GateSecrets } from "./types.ts";
+import type { Resolver } from "./upstream.ts";
+import { buildVhosts, type Vhost, type VhostRegistration } from "./vhosts/index.ts";
+
+// The state every part of one running gate shares (what used to be the
+// variables of one closure in server.ts). One per startGate; the connection
+// loop, CONNECT, forwarding, relay and the vhost bridge each take it.
+
+export interface GateLimits {
+  maxConnections: number;
+  // From the first byte of a request head to its end (slowloris).
+  headerTimeoutMs: number;
+  // Idle keep-alive connection / idle tunnel.
+  idleTimeoutMs: number;
+  upstreamConnectTimeoutMs: number;
+  // Upstream silent for this long while a response is awaited.
+  upstreamIdleTimeoutMs: number;
+  dlpWindowBytes: number;
+  dlpHoldbackBytes: number;
+  // All requests together never hold more than this for DLP: past it, a
+  // body switches to the streaming mode early (1024 connections times an
+  // 8 MiB window would otherwise be 8 GiB).
+  dlpMemoryBudgetBytes: number;
+}
+
+export const DEFAULT_LIMITS: GateLimits = {
+  maxConnections: 1024,
+  headerTimeoutMs: 15_000,
+  idleTimeoutMs: 300_000,
+  upstreamConnectTimeoutMs: 10_000,
+  upstreamIdleTimeoutMs: 300_000,
+  dlpWindowBytes: 8 * 1024 * 1024,
+  dlpHoldbackBytes: 64 * 1024,
+  dlpMemoryBudgetBytes: 128 * 1024 * 1024,
+};
+
+// Everything derived from one policy.json: replaced as a whole on reload,
+// and a request uses the generation it started under throughout.
+export interface Generation {
+  policy: GatePolicy;
+  dlp: Dlp;
+  vhosts: Map<string, Vhost>;
+  // Scans responses on `auth` routes for the real credentials (null: no
+  // credential long enough to match). See docs/design/gate.md.
+  guard: ResponseGuard | null;
+}
+
+export async function makeGeneration(
+  policy: GatePolicy,
+  secrets: GateSecrets,
+  vhosts: Map<string, VhostRegistration>,
+  stateDir: string,
+  log: GateLog,
+): Promise<Generation> {
+  // The real credentials are secrets too: the gate puts them only where it
+  // injects them itself, after scanning.
+  const dlp = compileDlp({
+    secrets: [...secrets.secrets, ...Object.entries(secrets.credentials).map(([name, value]) => ({ name, value }))],
+    placeholders: Object.entries(policy.placeholders).map(([name, value]) => ({ name, value })),
+  });
+  const built = await buildVhosts(vhosts, { stateDir, policy, secrets, log: (m) => log.info(m) });
+  return { policy, dlp, vhosts: built, guard: compileResponseGuard(secrets.credentials, policy.placeholders) };
+}
+
+export interface GateContext {
+  readonly limits: GateLimits;
+  readonly secrets: GateSecrets;
+  readonly leaves: LeafMinter;
+  readonly pool: UpstreamPool;
+  readonly resolver?: Resolver;
+  // CAs trusted for upstream TLS (undefined: the bundled roots).
+  readonly upstreamCa?: string[];
+  readonly log: GateLog;
+  // One audit line per decision (audit.ts fills in the rest of the record).
+  record(e: AuditEntry): void;
+  // The current policy generation.
+  gen: Generation;
+  // Request body bytes all DLP windows hold right now (dlpMemoryBudgetBytes).
+  dlpHeld: number;
+  // Upstream connections dialled (stats).
+  dials: number;
+}
+
+// One client connection (or terminated tunnel): the upstream connection its
+// last request used, kept for the next request to the same place.
+export interface ConnState {
+  upstream: Upstream | null;
+  // The upstream finished its last exchange cleanly and may be pooled.
+  clean: boolean;
+}

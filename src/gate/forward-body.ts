@@ -1,0 +1,108 @@
+import type { GateContext } from "./context.ts";
+import type { Dlp } from "./dlp/index.ts";
+import { requestBody } from "./http/body.ts";
+import { encodeChunk, LAST_CHUNK } from "./http/chunked.ts";
+import { headerValue, type Framing, type RequestHead } from "./http/head.ts";
+import { Deny } from "./http/respond.ts";
+import { writeAll, type SocketReader } from "./io.ts";
+import type { Upstream } from "./pool.ts";
+import type { RelayCtl } from "./relay.ts";
+
+// Sending a request body upstream, in one of two modes: as it arrives
+// (routes without DLP), or scanned first (DLP routes: the windowed send,
+// docs/design/gate.md). Both put the request head upstream themselves and
+// call `headSent` then, which starts reading the response.
+
+export interface BodySend {
+  reader: SocketReader;
+  framing: Framing;
+  head: RequestHead;
+  // Request line and headers, without framing fields and the final CRLF.
+  baseHead: string;
+  getUp: () => Promise<Upstream>;
+  headSent: (u: Upstream) => void;
+  ctl: RelayCtl;
+  // Body bytes sent so far (audit bytes_out).
+  sent: number;
+}
+
+// The upstream answered before the body was sent: the rest is not sent.
+export class EarlyResponse extends Error {}
+
+const framingHeader = (f: Framing): string =>
+  f.kind === "chunked" ? "transfer-encoding: chunked\r\n" : `content-length: ${(f as { length: number }).length}\r\n`;
+
+async function sendPiece(u: Upstream, chunked: boolean, data: Uint8Array): Promise<void> {
+  if (chunked) for (const p of encodeChunk(data)) await writeAll(u.sock, p);
+  else await writeAll(u.sock, data);
+}
+
+// A route without DLP: the body streams upstream as it arrives.
+export async function sendPlainBody(s: BodySend): Promise<void> {
+  const u = await s.getUp();
+  const chunked = s.framing.kind === "chunked";
+  await writeAll(u.sock, s.baseHead + framingHeader(s.framing) + "\r\n");
+  s.headSent(u);
+  for await (const c of requestBody(s.reader, s.framing)) {
+    s.sent += c.length;
+    if (s.ctl.done) throw new EarlyResponse();
+    await sendPiece(u, chunked, c);
+  }
+  if (chunked) await writeAll(u.sock, LAST_CHUNK);
+}
+
+// DLP routes: hold up to the window, scanning as the body arrives; the
+// upstream sees the head only once the whole body (or the window) has
+// scanned clean. Past the window, or when all requests together hold the
+// memory budget, stream all but a hold-back tail.
+export async function sendScannedBody(ctx: GateContext, dlp: Dlp, s: BodySend): Promise<void> {
+  const { limits } = ctx;
+  const scanner = dlp.bodyScanner(headerValue(s.head.headers, "content-encoding") ?? null);
+  const held: Uint8Array[] = [];
+  let heldBytes = 0;
+  let total = 0;
+  let streaming: Upstream | null = null;
+  const chunked = s.framing.kind === "chunked";
+  try {
+    for await (const c of requestBody(s.reader, s.framing)) {
+      total += c.length;
+      const f = scanner.push(c);
+      if (f) throw new Deny(403, `dlp: ${f.rule} in ${f.where}`, "dlp");
+      // Copy: the reader's buffers may be views into a larger chunk.
+      held.push(Buffer.from(c));
+      heldBytes += c.length;
+      ctx.dlpHeld += c.length;
+      if (!streaming && (total > limits.dlpWindowBytes || ctx.dlpHeld > limits.dlpMemoryBudgetBytes)) {
+        streaming = await s.getUp();
+        await writeAll(streaming.sock, s.baseHead + framingHeader(s.framing) + "\r\n");
+        s.headSent(streaming);
+      }
+      if (s.ctl.done) throw new EarlyResponse();
+      if (streaming) {
+        // Forward all but the hold-back tail.
+        while (held.length > 0 && heldBytes - held[0]!.length >= limits.dlpHoldbackBytes) {
+          const d = held.shift()!;
+          heldBytes -= d.length;
+          ctx.dlpHeld -= d.length;
+          await sendPiece(streaming, chunked, d);
+        }
+      }
+    }
+  } catch (e) {
+    ctx.dlpHeld -= heldBytes;
+    throw e;
+  }
+  ctx.dlpHeld -= heldBytes;
+  const f = scanner.end();
+  if (f) throw new Deny(403, `dlp: ${f.rule} in ${f.where}`, "dlp");
+  const u = streaming ?? (await s.getUp());
+  if (!streaming) {
+    await writeAll(u.sock, s.baseHead + `content-length: ${heldBytes}\r\n\r\n`);
+    s.headSent(u);
+    for (const d of held) await writeAll(u.sock, d);
+  } else {
+    for (const d of held) await sendPiece(u, chunked, d);
+    if (chunked) await writeAll(u.sock, LAST_CHUNK);
+  }
+  s.sent = total;
+}

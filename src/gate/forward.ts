@@ -1,0 +1,222 @@
+import type { Duplex } from "node:stream";
+import type { EgressRoute } from "../manifest/schema.ts";
+import { auditPath } from "./audit.ts";
+import type { ConnState, GateContext, Generation } from "./context.ts";
+import { injectCredential, withoutHeader } from "./credentials.ts";
+import { sendPlainBody, sendScannedBody, type BodySend } from "./forward-body.ts";
+import { BodyError } from "./http/body.ts";
+import { endToEndHeaders, headerValue, serializeHeaders, type Framing, type HeaderList, type RequestHead } from "./http/head.ts";
+import { Deny } from "./http/respond.ts";
+import { SocketReader, writeAll } from "./io.ts";
+import { decide } from "./policy/decide.ts";
+import { poolKey, type Upstream } from "./pool.ts";
+import { relayResponse, STALE, type RelayCtl, type RelayResult } from "./relay.ts";
+import type { ResponseGuard } from "./response-guard.ts";
+import type { Target } from "./target.ts";
+import { dial, resolveUpstream } from "./upstream.ts";
+
+// One request to an upstream: the policy decision on host, port, method and
+// path; DLP on the URL and headers; the credential injected on `auth`
+// routes; an upstream connection taken from this client connection, the
+// pool or a new dial (addresses SSRF-checked); the body sent (scanned first
+// on DLP routes, forward-body.ts); the response relayed (relay.ts); one
+// audit line. Refusals are thrown as Deny for the dispatch to answer.
+
+class UpstreamError extends Error {}
+
+export async function forward(
+  ctx: GateContext,
+  sock: Duplex,
+  reader: SocketReader,
+  head: RequestHead,
+  framing: Framing,
+  t: Target,
+  state: ConnState,
+  clientWantsClose: boolean,
+  fresh = false,
+): Promise<boolean> {
+  const g = ctx.gen;
+  const method = head.method;
+  const route = admit(g, head, t);
+  const { headers, guard } = upstreamHeaders(ctx, g, route, head.headers);
+  const key = poolKey(t, route);
+  let up = state.upstream && state.upstream.key === key && !state.upstream.sock.destroyed ? state.upstream : null;
+  if (!up && state.upstream) {
+    if (state.clean) ctx.pool.park(state.upstream);
+    else state.upstream.sock.destroy();
+    state.upstream = null;
+  }
+  if (!up && !fresh) {
+    up = ctx.pool.take(key);
+    if (up) state.upstream = up;
+  }
+  // A kept-alive connection may have been closed by the server just as
+  // we reuse it: a bodiless request is then retried once on a new one.
+  const reused = up !== null;
+  state.clean = false;
+  let dialing: Promise<Upstream> | null = null;
+  if (!up) {
+    const res = await resolveUpstream(t.host, t.isIp, route.allow_private, ctx.resolver);
+    if (!res.ok) throw new Deny(403, res.reason, "ssrf");
+    ctx.dials++;
+    dialing = dial({
+      address: res.address,
+      port: t.port,
+      tlsHost: t.scheme === "https" ? t.host : null,
+      tlsHostIsIp: t.isIp,
+      timeoutMs: ctx.limits.upstreamConnectTimeoutMs,
+      ca: ctx.upstreamCa,
+    }).then((s) => ({ key, sock: s, reader: new SocketReader(s) }));
+    // Rejection is handled where it is awaited; avoid an unhandled one if
+    // DLP refuses the body first.
+    dialing.catch(() => {});
+  }
+  const expect = headerValue(head.headers, "expect");
+  if (expect !== undefined) {
+    if (expect.toLowerCase() !== "100-continue") throw new Deny(417, "gate: unsupported Expect", "gate");
+    // The gate answers 100-continue itself: it reads (and scans) the body
+    // before the upstream is involved.
+    if (framing.kind !== "none") await writeAll(sock, "HTTP/1.1 100 Continue\r\n\r\n");
+  }
+  const requestLine = `${method} ${t.pathAndQuery} ${head.version}\r\n`;
+  const baseHead = requestLine + `host: ${t.authority}\r\n` + serializeHeaders(headers);
+
+  const getUp = async (): Promise<Upstream> => {
+    if (up) return up;
+    try {
+      up = await dialing!;
+    } catch (e) {
+      throw new UpstreamError(`cannot connect to ${t.host}:${t.port}: ${(e as Error).message}`);
+    }
+    state.upstream = up;
+    return up;
+  };
+
+  // The response is read as soon as the request head is upstream, while
+  // the body is still being sent: a server may answer early (401, 413)
+  // without reading the body, and waiting for the body to drain first
+  // would deadlock both directions.
+  const ctl: RelayCtl = { aborted: false, headSent: false, done: false, retryable: reused && framing.kind === "none" };
+  // Assigned from a callback: TypeScript cannot follow that, hence the box.
+  const resp: { p: Promise<RelayResult> | null } = { p: null };
+  const headSent = (u: Upstream) => {
+    resp.p = relayResponse(sock, u, method, ctl, guard, ctx.limits.upstreamIdleTimeoutMs);
+    resp.p.then(
+      () => (ctl.done = true),
+      () => (ctl.done = true),
+    );
+  };
+  const send: BodySend = { reader, framing, head, baseHead, getUp, headSent, ctl, sent: 0 };
+  let sendError: unknown = null;
+  try {
+    if (framing.kind === "none") {
+      const u = await getUp();
+      await writeAll(u.sock, baseHead + "\r\n");
+      headSent(u);
+    } else if (route.dlp !== "on") {
+      await sendPlainBody(send);
+    } else {
+      await sendScannedBody(ctx, g.dlp, send);
+    }
+  } catch (e) {
+    sendError = e;
+  }
+  const bytesOut = send.sent;
+
+  if (sendError !== null) {
+    const e = sendError;
+    // Whatever happened, this upstream connection carries an incomplete
+    // request: it is never reused.
+    ctl.aborted = !ctl.done;
+    if (up) up.sock.destroy();
+    else dialing?.then((u) => u.sock.destroy(), () => {});
+    state.upstream = null;
+    if (ctl.done && resp.p) {
+      // The upstream answered before taking the whole body (early
+      // response); the client got that answer. Its unread body makes the
+      // connection unusable.
+      const r = await resp.p;
+      ctx.record({ method, host: t.host, port: t.port, path: auditPath(t.pathAndQuery), decision: r.dlp?.decision ?? "allow", reason: r.dlp?.reason ?? "response before end of request body", layer: r.dlp ? "dlp" : "policy", status: r.status, bytes_out: bytesOut, bytes_in: r.bytesIn });
+      return false;
+    }
+    if (resp.p) await resp.p.catch(() => null);
+    const deny =
+      e instanceof Deny
+        ? e
+        : e instanceof BodyError
+          ? new Deny(e.status, `gate: ${e.message}`, "gate")
+          : e instanceof UpstreamError
+            ? new Deny(502, `gate: ${e.message}`, "gate")
+            : new Deny(502, `gate: upstream ${t.host} closed the connection`, "gate");
+    if (ctl.headSent) {
+      // Part of a response already went to the client: no 403 possible,
+      // cut the connection so the client sees a failed request.
+      ctx.record({ method, host: t.host, port: t.port, path: deny.layer === "dlp" ? null : auditPath(t.pathAndQuery), decision: "deny", reason: deny.reason, layer: deny.layer, status: null, bytes_out: bytesOut });
+      sock.destroy();
+      return false;
+    }
+    throw deny;
+  }
+
+  const u = up!;
+  const r = await resp.p!;
+  if (r.error === STALE) {
+    u.sock.destroy();
+    state.upstream = null;
+    return forward(ctx, sock, reader, head, framing, t, state, clientWantsClose, true);
+  }
+  ctx.record({
+    method,
+    host: t.host,
+    port: t.port,
+    path: auditPath(t.pathAndQuery),
+    decision: r.dlp?.decision ?? "allow",
+    reason: r.dlp?.reason ?? r.error,
+    layer: r.dlp ? "dlp" : "policy",
+    status: r.status,
+    bytes_out: bytesOut,
+    bytes_in: r.bytesIn,
+  });
+  if (!r.upstreamReusable) {
+    u.sock.destroy();
+    state.upstream = null;
+  } else {
+    state.clean = true;
+  }
+  return r.clientMayContinue && !clientWantsClose;
+}
+
+// The policy decision and, on DLP routes, the URL and header scan. A denied
+// URL may still carry a secret, and the reason can quote the path: DLP
+// findings win so that the path never reaches the audit file.
+function admit(g: Generation, head: RequestHead, t: Target): EgressRoute {
+  const d = decide({ host: t.host, port: t.port, method: head.method, path: t.pathAndQuery, scheme: t.scheme }, g.policy);
+  if (!d.allow) {
+    const f = g.dlp.scanUrl(t.host, t.pathAndQuery);
+    if (f) throw new Deny(403, `dlp: ${f.rule} in ${f.where}`, "dlp");
+    throw new Deny(403, d.reason, "policy");
+  }
+  const route = d.route;
+  if (route.dlp === "on") {
+    const f = g.dlp.scanUrl(t.host, t.pathAndQuery);
+    if (f) throw new Deny(403, `dlp: ${f.rule} in ${f.where}`, "dlp");
+    const visible = route.auth ? withoutHeader(head.headers, route.auth.header) : head.headers;
+    const hf = g.dlp.scanHeaders(visible);
+    if (hf) throw new Deny(403, `dlp: ${hf.rule} in ${hf.where}`, "dlp");
+  }
+  return route;
+}
+
+// The headers sent upstream: end-to-end ones only, plus on `auth` routes
+// the real credential, and then the response is guarded (asked for
+// uncompressed so that the guard's scan is exact; docs/design/gate.md).
+function upstreamHeaders(ctx: GateContext, g: Generation, route: EgressRoute, from: HeaderList): { headers: HeaderList; guard: ResponseGuard | null } {
+  let headers = endToEndHeaders(from);
+  if (!route.auth) return { headers, guard: null };
+  const real = ctx.secrets.credentials[route.auth.token_ref];
+  if (real === undefined) throw new Deny(403, `credential ${route.auth.token_ref} was not given to the gate`, "gate");
+  headers = injectCredential(headers, route.auth, real);
+  const guard = g.guard;
+  if (guard) headers = [...withoutHeader(headers, "accept-encoding"), ["accept-encoding", "identity"]];
+  return { headers, guard };
+}
