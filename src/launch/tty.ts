@@ -34,11 +34,14 @@ export function askLine(question: string, why: string): string {
   process.stderr.write(question);
   try {
     const buf = Buffer.alloc(4096);
+    // One decoder for the whole answer: a character whose bytes arrive in
+    // two reads is decoded whole.
+    const dec = new TextDecoder();
     let line = "";
     for (;;) {
       const n = readSync(fd, buf, 0, buf.length, null);
-      if (n === 0) return line; // EOF (Ctrl-D)
-      line += buf.subarray(0, n).toString("utf8");
+      if (n === 0) return line + dec.decode(); // EOF (Ctrl-D)
+      line += dec.decode(buf.subarray(0, n), { stream: true });
       const i = line.indexOf("\n");
       if (i >= 0) return line.slice(0, i).replace(/\r$/, "");
     }
@@ -64,11 +67,14 @@ export async function askSecret(prompt: string, name: string): Promise<string> {
       throw new UserError(`cannot turn off echo on this terminal to ask for ${name}; use \${HOST_VAR} in the manifest instead`);
     }
     const buf = Buffer.alloc(256);
+    // Raw mode hands over bytes as they come: a multibyte character can
+    // arrive one byte per read, so one decoder streams across reads.
+    const dec = new TextDecoder();
     let value = "";
     for (;;) {
       const n = readSync(fd, buf, 0, buf.length, null);
-      if (n === 0) return value;
-      for (const ch of buf.subarray(0, n).toString("utf8")) {
+      if (n === 0) return value + dec.decode();
+      for (const ch of dec.decode(buf.subarray(0, n), { stream: true })) {
         if (ch === "\r" || ch === "\n") return value;
         if (ch === "\u0003" || ch === "\u0004") throw new UserError(`aborted at the prompt for ${name}`, 130);
         if (ch === "\u007f" || ch === "\b") value = value.slice(0, -1);

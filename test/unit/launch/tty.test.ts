@@ -6,7 +6,7 @@ import { join } from "node:path";
 const hasScript = process.platform === "linux" && Bun.which("script") !== null;
 const FIX = join(import.meta.dir, "fixtures", "tty-prompts.ts");
 
-async function typed(keys: string[]): Promise<string> {
+async function typed(keys: (string | Uint8Array)[]): Promise<string> {
   const p = Bun.spawn(["script", "-qec", `${process.execPath} ${FIX}`, "/dev/null"], {
     stdin: "pipe",
     stdout: "pipe",
@@ -14,8 +14,9 @@ async function typed(keys: string[]): Promise<string> {
     env: { ...process.env, NO_COLOR: "1" },
   });
   let out = "";
+  const dec = new TextDecoder();
   const done = (async () => {
-    for await (const c of p.stdout) out += new TextDecoder().decode(c);
+    for await (const c of p.stdout) out += dec.decode(c, { stream: true });
   })();
   for (const k of keys) {
     await Bun.sleep(400);
@@ -45,3 +46,11 @@ test.if(hasScript)("anything but y/yes declines; Ctrl-C at the secret aborts", a
   expect(out).toContain("CONFIRM ok=false");
   expect(out).toContain("ABORTED aborted at the prompt for X");
 }, 20_000);
+
+test.if(hasScript)("a secret typed in multibyte characters arrives whole even when its bytes come one read at a time", async () => {
+  // "é€" is C3 A9 E2 82 AC: each byte is written on its own, so raw mode
+  // hands every one to a separate read.
+  const bytes = [...new TextEncoder().encode("é€")].map((b) => Uint8Array.of(b));
+  const out = await typed(["y\n", ...bytes, "\r"]);
+  expect(out).toContain("RESULT ok=true value=é€\n");
+}, 30_000);
