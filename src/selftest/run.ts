@@ -4,7 +4,9 @@ import { join } from "node:path";
 import type { Bottle } from "../backends/types.ts";
 import type { AuditRecord } from "../gate/types.ts";
 import { selfCommand } from "../self.ts";
+import { readMetadata } from "../state/metadata.ts";
 import { paths } from "../state/paths.ts";
+import { isAlive, readPid } from "../state/process.ts";
 import { attacks, controls } from "./attacks.ts";
 import { outcomeOf } from "./outcome.ts";
 import { buildReport, type Report } from "./report.ts";
@@ -136,7 +138,8 @@ The bottle the escape suite attacks from.
       await cli(["down", slug]).exited;
     });
     const stateDir = paths.stateDir(home, slug);
-    const meta = JSON.parse(readFileSync(paths.metadata(stateDir), "utf8")) as { backend: "docker" | "smolmachines" };
+    const meta = readMetadata(stateDir);
+    if (!meta) throw new Error(`the selftest bottle ${slug} has no readable metadata (${paths.metadata(stateDir)})`);
     const { getBackend } = await import("../backends/registry.ts");
     const bottle = await (await getBackend(meta.backend)).attach(slug);
     if (!bottle) throw new Error(`the selftest bottle ${slug} is not running`);
@@ -204,7 +207,8 @@ async function faultCases(
   const [control] = controls(ctx);
   const out: AttackOutcome[] = [];
   const pidFile = paths.gatePid(stateDir);
-  const pid = Number(readFileSync(pidFile, "utf8").trim());
+  const pid = readPid(pidFile);
+  if (pid === null) throw new Error(`the selftest bottle's gate wrote no pid (${pidFile})`);
   process.kill(pid, "SIGKILL");
   const closed = await run({ ...control!, id: "10.gate-killed", category: 10, title: "gate killed: requests fail (closed, not open)", expected: "fail-closed" }, false);
   // A refused request with no gate to audit it is the fail-closed layer.
@@ -213,8 +217,8 @@ async function faultCases(
   const deadline = Date.now() + 30_000;
   let restarted = false;
   while (Date.now() < deadline) {
-    const now = existsSync(pidFile) ? Number(readFileSync(pidFile, "utf8").trim()) : 0;
-    if (now && now !== pid && alive(now)) {
+    const now = readPid(pidFile);
+    if (now !== null && now !== pid && isAlive(now)) {
       restarted = true;
       break;
     }
@@ -229,15 +233,6 @@ async function faultCases(
   }
   out.push({ ...again, pass: restarted && again.pass, detail: restarted ? again.detail : "the gate was not restarted within 30 s" });
   return out;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function readAuditSince(file: string, offset: number): AuditRecord[] {
