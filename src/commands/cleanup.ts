@@ -10,7 +10,7 @@ export default defineCommand({
   },
   async run({ args }) {
     const [{ cleanupCommand }, { realBackends }, { bottleHome }, { confirm }] = await Promise.all([
-      import("../launch/commands.ts"),
+      import("../launch/cleanup.ts"),
       import("../launch/backends.ts"),
       import("../state/paths.ts"),
       import("../launch/tty.ts"),

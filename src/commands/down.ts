@@ -9,7 +9,7 @@ export default defineCommand({
   },
   async run({ args }) {
     const [{ downCommand }, { realBackends }, { bottleHome }] = await Promise.all([
-      import("../launch/commands.ts"),
+      import("../launch/down.ts"),
       import("../launch/backends.ts"),
       import("../state/paths.ts"),
     ]);

@@ -6,7 +6,7 @@ export default defineCommand({
   args: { ...slugArgs },
   async run({ args, rawArgs }) {
     const [{ execCommand }, { realBackends }, { bottleHome }] = await Promise.all([
-      import("../launch/commands.ts"),
+      import("../launch/attach.ts"),
       import("../launch/backends.ts"),
       import("../state/paths.ts"),
     ]);

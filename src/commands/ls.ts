@@ -6,7 +6,7 @@ export default defineCommand({
   args: { ...jsonArgs },
   async run({ args }) {
     const [{ listRows, renderRows }, { realBackends }, { bottleHome }] = await Promise.all([
-      import("../launch/commands.ts"),
+      import("../launch/ls.ts"),
       import("../launch/backends.ts"),
       import("../state/paths.ts"),
     ]);

@@ -1,6 +1,14 @@
-import type { Backends } from "./commands.ts";
+import type { BackendName } from "../backends/names.ts";
+import type { Backend } from "../backends/types.ts";
 
-// The real backends for the lifecycle commands (loaded lazily).
+// The backends as the lifecycle commands (ls, down, cleanup, attach, exec)
+// see them: passed in as a value, so tests can pass fakes.
+export interface Backends {
+  get(name: BackendName): Promise<Backend>;
+  usable(): Promise<{ name: BackendName; backend: Backend }[]>;
+}
+
+// The real backends (loaded lazily).
 export const realBackends: Backends = {
   async get(name) {
     return (await import("../backends/registry.ts")).getBackend(name);
@@ -9,3 +17,9 @@ export const realBackends: Backends = {
     return (await import("../backends/registry.ts")).usableBackends();
   },
 };
+
+// The default home owns every labelled bottle without a state dir elsewhere;
+// a home chosen with CLAUDE_BOTTLE_HOME (tests, a second set-up) only its own.
+export function ownsStateless(env: Record<string, string | undefined> = process.env): boolean {
+  return !env.CLAUDE_BOTTLE_HOME;
+}

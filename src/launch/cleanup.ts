@@ -3,7 +3,8 @@ import type { BackendName } from "../backends/names.ts";
 import { markStopping, removeStateDir } from "../state/dirs.ts";
 import { paths } from "../state/paths.ts";
 import { removeQuietly, terminate } from "../state/process.ts";
-import type { StateSnapshot } from "./inspect.ts";
+import { ownsStateless, type Backends } from "./backends.ts";
+import { inspectAll, type StateSnapshot } from "./inspect.ts";
 import { itemBelongsTo } from "./teardown.ts";
 
 // `claude-bottle cleanup`: leftovers after a kill -9 of anything. The plan
@@ -129,4 +130,35 @@ export async function executeCleanup(
     }
   }
   return failures;
+}
+
+// The effectful edge: what is found now, across the usable backends.
+export async function cleanupPlanFor(home: string, backends: Backends, adoptStateless: boolean): Promise<CleanupPlan> {
+  const backendItems: { backend: BackendName; item: CleanupItem }[] = [];
+  const listed: BackendName[] = [];
+  for (const { name, backend } of await backends.usable()) {
+    for (const item of await backend.cleanupPlan()) backendItems.push({ backend: name, item });
+    listed.push(name);
+  }
+  return composeCleanupPlan({ states: inspectAll(home), backendItems, adoptStateless, listed });
+}
+
+// The command: show the plan (stdout), ask, carry it out; exit 1 if any
+// removal failed.
+export async function cleanupCommand(
+  home: string,
+  opts: { yes: boolean; dryRun: boolean; all?: boolean },
+  backends: Backends,
+  io: { out: (s: string) => void; err: (l: string) => void; confirm: (q: string) => Promise<boolean> },
+): Promise<number> {
+  const plan = await cleanupPlanFor(home, backends, Boolean(opts.all) || ownsStateless());
+  io.out(formatCleanupPlan(plan));
+  if (plan.items.length === 0 || opts.dryRun) return 0;
+  if (!opts.yes && !(await io.confirm("claude-bottle: remove these?"))) {
+    io.err("claude-bottle: nothing removed");
+    return 0;
+  }
+  const failures = await executeCleanup(plan, (n) => backends.get(n), io.err);
+  io.err(`claude-bottle: removed ${plan.items.length - failures} of ${plan.items.length}`);
+  return failures > 0 ? 1 : 0;
 }

@@ -1,9 +1,13 @@
 import { existsSync } from "node:fs";
 import type { Backend } from "../backends/types.ts";
 import type { BackendName } from "../backends/names.ts";
+import { UserError } from "../errors.ts";
 import { isPreserved, removeStateDir } from "../state/dirs.ts";
 import { readMetadata } from "../state/metadata.ts";
 import { paths } from "../state/paths.ts";
+import { checkSlug } from "../state/slug.ts";
+import type { Backends } from "./backends.ts";
+import { inspectAll } from "./inspect.ts";
 import { teardownResources } from "./teardown.ts";
 
 // `claude-bottle down <slug>`: the user wants the bottle gone, so it all
@@ -43,4 +47,28 @@ export async function down(
   if (names.length === 0) await teardownResources(stateDir, slug, null);
   removeStateDir(stateDir);
   return { slug, found, removedPreserved: preserved };
+}
+
+// The command: one slug or --all, a line per bottle on stderr.
+export async function downCommand(
+  home: string,
+  target: { slug?: string; all?: boolean },
+  backends: Backends,
+  err: (l: string) => void,
+): Promise<number> {
+  let slugs: string[];
+  if (target.all) slugs = inspectAll(home).map((s) => s.slug);
+  else if (target.slug) slugs = [checkSlug(target.slug)];
+  else throw new UserError("say which bottle: 'claude-bottle down <slug>', or --all", 2);
+  if (slugs.length === 0) {
+    err("claude-bottle: no bottles");
+    return 0;
+  }
+  const candidates = (await backends.usable()).map((b) => b.name);
+  for (const slug of slugs) {
+    const r = await down(home, slug, (n) => backends.get(n), candidates);
+    if (!r.found) err(`claude-bottle: ${slug}: nothing to stop (already gone)`);
+    else err(`claude-bottle: ${slug}: stopped and removed, state deleted${r.removedPreserved ? " (it was kept for resume)" : ""}`);
+  }
+  return 0;
 }

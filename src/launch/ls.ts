@@ -1,6 +1,7 @@
 import type { BottleInfo } from "../backends/types.ts";
 import type { BackendName } from "../backends/names.ts";
-import type { StateSnapshot } from "./inspect.ts";
+import { ownsStateless, type Backends } from "./backends.ts";
+import { auditCounts, inspectAll, type StateSnapshot } from "./inspect.ts";
 
 // `claude-bottle ls`: one row per bottle, from state dirs joined with what
 // the backends report (a container without a state dir shows up too, as an
@@ -16,6 +17,25 @@ export interface LsRow {
   allowed: number;
   blocked: number;
   state_dir: string | null;
+}
+
+// The effectful edge: state dirs and what each usable backend lists.
+export async function listRows(home: string, backends: Backends, adoptStateless = ownsStateless()): Promise<LsRow[]> {
+  const states = inspectAll(home);
+  const mine = new Set(states.map((s) => s.slug));
+  let bottles: BottleInfo[] | null = [];
+  try {
+    for (const { backend } of await backends.usable()) {
+      bottles.push(...(await backend.list()).filter((b) => adoptStateless || mine.has(b.slug)));
+    }
+  } catch {
+    bottles = null;
+  }
+  return lsRows({ states, bottles, counts: auditCounts, now: Date.now() });
+}
+
+export function renderRows(rows: LsRow[], json: boolean): string {
+  return json ? JSON.stringify(rows, null, 2) + "\n" : formatTable(rows);
 }
 
 export function lsRows(args: {

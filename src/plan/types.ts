@@ -1,42 +1,50 @@
-import type { BackendName } from "../backends/names.ts";
-import type { Resources } from "../manifest/schema.ts";
-import type { WorkspaceMode } from "../manifest/spec.ts";
+import { z } from "zod";
+import { BACKEND_NAMES } from "../backends/names.ts";
+import { resourcesSchema } from "../manifest/schema.ts";
+import { workspaceSchema } from "../manifest/spec.ts";
 
 // PlanJson is produced by build.ts. Spec lives with manifest (which produces
-// it), BackendName with backends.
+// it), BackendName with backends. The schema is what a saved plan.json is
+// read back through (`resume`); the type is derived from it.
 
 // The JSON plan (`up --dry-run --format json`). Stable and documented in the
 // README; bump `version` on any incompatible change. Never holds a value of
 // an env entry or a credential: names only.
-export interface PlanJson {
-  version: 1;
-  agent: string;
-  bottle: string;
-  backend: BackendName;
-  slug: string;
-  sources: { agent: string; bottle: string };
+export const planJsonSchema = z.object({
+  version: z.literal(1),
+  agent: z.string(),
+  bottle: z.string(),
+  backend: z.enum(BACKEND_NAMES),
+  slug: z.string(),
+  sources: z.object({ agent: z.string(), bottle: z.string() }),
   // host_var: for mode "host", the NAME of the host variable copied in (null
   // otherwise). Optional in the type only for hand-made test plans; buildPlan
   // always sets it.
-  env: { name: string; mode: "literal" | "host" | "prompt"; host_var?: string | null }[];
-  skills: string[];
-  git: { name: string; upstream: string; branches: string[] | null; allow_force: boolean; allow_delete: boolean }[];
-  egress: {
-    host: string;
-    ports: number[] | null;
-    methods: string[] | null;
-    paths: string[] | null;
-    tls: "terminate" | "passthrough";
-    dlp: "on" | "off";
-    auth: { header: string; scheme: string; token_ref: string } | null;
-    allow_private: boolean;
-  }[];
-  workspace: { mode: WorkspaceMode; path: string | null };
-  image: string | null;
-  resources: Resources;
-  supervise: boolean;
-  state_dir: string;
+  env: z.array(z.object({ name: z.string(), mode: z.enum(["literal", "host", "prompt"]), host_var: z.string().nullable().optional() })),
+  skills: z.array(z.string()),
+  git: z.array(
+    z.object({ name: z.string(), upstream: z.string(), branches: z.array(z.string()).nullable(), allow_force: z.boolean(), allow_delete: z.boolean() }),
+  ),
+  egress: z.array(
+    z.object({
+      host: z.string(),
+      ports: z.array(z.number()).nullable(),
+      methods: z.array(z.string()).nullable(),
+      paths: z.array(z.string()).nullable(),
+      tls: z.enum(["terminate", "passthrough"]),
+      dlp: z.enum(["on", "off"]),
+      auth: z.object({ header: z.string(), scheme: z.string(), token_ref: z.string() }).nullable(),
+      allow_private: z.boolean(),
+    }),
+  ),
+  workspace: workspaceSchema,
+  image: z.string().nullable(),
+  resources: resourcesSchema,
+  supervise: z.boolean(),
+  state_dir: z.string(),
   // Things the user should know before confirming (e.g. no usable backend
   // during a dry run, a token_ref not set on the host). Also printed on stderr.
-  warnings: string[];
-}
+  warnings: z.array(z.string()),
+});
+
+export type PlanJson = z.output<typeof planJsonSchema>;

@@ -1,6 +1,9 @@
-import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import { renameSync, writeFileSync } from "node:fs";
 import { z } from "zod";
 import { BACKEND_NAMES } from "../backends/names.ts";
+import { workspaceSchema } from "../manifest/spec.ts";
+import { UserError } from "../errors.ts";
+import { readJsonFile } from "./json.ts";
 import { paths } from "./paths.ts";
 
 // <state>/metadata.json: what `ls`, `attach`, `down`, `cleanup` and `resume`
@@ -13,7 +16,7 @@ export const metadataSchema = z.object({
   bottle: z.string(),
   backend: z.enum(BACKEND_NAMES),
   cwd: z.string(),
-  workspace: z.object({ mode: z.enum(["copy", "mount", "none"]), path: z.string().nullable() }),
+  workspace: workspaceSchema,
   started_at: z.string(),
   // starting: launch in progress; running: agent attached or detached bottle up;
   // exited: agent ended (state kept only when preserved); failed: launch failed.
@@ -36,19 +39,19 @@ export function writeMetadata(stateDir: string, m: Metadata): void {
   renameSync(tmp, file);
 }
 
+// Lenient, for listing and cleanup: a missing or damaged file is "no metadata".
 export function readMetadata(stateDir: string): Metadata | null {
-  let text: string;
-  try {
-    text = readFileSync(paths.metadata(stateDir), "utf8");
-  } catch {
-    return null;
-  }
-  try {
-    const r = metadataSchema.safeParse(JSON.parse(text));
-    return r.success ? r.data : null;
-  } catch {
-    return null;
-  }
+  const r = readJsonFile(paths.metadata(stateDir), metadataSchema);
+  return r.ok ? r.value : null;
+}
+
+// For a command acting on one bottle: missing is "no bottle", damaged is
+// said as such (not "no bottle"), with the way out.
+export function requireMetadata(stateDir: string, slug: string, missing = `no bottle ${slug}; 'claude-bottle ls' lists bottles`): Metadata {
+  const r = readJsonFile(paths.metadata(stateDir), metadataSchema);
+  if (r.ok) return r.value;
+  if (r.missing) throw new UserError(missing);
+  throw new UserError(`${paths.metadata(stateDir)} ${r.reason}; remove the bottle with 'claude-bottle down ${slug}'`);
 }
 
 export function updateMetadata(stateDir: string, patch: Partial<Metadata>): Metadata | null {

@@ -1,7 +1,10 @@
 import { afterEach, expect, test } from "bun:test";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { cleanupCommand, downCommand, listRows, type Backends } from "../../../src/launch/commands.ts";
+import type { Backends } from "../../../src/launch/backends.ts";
+import { cleanupCommand } from "../../../src/launch/cleanup.ts";
+import { downCommand } from "../../../src/launch/down.ts";
+import { listRows } from "../../../src/launch/ls.ts";
 import { launch } from "../../../src/launch/launcher.ts";
 import { teardownResources } from "../../../src/launch/teardown.ts";
 import { listStateDirs } from "../../../src/state/dirs.ts";
