@@ -5,8 +5,8 @@ import type { ConnState, GateContext, Generation } from "./context.ts";
 import { injectCredential, withoutHeader } from "./credentials.ts";
 import { sendPlainBody, sendScannedBody, type BodySend } from "./forward-body.ts";
 import { BodyError } from "./http/body.ts";
-import { endToEndHeaders, headerValue, serializeHeaders, type Framing, type HeaderList, type RequestHead } from "./http/head.ts";
-import { Deny } from "./http/respond.ts";
+import { endToEndHeaders, serializeHeaders, type Framing, type HeaderList, type RequestHead } from "./http/head.ts";
+import { answerExpect, Deny } from "./http/respond.ts";
 import { SocketReader, writeAll } from "./io.ts";
 import { decide } from "./policy/decide.ts";
 import { poolKey, type Upstream } from "./pool.ts";
@@ -71,13 +71,7 @@ export async function forward(
     // DLP refuses the body first.
     dialing.catch(() => {});
   }
-  const expect = headerValue(head.headers, "expect");
-  if (expect !== undefined) {
-    if (expect.toLowerCase() !== "100-continue") throw new Deny(417, "gate: unsupported Expect", "gate");
-    // The gate answers 100-continue itself: it reads (and scans) the body
-    // before the upstream is involved.
-    if (framing.kind !== "none") await writeAll(sock, "HTTP/1.1 100 Continue\r\n\r\n");
-  }
+  await answerExpect(sock, head, framing);
   const requestLine = `${method} ${t.pathAndQuery} ${head.version}\r\n`;
   const baseHead = requestLine + `host: ${t.authority}\r\n` + serializeHeaders(headers);
 

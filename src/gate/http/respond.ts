@@ -1,6 +1,7 @@
 import type { Duplex } from "node:stream";
 import { writeAll } from "../io.ts";
 import type { AuditRecord } from "../types.ts";
+import { headerValue, type Framing, type RequestHead } from "./head.ts";
 
 // The answers the gate writes itself: refusals (403 `blocked: <reason>`,
 // which tooling inside the bottle can show as is) and its own errors.
@@ -54,4 +55,15 @@ export async function sendBlocked(sock: Duplex, status: number, reason: string, 
     /* client gone */
   }
   if (close) sock.end();
+}
+
+// Expect (RFC 9110 section 10.1.1), for upstreams and virtual hosts alike:
+// the gate answers 100-continue itself, because it reads (and scans) the
+// body before anything behind it sees a byte; any other expectation is
+// one it cannot meet (417).
+export async function answerExpect(sock: Duplex, head: RequestHead, framing: Framing): Promise<void> {
+  const expect = headerValue(head.headers, "expect");
+  if (expect === undefined) return;
+  if (expect.toLowerCase() !== "100-continue") throw new Deny(417, "gate: unsupported Expect", "gate");
+  if (framing.kind !== "none") await writeAll(sock, "HTTP/1.1 100 Continue\r\n\r\n");
 }

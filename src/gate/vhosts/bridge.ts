@@ -3,8 +3,8 @@ import { auditPath } from "../audit.ts";
 import type { GateContext } from "../context.ts";
 import { requestBody } from "../http/body.ts";
 import { encodeChunk, LAST_CHUNK } from "../http/chunked.ts";
-import { endToEndHeaders, headerValue, HOP_BY_HOP, type Framing, type RequestHead } from "../http/head.ts";
-import { Deny, STATUS_TEXT } from "../http/respond.ts";
+import { endToEndHeaders, HOP_BY_HOP, type Framing, type RequestHead } from "../http/head.ts";
+import { answerExpect, Deny, STATUS_TEXT } from "../http/respond.ts";
 import { writeAll, type SocketReader } from "../io.ts";
 import type { Target } from "../target.ts";
 
@@ -24,6 +24,7 @@ export async function serveVhost(
 ): Promise<boolean> {
   const vhost = ctx.gen.vhosts.get(t.host);
   if (!vhost) throw new Deny(403, "unknown internal host", "policy");
+  await answerExpect(sock, head, framing);
   const url = `${t.scheme}://${t.host}${t.port === (t.scheme === "https" ? 443 : 80) ? "" : ":" + t.port}${t.pathAndQuery === "*" ? "/" : t.pathAndQuery}`;
   const h = new Headers();
   for (const [k, v] of endToEndHeaders(head.headers)) h.append(k, v);
@@ -49,8 +50,6 @@ export async function serveVhost(
         }
       },
     });
-    const expect = headerValue(head.headers, "expect");
-    if (expect?.toLowerCase() === "100-continue") await writeAll(sock, "HTTP/1.1 100 Continue\r\n\r\n");
   }
   let res: Response;
   try {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 
 
-import { auditLines, connectTunnel, curl, policyOf, readResponse, route, startEnv, tlsOver, type Env } from "./harness.ts";
+import { auditLines, connectTunnel, curl, policyOf, rawRequest, readResponse, readUntil, route, startEnv, tlsOver, type Env } from "./harness.ts";
 
 // The CONNECT target is authoritative: Host and SNI must agree with it.
 // Reload applies new rules to open tunnels without dropping them.
@@ -116,6 +116,35 @@ describe("gate: bottle.internal virtual hosts", () => {
     expect(b.body).toBe("vhost /repo.git/git-receive-pack POST test-abcde pushdata");
     const l = auditLines(env).findLast((x) => x.host === "git.bottle.internal" && x.method === "POST")!;
     expect(l).toMatchObject({ decision: "allow", layer: "git", status: 200, bytes_out: 8 });
+  });
+
+  test("Expect: a vhost answers like an upstream (417 unless 100-continue, which gets an interim 100)", async () => {
+    const post = (host: string, expect: string) =>
+      `POST /repo.git/x HTTP/1.1\r\nHost: ${host}\r\nExpect: ${expect}\r\nContent-Length: 4\r\nConnection: close\r\n\r\nbody`;
+    const through = async (host: string, port: number, expect: string) => {
+      const { sock } = await connectTunnel(env.gate.port!, `${host}:${port}`);
+      const t = await tlsOver(sock, host, env.bottleCa);
+      t.write(post(port === 443 ? host : `${host}:${port}`, expect));
+      const text = await readUntil(t, "\r\n\r\n");
+      t.destroy();
+      return text;
+    };
+    // The upstream path: refused before anything reaches the upstream.
+    const seen = env.up.seen.length;
+    expect(await through("other.test", env.up.httpsPort, "x-custom")).toStartWith("HTTP/1.1 417 ");
+    expect(env.up.seen.length).toBe(seen);
+    // The vhost path, in a tunnel and over plain http: the same answer, and
+    // the handler is never called.
+    expect(await through("git.bottle.internal", 443, "x-custom")).toStartWith("HTTP/1.1 417 ");
+    const plain = await rawRequest(env.gate.port!, post("git.bottle.internal", "x-custom").replace("POST /", "POST http://git.bottle.internal/"));
+    expect(plain).toStartWith("HTTP/1.1 417 ");
+    expect(plain).toContain("gate: unsupported Expect");
+    const l = auditLines(env).findLast((x) => x.host === "git.bottle.internal")!;
+    expect(l).toMatchObject({ decision: "deny", status: 417, layer: "gate", reason: "gate: unsupported Expect" });
+    // 100-continue: the gate says go on, the vhost gets the body.
+    const ok = await rawRequest(env.gate.port!, post("git.bottle.internal", "100-continue").replace("POST /", "POST http://git.bottle.internal/"));
+    expect(ok).toStartWith("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 ");
+    expect(ok).toContain("vhost /repo.git/x POST test-abcde body");
   });
 
   test("an unknown or disabled internal name is 403 unknown internal host", async () => {
