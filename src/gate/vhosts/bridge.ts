@@ -11,7 +11,8 @@ import type { Target } from "../target.ts";
 // The bridge between the gate's raw HTTP/1.1 and a virtual host's
 // fetch-style handler: the request (its body streamed, pulled as the
 // handler reads it) becomes a Request, the handler's Response is written
-// back chunked. One audit line, under the layer the vhost registered with.
+// back chunked. One audit line, under the layer the vhost registered with:
+// an allow, or a deny when the vhost refused (4xx/5xx).
 
 export async function serveVhost(
   ctx: GateContext,
@@ -83,6 +84,21 @@ export async function serveVhost(
     }
     await writeAll(sock, LAST_CHUNK);
   }
-  ctx.record({ method: head.method, host: t.host, port: t.port, path: auditPath(t.pathAndQuery), decision: "allow", layer: vhost.layer, status: res.status, bytes_out: bodyBytes, bytes_in: bytesIn });
+  // A vhost's refusal (its own `403 blocked:`, a 404 for an upstream the
+  // bottle does not have, a failure) is a deny like the gate's own. Its
+  // body is not quoted: it may echo what the bottle sent.
+  const refused = res.status >= 400;
+  ctx.record({
+    method: head.method,
+    host: t.host,
+    port: t.port,
+    path: auditPath(t.pathAndQuery),
+    decision: refused ? "deny" : "allow",
+    reason: refused ? `${t.host} answered ${res.status}` : null,
+    layer: vhost.layer,
+    status: res.status,
+    bytes_out: bodyBytes,
+    bytes_in: bytesIn,
+  });
   return !close;
 }

@@ -83,4 +83,25 @@ describe("git vhost through the gate", () => {
     expect(git.every((a) => a.layer === "git")).toBe(true);
     expect(git.some((a) => a.path?.includes("/origin.git/git-receive-pack"))).toBe(true);
   }, 60_000);
+
+  test("the git vhost's own refusals are audited as denies, its answers as allows", async () => {
+    const audit = () => readFileSync(join(t.dir, "state", "audit.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    // An upstream the bottle does not have: git's own client, 404 from the vhost.
+    const missing = await sh(["git", "ls-remote", "http://git.bottle.internal/nope.git"], { env: proxyEnv });
+    expect(missing.code).not.toBe(0);
+    expect(audit().findLast((a) => a.path === "/nope.git/info/refs")).toMatchObject({
+      host: "git.bottle.internal",
+      decision: "deny",
+      layer: "git",
+      status: 404,
+      reason: "git.bottle.internal answered 404",
+    });
+    // Dumb HTTP (info/refs without a service): the vhost's 403 blocked: answer.
+    const dumb = await sh(["curl", "-s", "-x", `http://127.0.0.1:${gate.port}`, "http://git.bottle.internal/origin.git/info/refs"], { env });
+    expect(dumb.stdout).toStartWith("blocked: only git smart HTTP");
+    expect(audit().at(-1)).toMatchObject({ path: "/origin.git/info/refs", decision: "deny", layer: "git", status: 403 });
+    // What it served stays an allow.
+    await ok(sh(["git", "ls-remote", "http://git.bottle.internal/origin.git"], { env: proxyEnv }), "ls-remote via gate");
+    expect(audit().findLast((a) => a.path === "/origin.git/info/refs")).toMatchObject({ decision: "allow", layer: "git", status: 200, reason: null });
+  }, 60_000);
 });
