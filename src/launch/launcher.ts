@@ -166,9 +166,18 @@ export async function launch(req: LaunchRequest, deps: LaunchDeps): Promise<numb
     });
     const gateSecrets = deps.gateUpstream ? { ...inputs.secrets, upstream: deps.gateUpstream } : inputs.secrets;
 
-    // 4. The gate, detached; ready when its socket answers.
-    await step("gate", async () => {
-      stack.push("gate", () => stopGate(stateDir));
+    // 4-6. The gate and the bottle start side by side: neither needs the
+    //    other until the agent's first request (the relay dials the gate's
+    //    socket per connection), and each takes a few hundred ms. Both undos
+    //    are on the stack before either starts, so a failure or a signal at
+    //    any point unwinds both (the bottle first, then the gate).
+    stack.push("gate", () => stopGate(stateDir));
+    stack.push("bottle", () => removeBottle(backend, slug));
+    let supervisorPid: number | null = null;
+
+    // 4. The gate, detached; ready when its socket answers. With -d its
+    //    supervisor follows at once (it watches the gate, not the bottle).
+    const gateUp = step("gate", async () => {
       deps.err(`claude-bottle: starting gate for ${slug}`);
       const g = await spawnGate({ stateDir, secrets: gateSecrets, command: deps.gateCommand?.(stateDir) });
       const ok = await waitForGate(paths.gateSocket(stateDir), {
@@ -180,13 +189,15 @@ export async function launch(req: LaunchRequest, deps: LaunchDeps): Promise<numb
         const why = lastLine(paths.gateOut(stateDir));
         throw new UserError(`the gate did not start${why ? ` (${why})` : ""}; see ${paths.gateOut(stateDir)} and ${paths.gateLog(stateDir)}`);
       }
+      if (req.detached) {
+        stack.push("supervisor", () => stopSupervisor(stateDir));
+        supervisorPid = await spawnSupervisor({ stateDir, secrets: gateSecrets, command: deps.supervisorCommand?.(stateDir) });
+      }
     });
 
-    // 5. The bottle: created and started by the backend. The undo goes on
-    //    the stack first, so a half-created bottle is found.
-    let bottle: Bottle | null = null;
-    await step("bottle", async () => {
-      stack.push("bottle", () => removeBottle(backend, slug));
+    // 5. The bottle: created and started by the backend.
+    // 6. Then provisioned, for every backend alike.
+    const bottleUp = step("bottle", async () => {
       deps.err(`claude-bottle: starting bottle ${slug} (${backend.name})`);
       const ctx: LaunchContext = {
         stateDir,
@@ -201,24 +212,21 @@ export async function launch(req: LaunchRequest, deps: LaunchDeps): Promise<numb
       };
       // Secret values reach the backend's child (docker/smolvm) by name from
       // our environment, never on its argv; put back what was there after.
+      // (The gate and its supervisor start with an allowlisted environment,
+      // so starting them meanwhile passes them nothing of this.)
       const saved = withEnv(inputs.secretEnv);
       try {
-        bottle = await backend.launch(spec, plan, ctx);
+        return await backend.launch(spec, plan, ctx);
       } finally {
         saved.restore();
       }
-    });
+    }).then((b) => step("provision", () => deps.provision(b, { spec, stateDir, hostEnv: deps.hostEnv, progress: (s) => deps.err(`claude-bottle: ${s}`) }).then(() => b)));
 
-    // 6. Provisioning, for every backend alike; the bottle's undo is
-    //    already on the stack.
-    await step("provision", () => deps.provision(bottle!, { spec, stateDir, hostEnv: deps.hostEnv, progress: (s) => deps.err(`claude-bottle: ${s}`) }));
+    const bottle: Bottle = (await allOrFirstError([gateUp, bottleUp]))[1];
     updateMetadata(stateDir, { status: "running" });
 
     if (req.detached) {
-      stack.push("supervisor", () => stopSupervisor(stateDir));
-      const pid = await spawnSupervisor({ stateDir, secrets: gateSecrets, command: deps.supervisorCommand?.(stateDir) });
-      checkpoint();
-      updateMetadata(stateDir, { owner_pid: pid });
+      updateMetadata(stateDir, { owner_pid: supervisorPid });
       lock?.release();
       stack.commit();
       deps.out(slug);
@@ -247,7 +255,7 @@ export async function launch(req: LaunchRequest, deps: LaunchDeps): Promise<numb
         void removeBottle(backend, slug).catch(() => {});
       });
       try {
-        return await bottle!.exec(agentArgv(spec, deps.hostEnv), { tty: deps.tty, stdin: true });
+        return await bottle.exec(agentArgv(spec, deps.hostEnv), { tty: deps.tty, stdin: true });
       } finally {
         off();
       }
@@ -267,6 +275,16 @@ export async function launch(req: LaunchRequest, deps: LaunchDeps): Promise<numb
   } finally {
     intr.dispose();
   }
+}
+
+// Waits for every branch to settle (nothing may still be starting when the
+// stack unwinds), then fails with a signal if one came (the user's intent),
+// else with the first error.
+async function allOrFirstError<T extends readonly unknown[]>(ps: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const rs = await Promise.allSettled(ps);
+  const failed = rs.filter((r): r is PromiseRejectedResult => r.status === "rejected").map((r) => r.reason as unknown);
+  if (failed.length > 0) throw failed.find((e) => e instanceof Aborted) ?? failed[0];
+  return rs.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }
 
 // The end of a session: exit 0 -> the state goes (the undo of "state"

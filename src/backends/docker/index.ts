@@ -7,7 +7,7 @@ import { GUEST_WORKSPACE } from "../guest.ts";
 import { bottleHome, paths } from "../../state/paths.ts";
 import { probeDocker } from "../select.ts";
 import type { Backend, BottleInfo, CleanupItem, LaunchContext } from "../types.ts";
-import { assertNoSecretValues, runArgv, type WorkspaceMounts } from "./args.ts";
+import { assertNoSecretValues, runArgv, type RunInput, type WorkspaceMounts } from "./args.ts";
 import { DockerBottle, removeContainer } from "./bottle.ts";
 import { docker, dockerMessage, isNoSuchContainer, type Docker } from "./cli.ts";
 import { CLAUDE_CODE_PIN, GUEST_GATE_SOCKET, LABEL_OWNER, LABEL_SLUG, RELAY_PORT, containerName } from "./constants.ts";
@@ -46,6 +46,21 @@ export function parseLabels(s: string): Record<string, string> {
     if (i > 0) out[part.slice(0, i)] = part.slice(i + 1);
   }
   return out;
+}
+
+// The `docker run` of a bottle, from what the launch knows. bench/up.ts runs
+// the same argv (its own name and image) for its `docker run` baseline, so
+// the comparison stays like for like whatever flags a bottle gains.
+export function bottleRunInput(a: { spec: Spec; slug: string; stateDir: string; image: string; env: RunInput["env"] }): RunInput {
+  return {
+    name: containerName(a.slug),
+    slug: a.slug,
+    image: a.image,
+    sockDir: paths.sockDir(a.stateDir),
+    env: a.env,
+    resources: a.spec.resources,
+    workspace: workspaceMounts(a.spec.workspace.mode, a.spec.workspace.path),
+  };
 }
 
 export function toStatus(state: string | undefined): BottleInfo["status"] {
@@ -165,15 +180,7 @@ export function createDockerBackend(opts: DockerOptions = {}): Backend {
       if (existing === "running") throw new UserError(`bottle ${plan.slug} is already running as ${name}; 'claude-bottle attach ${plan.slug}' or 'claude-bottle down ${plan.slug}'`);
       if (existing !== null) await removeContainer(d, name);
 
-      const argv = runArgv({
-        name,
-        slug: plan.slug,
-        image: image.tag,
-        sockDir: paths.sockDir(ctx.stateDir),
-        env: { plain: ctx.env, secretNames: ctx.secretEnvNames },
-        resources: spec.resources,
-        workspace: workspaceMounts(spec.workspace.mode, spec.workspace.path),
-      });
+      const argv = runArgv(bottleRunInput({ spec, slug: plan.slug, stateDir: ctx.stateDir, image: image.tag, env: { plain: ctx.env, secretNames: ctx.secretEnvNames } }));
       assertNoSecretValues(argv, secrets);
       ctx.progress(`starting container ${name}`);
       const bottle = new DockerBottle(plan.slug, name, d);

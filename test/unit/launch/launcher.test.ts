@@ -8,7 +8,8 @@ import { paths } from "../../../src/state/paths.ts";
 import { isAlive, readPid } from "../../../src/state/process.ts";
 import { teardownResources } from "../../../src/launch/teardown.ts";
 import { FAKE_ABOUT } from "./fixtures/fake-backend.ts";
-import { harness, COPIED, PLANTED, REAL_TOKEN } from "./fixtures/harness.ts";
+import { probeGate } from "../../../src/supervise/probe.ts";
+import { harness, COPIED, FAKE_GATE, PLANTED, REAL_TOKEN } from "./fixtures/harness.ts";
 import { testPlan, testSpec } from "./fixtures/spec.ts";
 
 const disposers: (() => Promise<void> | void)[] = [];
@@ -179,12 +180,23 @@ test("SIGTERM while the backend is creating the bottle: the step finishes, then 
   expect(listStateDirs(h.home)).toEqual([]);
 });
 
+// The gate starts side by side with the bottle: a hook that must see the
+// gate running waits for its pidfile.
+async function gatePidOf(home: string, slug: string): Promise<number> {
+  for (let i = 0; i < 400; i++) {
+    const pid = readPid(paths.gatePid(paths.stateDir(home, slug)));
+    if (pid !== null) return pid;
+    await Bun.sleep(10);
+  }
+  throw new Error("the gate never started");
+}
+
 test("a failing backend launch rolls back the gate and the state dir", async () => {
   let gatePid: number | null = null;
   const h = setup({
     failLaunch: true,
-    beforeStep: (name) => {
-      if (name === "bottle") gatePid = readPid(paths.gatePid(paths.stateDir(h.home, "tester-eeeee")));
+    onLaunch: async () => {
+      gatePid = await gatePidOf(h.home, "tester-eeeee");
     },
   });
   const spec = testSpec();
@@ -198,8 +210,8 @@ test("a failing backend launch rolls back the gate and the state dir", async () 
 test("a failing provisioning removes the started bottle, the gate and the state dir", async () => {
   let gatePid: number | null = null;
   const h = setup({
-    onProvision: () => {
-      gatePid = readPid(paths.gatePid(paths.stateDir(h.home, "tester-prvsn")));
+    onProvision: async () => {
+      gatePid = await gatePidOf(h.home, "tester-prvsn");
       throw new Error("fake provisioning failed");
     },
   });
@@ -208,6 +220,39 @@ test("a failing provisioning removes the started bottle, the gate and the state 
   expect(h.fake.events).toEqual(["launch tester-prvsn", "provision tester-prvsn", "stop tester-prvsn", "remove tester-prvsn"]);
   expect(gatePid).not.toBeNull();
   expect(isAlive(gatePid!)).toBe(false);
+  expect(h.fake.live.size).toBe(0);
+  expect(listStateDirs(h.home)).toEqual([]);
+});
+
+test("the bottle starts while the gate is still starting; up waits for both", async () => {
+  let gateAnswered: boolean | null = null;
+  const h = setup({
+    agentArgv: ["sh", "-c", "exit 0"],
+    onLaunch: async (slug) => {
+      gateAnswered = await probeGate(paths.gateSocket(paths.stateDir(h.home, slug)), 200);
+    },
+  });
+  // A gate that takes 600 ms to listen (the fake's delay, through env(1):
+  // the gate gets an allowlisted environment).
+  h.deps.gateCommand = (dir) => ["env", "FAKE_GATE_DELAY_MS=600", process.execPath, FAKE_GATE, "gate", "--state", dir];
+  const spec = testSpec();
+  const t0 = Date.now();
+  expect(await launch({ spec, plan: testPlan("tester-prlll", spec), detached: true, cwd: "/w" }, h.deps)).toBe(0);
+  expect(gateAnswered).toBe(false);
+  expect(Date.now() - t0).toBeGreaterThanOrEqual(600);
+  // Detached: up returned only once the gate answered and its supervisor ran.
+  const dir = paths.stateDir(h.home, "tester-prlll");
+  expect(await probeGate(paths.gateSocket(dir), 1000)).toBe(true);
+  expect(isAlive(readPid(paths.supervisorPid(dir))!)).toBe(true);
+  expect(h.fake.events).toEqual(["launch tester-prlll", "provision tester-prlll"]);
+});
+
+test("a gate that cannot start: the bottle started meanwhile is removed too, and nothing is left", async () => {
+  const h = setup({ agentArgv: ["sh", "-c", "exit 0"] });
+  h.deps.gateCommand = (dir) => ["env", "FAKE_GATE_DIE=1", process.execPath, FAKE_GATE, "gate", "--state", dir];
+  const spec = testSpec();
+  await expect(launch({ spec, plan: testPlan("tester-gdied", spec), detached: true, cwd: "/w" }, h.deps)).rejects.toThrow(/the gate did not start/);
+  expect(h.fake.events).toEqual(["launch tester-gdied", "provision tester-gdied", "stop tester-gdied", "remove tester-gdied"]);
   expect(h.fake.live.size).toBe(0);
   expect(listStateDirs(h.home)).toEqual([]);
 });
