@@ -24,6 +24,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bottleRunInput } from "../src/backends/docker/index.ts";
 import { runArgv } from "../src/backends/docker/args.ts";
+import { LABEL_IMAGE_HASH } from "../src/backends/docker/constants.ts";
+import { imageBundle, writeTrust } from "../src/backends/docker/trust.ts";
+import { ensureCa } from "../src/gate/tls/ca.ts";
 import { gateInputs } from "../src/launch/inputs.ts";
 import { preparePlan } from "../src/plan/prepare.ts";
 import { bin, ensureDist, machineLine, median } from "./lib/dist.ts";
@@ -124,6 +127,10 @@ try {
   const { spec } = preparePlan({ agent: "default", dryRun: true, backendFlag: "docker", mount: false, cwd: work, env });
   const stateDir = join(baseDir, "state");
   mkdirSync(join(stateDir, "sock"), { recursive: true });
+  // Its trust files too (mounted like ours): the image's bundle plus a CA.
+  const hash = must(sh(["docker", "image", "inspect", "--format", `{{index .Config.Labels "${LABEL_IMAGE_HASH}"}}`, image]), "inspect the agent image").out.trim();
+  const ca = await ensureCa(join(stateDir, "ca"), "bench");
+  writeTrust(stateDir, await imageBundle({ bin: "docker", env: () => env }, home, { tag: image, hash }), ca.certPem);
   const agentEnv = gateInputs({ slug: "bench-aaaaa", spec, resolved: { values: {} }, hostEnv: env, makePlaceholder: () => "cbph-bench" }).agentEnv;
   dockerArgv = (name) => {
     const argv = runArgv({ ...bottleRunInput({ spec, slug: "bench-aaaaa", stateDir, image, env: { plain: agentEnv, secretNames: [] } }), name });

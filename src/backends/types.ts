@@ -73,6 +73,9 @@ export interface Backend {
   describe(spec: Spec, plan: PlanJson): Record<string, unknown>;
   launch(spec: Spec, plan: PlanJson, ctx: LaunchContext): Promise<Bottle>;
   attach(slug: string): Promise<Bottle | null>;
+  // The bottle of a slug without asking the engine (exec and attach pay for
+  // one engine call, not two); its calls fail if the bottle is not there.
+  handle(slug: string): Bottle;
   list(): Promise<BottleInfo[]>;
   cleanupPlan(): Promise<CleanupItem[]>;
   cleanup(items: CleanupItem[]): Promise<void>;

@@ -15,8 +15,8 @@ export async function runningBottle(home: string, slug: string, backends: Backen
   const stateDir = paths.stateDir(home, checkSlug(slug));
   const meta = requireMetadata(stateDir, slug);
   const backend = await backends.get(meta.backend);
-  const bottle = await backend.attach(slug);
-  if (!bottle) throw new UserError(`bottle ${slug} is not running; 'claude-bottle ls' shows its status`);
+  // No engine call here: the exec itself says if the bottle is gone.
+  const bottle = backend.handle(slug);
   return { bottle, stateDir, meta };
 }
 

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Backend, Bottle, LaunchContext } from "../backends/types.ts";
 import { UserError } from "../errors.ts";
@@ -150,6 +150,10 @@ export async function launch(req: LaunchRequest, deps: LaunchDeps): Promise<numb
         exit_code: null,
       });
       removeQuietly(paths.stopping(stateDir));
+      // The gate's socket folder, which the bottle mounts: made here, not by
+      // the gate, because the bottle may start before the gate listens.
+      mkdirSync(paths.sockDir(stateDir), { recursive: true, mode: 0o755 });
+      chmodSync(paths.sockDir(stateDir), 0o755);
     });
 
     // 2. Per-bottle CA (kept across resume: the bottle trusts the same one).

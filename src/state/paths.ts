@@ -22,6 +22,9 @@ export const paths = {
   sockDir: (stateDir: string) => join(stateDir, "sock"),
   gateSocket: (stateDir: string) => join(stateDir, "sock", "gate.sock"),
   caDir: (stateDir: string) => join(stateDir, "ca"),
+  // Public trust material a backend may mount into the bottle (the CA
+  // certificate and the system bundle that includes it); never the key.
+  trustDir: (stateDir: string) => join(stateDir, "trust"),
   audit: (stateDir: string) => join(stateDir, "audit.jsonl"),
   gatePid: (stateDir: string) => join(stateDir, "gate.pid"),
   policy: (stateDir: string) => join(stateDir, "policy.json"),

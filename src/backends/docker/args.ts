@@ -3,6 +3,7 @@ import type { Resources } from "../../manifest/schema.ts";
 import type { WorkspaceMode } from "../../manifest/spec.ts";
 import { DEFAULT_PIDS_LIMIT, GUEST_SOCK_DIR, GUEST_USER, GUEST_WORKSPACE, LABEL_OWNER, LABEL_SLUG } from "./constants.ts";
 import { relayCommand } from "./dockerfile.ts";
+import { GUEST_CA_FILE, SYSTEM_CA_BUNDLE } from "../guest.ts";
 
 // Pure argv builders for the docker CLI. Secret env is only ever referenced
 // by NAME (`-e NAME`): docker then takes the value from its own environment,
@@ -57,6 +58,9 @@ export interface RunInput {
   env: EnvArgs;
   resources: Resources;
   workspace: WorkspaceMounts;
+  // Host files mounted read-only over the system CA bundle and the CA file
+  // (trust.ts): the bottle trusts its CA from the start.
+  trust?: { bundle: string; ca: string };
 }
 
 export function workspaceMountArgs(ws: WorkspaceMounts): string[] {
@@ -105,6 +109,7 @@ export function runArgv(input: RunInput): string[] {
     // (connecting to a socket on a read-only mount still works).
     "--mount",
     mountArg(input.sockDir, GUEST_SOCK_DIR, true),
+    ...(input.trust ? ["--mount", mountArg(input.trust.bundle, SYSTEM_CA_BUNDLE, true), "--mount", mountArg(input.trust.ca, GUEST_CA_FILE, true)] : []),
     ...workspaceMountArgs(input.workspace),
     ...envArgs(input.env),
     input.image,

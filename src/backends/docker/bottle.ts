@@ -13,8 +13,11 @@ import { docker, dockerMessage, isNoSuchContainer, spawnDocker, type Docker } fr
 // ("No such container") is told apart by its message.
 function dockerFailed(code: number, stderrTail: string): boolean {
   if (code === 125) return true;
-  return /^Error (response from daemon|: No such container)/m.test(stderrTail) && isNoSuchContainer(stderrTail);
+  return code === 1 && (isGone(stderrTail) || isStopped(stderrTail));
 }
+
+const isGone = (s: string) => /^Error (response from daemon|: No such container)/m.test(s) && isNoSuchContainer(s);
+const isStopped = (s: string) => /^Error response from daemon: Container \S+ is not running/m.test(s);
 
 export class DockerBottle implements Bottle {
   constructor(
@@ -31,14 +34,14 @@ export class DockerBottle implements Bottle {
     // stderr is forwarded as it comes and its tail kept, to tell docker's
     // own errors from the command's.
     const [code, tail] = await Promise.all([p.exited, forwardStderr(p.stderr as ReadableStream<Uint8Array>)]);
-    if (dockerFailed(code, tail)) throw new UserError(`docker exec in ${this.name} failed: ${dockerMessage(tail, code)}`);
+    if (dockerFailed(code, tail)) throw this.execError(tail, code);
     return code;
   }
 
   async run(argv: string[], opts: ExecOptions & { input?: RunInput } = {}): Promise<Captured> {
     const args = execArgv({ name: this.name, argv, interactive: opts.input !== undefined, user: opts.user, workdir: opts.workdir, env: opts.env });
     const c = opts.input instanceof ReadableStream ? await this.streamed(args, opts.input) : await docker(this.d, args, { input: opts.input });
-    if (dockerFailed(c.code, c.stderr)) throw new UserError(`docker exec in ${this.name} failed: ${dockerMessage(c.stderr, c.code)}`);
+    if (dockerFailed(c.code, c.stderr)) throw this.execError(c.stderr, c.code);
     return c;
   }
 
@@ -53,6 +56,13 @@ export class DockerBottle implements Bottle {
     }
     const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
     return { code, stdout, stderr };
+  }
+
+  // The bottle is gone or stopped: say so in the user's terms (exec and
+  // attach reach it without asking the engine first); else docker's words.
+  private execError(stderr: string, code: number): UserError {
+    if (isGone(stderr) || isStopped(stderr)) return new UserError(`bottle ${this.slug} is not running; 'claude-bottle ls' shows its status`);
+    return new UserError(`docker exec in ${this.name} failed: ${dockerMessage(stderr, code)}`);
   }
 
   async stop(): Promise<void> {

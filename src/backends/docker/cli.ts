@@ -50,10 +50,16 @@ export function dockerMessage(stderr: string, code: number): string {
   const lines = stderr
     .split("\n")
     .map((l) => l.trim())
-    .filter((l) => l.length > 0 && !/^(WARNING|See 'docker)/i.test(l));
+    .filter((l) => l.length > 0 && !/^(WARNING|See 'docker|Run 'docker .* --help')/i.test(l));
   const last = lines.at(-1);
   if (!last) return `exit ${code}`;
   return last.replace(/^Error( response from daemon)?:\s*/i, "").slice(0, 400);
+}
+
+// `docker run --name X` when X exists: "Conflict. The container name "/X"
+// is already in use by container ...".
+export function isNameConflict(stderr: string): boolean {
+  return /Conflict\. The container name .* is already in use/i.test(stderr);
 }
 
 export function isNoSuchContainer(stderr: string): boolean {

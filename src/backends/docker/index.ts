@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { UserError } from "../../errors.ts";
 import type { PlanJson } from "../../plan/types.ts";
@@ -9,11 +9,12 @@ import { probeDocker } from "../select.ts";
 import type { Backend, BottleInfo, CleanupItem, LaunchContext } from "../types.ts";
 import { assertNoSecretValues, runArgv, type RunInput, type WorkspaceMounts } from "./args.ts";
 import { DockerBottle, removeContainer } from "./bottle.ts";
-import { docker, dockerMessage, isNoSuchContainer, type Docker } from "./cli.ts";
+import { docker, dockerMessage, isNameConflict, isNoSuchContainer, type Docker } from "./cli.ts";
 import { CLAUDE_CODE_PIN, GUEST_GATE_SOCKET, LABEL_OWNER, LABEL_SLUG, RELAY_PORT, containerName } from "./constants.ts";
 import { agentPackageChoice, resolveBaseImage } from "./image-plan.ts";
 import { ensureAgentImage, type AgentImage } from "./image.ts";
 import { createSteps } from "./progress.ts";
+import { imageBundle, trustFiles, writeTrust } from "./trust.ts";
 
 export interface DockerOptions {
   home?: string; // default: CLAUDE_BOTTLE_HOME or ~/.claude-bottle
@@ -60,6 +61,7 @@ export function bottleRunInput(a: { spec: Spec; slug: string; stateDir: string; 
     env: a.env,
     resources: a.spec.resources,
     workspace: workspaceMounts(a.spec.workspace.mode, a.spec.workspace.path),
+    trust: trustFiles(a.stateDir),
   };
 }
 
@@ -150,6 +152,7 @@ export function createDockerBackend(opts: DockerOptions = {}): Backend {
             env: { plain, secretNames },
             resources: spec.resources,
             workspace: { mode: spec.workspace.mode, path: spec.workspace.path, gitHooks: true, gitConfig: true },
+            trust: trustFiles(plan.state_dir),
           }),
         ],
         workspace: spec.workspace.mode === "none" ? "empty /workspace" : `${spec.workspace.mode} of ${spec.workspace.path} at ${GUEST_WORKSPACE}`,
@@ -174,32 +177,43 @@ export function createDockerBackend(opts: DockerOptions = {}): Backend {
         steps.done();
       }
 
-      // A leftover container of this slug (e.g. `resume` after a crash) is
-      // replaced; a running one is someone's live session.
-      const existing = await containerState(name);
-      if (existing === "running") throw new UserError(`bottle ${plan.slug} is already running as ${name}; 'claude-bottle attach ${plan.slug}' or 'claude-bottle down ${plan.slug}'`);
-      if (existing !== null) await removeContainer(d, name);
+      // The bottle's trust store: the image's bundle (cached per image) plus
+      // the bottle's CA, mounted at start (trust.ts).
+      const caFile = join(paths.caDir(ctx.stateDir), "ca.crt");
+      if (!existsSync(caFile)) throw new UserError(`the bottle's CA certificate ${caFile} is missing; run 'claude-bottle down' and start again`);
+      writeTrust(ctx.stateDir, await imageBundle(d, home(), image), readFileSync(caFile, "utf8"));
 
       const argv = runArgv(bottleRunInput({ spec, slug: plan.slug, stateDir: ctx.stateDir, image: image.tag, env: { plain: ctx.env, secretNames: ctx.secretEnvNames } }));
       assertNoSecretValues(argv, secrets);
       ctx.progress(`starting container ${name}`);
-      const bottle = new DockerBottle(plan.slug, name, d);
-      try {
-        const r = await docker(d, argv);
-        if (r.code !== 0) throw new UserError(`docker could not start ${name}: ${dockerMessage(r.stderr, r.code)}`);
-        // The launcher provisions the bottle next (src/provision); its one
-        // exec also waits for the relay to listen.
-      } catch (e) {
-        await removeContainer(d, name).catch(() => {});
-        throw e;
+      let r = await docker(d, argv);
+      if (r.code !== 0 && isNameConflict(r.stderr)) {
+        // A leftover container of this slug (e.g. `resume` after a crash) is
+        // replaced; a running one is someone's live session and is left
+        // alone. Asked only on a conflict: a launch pays for no extra call.
+        if ((await containerState(name)) === "running") {
+          throw new UserError(`bottle ${plan.slug} is already running as ${name}; 'claude-bottle attach ${plan.slug}' or 'claude-bottle down ${plan.slug}'`);
+        }
+        await removeContainer(d, name);
+        r = await docker(d, argv);
       }
+      if (r.code !== 0) {
+        // `run` can fail after creating the container (a start error).
+        if (!isNameConflict(r.stderr)) await removeContainer(d, name).catch(() => {});
+        throw new UserError(`docker could not start ${name}: ${dockerMessage(r.stderr, r.code)}`);
+      }
+      // The launcher provisions the bottle next (src/provision); its one exec
+      // also waits for the relay to listen.
+      const bottle = new DockerBottle(plan.slug, name, d);
       return bottle;
     },
 
     async attach(slug: string) {
-      const name = containerName(slug);
-      const state = await containerState(name);
-      return state === null ? null : new DockerBottle(slug, name, d);
+      return (await containerState(containerName(slug))) === null ? null : this.handle(slug);
+    },
+
+    handle(slug: string) {
+      return new DockerBottle(slug, containerName(slug), d);
     },
 
     async list() {

@@ -135,10 +135,12 @@ export function createSmolmachinesBackend(opts: SmolmachinesOptions = {}): Backe
     },
 
     async attach(slug: string) {
-      const name = machineName(slug);
-      const st = await machineStatus(runner, name);
-      if (!st) return null;
-      return new SmolmachinesBottle({ slug, name, runner, lockFile: lockFileFor(paths.stateDir(home, slug)), secrets: new Map() });
+      const st = await machineStatus(runner, machineName(slug));
+      return st ? this.handle(slug) : null;
+    },
+
+    handle(slug: string) {
+      return new SmolmachinesBottle({ slug, name: machineName(slug), runner, lockFile: lockFileFor(paths.stateDir(home, slug)), secrets: new Map() });
     },
 
     async list() {

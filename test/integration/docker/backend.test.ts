@@ -317,6 +317,10 @@ describe.if(dockerAvailable())("docker backend (real engine)", () => {
     await bottle.remove();
     await bottle.remove();
     expect(await backend.attach(slug)).toBeNull();
+    // exec reaches a bottle through a handle, without asking the engine
+    // first: a gone bottle is said so in one line, not as a command's exit.
+    await expect(backend.handle(slug).exec(["true"])).rejects.toThrow(`bottle ${slug} is not running`);
+    await expect(backend.handle(slug).run(["true"])).rejects.toThrow(`bottle ${slug} is not running`);
     expect((await backend.list()).some((b) => b.slug === slug)).toBe(false);
     await bottle.stop(); // stopping a removed bottle is harmless too
     await backend.cleanup([{ kind: "container", id: `claude-bottle-${slug}`, detail: "" }]);

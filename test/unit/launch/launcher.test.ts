@@ -225,7 +225,7 @@ test("a failing provisioning removes the started bottle, the gate and the state 
 });
 
 test("the bottle starts while the gate is still starting; up waits for both", async () => {
-  let gateAnswered: boolean | null = null;
+  let gateAnswered = null as boolean | null;
   const h = setup({
     agentArgv: ["sh", "-c", "exit 0"],
     onLaunch: async (slug) => {
