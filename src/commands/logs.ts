@@ -9,15 +9,17 @@ export default defineCommand({
     ...jsonArgs,
   },
   async run({ args }) {
-    const [{ stateDirFor }, view, { paths }] = await Promise.all([
+    const [{ stateDirFor }, view, { paths }, { colorsFor }] = await Promise.all([
       import("../policy/store.ts"),
       import("../gate/audit-view.ts"),
       import("../state/paths.ts"),
+      import("../ui/style.ts"),
     ]);
     const file = paths.audit(stateDirFor(String(args.slug)));
     const json = Boolean(args.json);
+    const color = colorsFor(process.stdout);
     const print = (line: string) => {
-      const out = view.formatLine(line, json);
+      const out = view.formatLine(line, json, color);
       if (out !== null) process.stdout.write(out + "\n");
     };
     if (!json) process.stdout.write(view.HEADER + "\n");

@@ -10,12 +10,13 @@ export default defineCommand({
   async run({ args }) {
     const { runSelftest } = await import("../selftest/run.ts");
     const { renderTable } = await import("../selftest/report.ts");
+    const { colorsFor } = await import("../ui/style.ts");
     const report = await runSelftest({
       backend: args.backend ? String(args.backend) : undefined,
       log: (l) => process.stderr.write(l + "\n"),
       baseImage: process.env.CLAUDE_BOTTLE_BASE_IMAGE,
     });
-    process.stdout.write(args.json ? JSON.stringify(report, null, 2) + "\n" : renderTable(report) + "\n");
+    process.stdout.write(args.json ? JSON.stringify(report, null, 2) + "\n" : renderTable(report, colorsFor(process.stdout)) + "\n");
     // Non-zero when any attack got through or was stopped by the wrong wall.
     process.exitCode = report.failed === 0 ? 0 : 1;
   },

@@ -3,6 +3,7 @@ import { isUserError } from "../errors.ts";
 import { answerRequest } from "../requests/answer.ts";
 import { ensureRequestsDir, pruneRequests } from "../requests/store.ts";
 import { paths } from "../state/paths.ts";
+import { colorsFor } from "../ui/style.ts";
 import { parseKeys } from "./keys.ts";
 import { loadSnapshot, type Snapshot } from "./model.ts";
 import { clampSelection, initialUi, renderFrame, type UiState } from "./render.ts";
@@ -23,6 +24,8 @@ export async function runDash(home: string): Promise<void> {
   const stdin = process.stdin;
   const stdout = process.stdout;
   const term = openTerminal(stdin, stdout);
+  // NO_COLOR / FORCE_COLOR / TERM=dumb, as styleText decides for stdout.
+  const color = colorsFor(stdout);
   let ui: UiState = initialUi();
   let snap: Snapshot = loadSnapshot(home);
   let finish: () => void = () => {};
@@ -31,7 +34,7 @@ export async function runDash(home: string): Promise<void> {
   const redraw = (reload: boolean) => {
     if (reload) snap = loadSnapshot(home);
     ui = clampSelection(ui, snap);
-    term.draw(renderFrame(snap, ui, term.cols(), term.rows()));
+    term.draw(renderFrame(snap, ui, term.cols(), term.rows(), color));
   };
 
   // Coalesce bursts of change events into one redraw.

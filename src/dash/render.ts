@@ -1,11 +1,15 @@
 import { age, left } from "../requests/format.ts";
 import { cleanLine } from "../requests/sanitize.ts";
 import { summarize } from "../requests/tools.ts";
+import { paint, type Style } from "../ui/style.ts";
+import { fit, padEnd, padStart } from "../ui/table.ts";
 import type { Snapshot } from "./model.ts";
 
 // One full frame of the dashboard, as text. Pure: the snapshot and the UI
 // state in, lines out; the terminal module puts them on screen. With
-// `color` false the frame is plain text (`dash --once`, tests).
+// `color` false (NO_COLOR, a pipe: ui/style.ts colorsFor) the frame is
+// plain text. Colour goes through styleText; only the cursor control of the
+// full-screen terminal (terminal.ts) is written by hand.
 //
 // Every string that came from an agent (host names, justifications) is
 // passed through cleanLine before it is placed, and every line is cut to the
@@ -22,16 +26,8 @@ export interface UiState {
 
 export const initialUi = (): UiState => ({ selected: 0, notes: {}, editing: null, message: null });
 
-const ESC = "\x1b[";
-const style = (color: boolean, code: string, s: string) => (color ? `${ESC}${code}m${s}${ESC}0m` : s);
-
-// Width in terminal cells, approximated as code points (the sanitizer has
-// removed control characters; wide CJK glyphs may overhang slightly).
-function fit(s: string, width: number): string {
-  const cps = [...s];
-  if (cps.length <= width) return s + " ".repeat(width - cps.length);
-  return cps.slice(0, Math.max(0, width - 1)).join("") + "…";
-}
+// Every line is cut or padded to exactly the screen width in terminal cells
+// (ui/table.ts fit: wide CJK glyphs and emoji count two), so nothing wraps.
 
 export function clampSelection(ui: UiState, snap: Snapshot): UiState {
   const n = snap.pending.length;
@@ -41,55 +37,55 @@ export function clampSelection(ui: UiState, snap: Snapshot): UiState {
 
 // `color` false: plain text. `fill` false: no padding to the screen height
 // and no key help (the `--once` dump).
-export function renderFrame(snap: Snapshot, ui: UiState, cols: number, rows: number, color = true, fill = true): string[] {
+export function renderFrame(snap: Snapshot, ui: UiState, cols: number, rows: number, color: boolean, fill = true): string[] {
   const width = Math.max(20, cols);
-  const out: { text: string; code?: string }[] = [];
-  const push = (text: string, code?: string) => out.push({ text, code });
+  const out: { text: string; style?: Style }[] = [];
+  const push = (text: string, style?: Style) => out.push({ text, style });
   const now = snap.now;
 
   push(
     ` claude-bottle dash   ${snap.bottles.length} bottle${snap.bottles.length === 1 ? "" : "s"}   ${snap.pending.length} pending request${snap.pending.length === 1 ? "" : "s"}   ${now.toISOString().slice(11, 19)}Z`,
-    "7",
+    "inverse",
   );
   push("");
-  push(`PENDING REQUESTS`, "1");
-  if (snap.pending.length === 0) push("  (none)", "2");
+  push(`PENDING REQUESTS`, "bold");
+  if (snap.pending.length === 0) push("  (none)", "dim");
   snap.pending.forEach((e, i) => {
     const r = e.request;
     const sel = i === ui.selected;
-    const line = `${sel ? ">" : " "} ${r.id}  ${age(r.created_at, now).padStart(6)} (${left(r.expires_at, now)} left)  ${cleanLine(summarize(r))}`;
-    push(line, sel ? "7" : undefined);
+    const line = `${sel ? ">" : " "} ${r.id}  ${padStart(age(r.created_at, now), 6)} (${left(r.expires_at, now)} left)  ${cleanLine(summarize(r))}`;
+    push(line, sel ? "inverse" : undefined);
     if (sel) {
       push(`    why:  ${cleanLine(r.justification)}`);
       const note = ui.editing !== null ? ui.editing : ui.notes[r.id];
-      if (ui.editing !== null) push(`    note: ${cleanLine(note ?? "")}_   (Enter to keep, Esc to cancel)`, "33");
-      else if (note) push(`    note: ${cleanLine(note)}`, "33");
+      if (ui.editing !== null) push(`    note: ${cleanLine(note ?? "")}_   (Enter to keep, Esc to cancel)`, "yellow");
+      else if (note) push(`    note: ${cleanLine(note)}`, "yellow");
     }
   });
   push("");
-  push("BOTTLES", "1");
-  if (snap.bottles.length === 0) push("  (none)", "2");
+  push("BOTTLES", "bold");
+  if (snap.bottles.length === 0) push("  (none)", "dim");
   for (const b of snap.bottles) {
     const up = b.started_at ? age(b.started_at, now) : "-";
-    push(`  ${b.slug.padEnd(24)} ${b.agent.padEnd(12)} ${b.backend.padEnd(12)} ${b.status.padEnd(8)} gate ${b.gate ? "up  " : "down"}  up ${up.padEnd(8)} blocked ${b.blocked}`);
+    push(`  ${padEnd(b.slug, 24)} ${padEnd(b.agent, 12)} ${padEnd(b.backend, 12)} ${padEnd(b.status, 8)} gate ${b.gate ? "up  " : "down"}  up ${padEnd(up, 8)} blocked ${b.blocked}`);
   }
   push("");
-  push("RECENTLY BLOCKED", "1");
+  push("RECENTLY BLOCKED", "bold");
   const footerLines = 2;
   const room = fill ? Math.max(1, rows - out.length - footerLines) : 20;
-  if (snap.blocked.length === 0) push("  (none)", "2");
+  if (snap.blocked.length === 0) push("  (none)", "dim");
   for (const x of snap.blocked.slice(0, room)) {
     const hp = x.port && x.port !== 443 && x.port !== 80 ? `${x.host}:${x.port}` : x.host;
-    push(`  ${x.time.slice(11, 19)} ${x.slug.padEnd(20)} ${x.method.padEnd(7)} ${cleanLine(hp)}${x.path ? cleanLine(x.path) : ""}  (${x.layer}: ${cleanLine(x.reason)})`);
+    push(`  ${x.time.slice(11, 19)} ${padEnd(x.slug, 20)} ${padEnd(x.method, 7)} ${cleanLine(hp)}${x.path ? cleanLine(x.path) : ""}  (${x.layer}: ${cleanLine(x.reason)})`);
   }
 
   if (!fill) return out.map((l) => fit(l.text, width).trimEnd());
   const body = out.slice(0, Math.max(1, rows - footerLines));
   while (body.length < rows - footerLines) body.push({ text: "" });
   const keys = ui.editing !== null ? " type a note   Enter keep   Esc cancel" : " ↑/↓ j/k select   a approve   d deny   n note   q quit";
-  const frame = [...body, { text: ui.message ? ` ${cleanLine(ui.message)}` : "", code: "33" }, { text: keys, code: "7" }];
+  const frame = [...body, { text: ui.message ? ` ${cleanLine(ui.message)}` : "", style: "yellow" as Style }, { text: keys, style: "inverse" as Style }];
   return frame.map((l) => {
     const t = fit(l.text, width);
-    return l.code ? style(color, l.code, t) : t;
+    return l.style ? paint(color, l.style, t) : t;
   });
 }

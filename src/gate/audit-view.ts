@@ -1,27 +1,28 @@
 import { closeSync, openSync, readSync, statSync, watch } from "node:fs";
+import { paint } from "../ui/style.ts";
+import { padEnd } from "../ui/table.ts";
 import type { AuditRecord } from "./types.ts";
 
 // `claude-bottle logs`: audit.jsonl as a table, or as the raw JSON lines.
 
-export function formatRow(r: AuditRecord): string {
+// `color`: whether the terminal takes colour (ui/style.ts colorsFor).
+export function formatRow(r: AuditRecord, color = false): string {
   const time = r.time.replace("T", " ").replace(/\.\d+Z$/, "Z");
   const hostPort = r.port && r.port !== 443 && r.port !== 80 ? `${r.host}:${r.port}` : r.host;
-  const decision = r.decision === "allow" ? "allow" : "DENY ";
+  const decision = r.decision === "allow" ? "allow" : paint(color, ["red", "bold"], "DENY") + " ";
   const status = r.status === null ? "   " : String(r.status);
-  return [time, decision, status, pad(r.method, 7), hostPort, r.path ?? "", r.reason ? `(${r.layer}: ${r.reason})` : ""]
+  return [time, decision, status, padEnd(r.method, 7), hostPort, r.path ?? "", r.reason ? `(${r.layer}: ${r.reason})` : ""]
     .join("  ")
     .trimEnd();
 }
 
-const pad = (s: string, n: number) => (s.length >= n ? s : s + " ".repeat(n - s.length));
-
 export const HEADER = "time                  decision status method   host  path  (reason)";
 
-export function formatLine(line: string, json: boolean): string | null {
+export function formatLine(line: string, json: boolean, color = false): string | null {
   if (line.trim() === "") return null;
   if (json) return line;
   try {
-    return formatRow(JSON.parse(line) as AuditRecord);
+    return formatRow(JSON.parse(line) as AuditRecord, color);
   } catch {
     return `(unreadable audit line)`;
   }

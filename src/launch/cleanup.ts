@@ -3,6 +3,7 @@ import type { BackendName } from "../backends/names.ts";
 import { markStopping, removeStateDir } from "../state/dirs.ts";
 import { paths } from "../state/paths.ts";
 import { removeQuietly, terminate } from "../state/process.ts";
+import { padEnd } from "../ui/table.ts";
 import { ownsStateless, type Backends } from "./backends.ts";
 import { inspectAll, type StateSnapshot } from "./inspect.ts";
 import { itemBelongsTo } from "./teardown.ts";
@@ -88,7 +89,7 @@ export function formatCleanupPlan(plan: CleanupPlan): string {
   if (plan.items.length === 0) lines.push("nothing to clean up");
   else {
     lines.push("will remove:");
-    for (const i of plan.items) lines.push(`  ${i.kind.padEnd(9)} ${i.detail}`);
+    for (const i of plan.items) lines.push(`  ${padEnd(i.kind, 9)} ${i.detail}`);
   }
   for (const k of plan.kept) lines.push(`  keep      ${k.slug}: ${k.why}`);
   return lines.join("\n") + "\n";

@@ -1,6 +1,7 @@
 import type { BottleInfo } from "../backends/types.ts";
 import type { BackendName } from "../backends/names.ts";
 import { ownsStateless, type Backends } from "./backends.ts";
+import { table } from "../ui/table.ts";
 import { auditCounts, inspectAll, type StateSnapshot } from "./inspect.ts";
 
 // `claude-bottle ls`: one row per bottle, from state dirs joined with what
@@ -93,12 +94,6 @@ export function formatTable(rows: LsRow[]): string {
   if (rows.length === 0) return "no bottles\n";
   const head = ["SLUG", "AGENT", "BACKEND", "STATUS", "UPTIME", "ALLOWED", "BLOCKED"];
   const body = rows.map((r) => [r.slug, r.agent, r.backend, r.status, formatUptime(r.uptime_s), String(r.allowed), String(r.blocked)]);
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
-  const numeric = new Set([5, 6]);
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => (numeric.has(i) ? c.padStart(widths[i]!) : i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
-      .join("  ")
-      .trimEnd();
-  return [line(head), ...body.map(line)].join("\n") + "\n";
+  const right = { align: "right" } as const;
+  return table([head, ...body], { columns: [{}, {}, {}, {}, {}, right, right] }).join("\n") + "\n";
 }

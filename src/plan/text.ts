@@ -1,3 +1,4 @@
+import { padEnd } from "../ui/table.ts";
 import type { PlanJson } from "./types.ts";
 
 // The human summary of a plan: one label column, one value per line, the
@@ -7,8 +8,8 @@ const WIDTH = 10;
 
 function field(label: string, values: string[]): string[] {
   const pad = " ".repeat(WIDTH);
-  if (values.length === 0) return [label.padEnd(WIDTH) + "(none)"];
-  return values.map((v, i) => (i === 0 ? label.padEnd(WIDTH) : pad) + v);
+  if (values.length === 0) return [padEnd(label, WIDTH) + "(none)"];
+  return values.map((v, i) => (i === 0 ? padEnd(label, WIDTH) : pad) + v);
 }
 
 // `host [ports] [methods] [paths] [auth:scheme] [tls] [dlp:off] [private]`

@@ -1,3 +1,4 @@
+import { table } from "../ui/table.ts";
 import type { RequestEntry } from "./store.ts";
 import { clean, cleanLine } from "./sanitize.ts";
 import { summarize } from "./tools.ts";
@@ -35,12 +36,10 @@ export function requestsTable(entries: RequestEntry[], now: Date): string {
     status === "pending" ? `${age(r.created_at, now)} (${left(r.expires_at, now)} left)` : status,
     cleanLine(summarize(r)).slice(0, 120),
   ]);
-  const head = ["ID", "KIND", "WAITING", "WHAT"];
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-  const line = (cols: string[]) => cols.map((c, i) => (i === cols.length - 1 ? c : c.padEnd(widths[i]!))).join("  ");
-  const out = [line(head)];
+  const [head, ...lines] = table([["ID", "KIND", "WAITING", "WHAT"], ...rows]);
+  const out = [head!];
   entries.forEach((e, i) => {
-    out.push(line(rows[i]!));
+    out.push(lines[i]!);
     out.push(`    why: ${cleanLine(e.request.justification).slice(0, 300)}`);
     if (e.answer?.note) out.push(`    note: ${cleanLine(e.answer.note).slice(0, 300)}`);
   });

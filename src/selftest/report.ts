@@ -1,3 +1,5 @@
+import { paint } from "../ui/style.ts";
+import { table } from "../ui/table.ts";
 import type { AttackOutcome } from "./types.ts";
 
 // The suite's report: a table for people, the same rows as JSON for
@@ -16,7 +18,8 @@ export function buildReport(backend: string, outcomes: AttackOutcome[]): Report 
   return { version: 1, backend, passed, failed: outcomes.length - passed, outcomes };
 }
 
-export function renderTable(r: Report): string {
+// `color`: whether the terminal takes colour (ui/style.ts colorsFor).
+export function renderTable(r: Report, color = false): string {
   const rows = r.outcomes.map((o) => [
     o.pass ? "ok" : "FAIL",
     o.id,
@@ -26,13 +29,9 @@ export function renderTable(r: Report): string {
     o.detail,
   ]);
   const head = ["result", "attack", "what", "expected layer", "observed", "detail"];
-  const widths = head.map((h, i) => Math.min(i === 5 ? 60 : 48, Math.max(h.length, ...rows.map((row) => row[i]!.length))));
-  const fmt = (cells: string[]) =>
-    cells
-      .map((c, i) => (c.length > widths[i]! ? c.slice(0, widths[i]! - 1) + "…" : c.padEnd(widths[i]!)))
-      .join("  ")
-      .trimEnd();
-  const lines = [fmt(head), fmt(widths.map((w) => "-".repeat(w))), ...rows.map(fmt)];
+  const result = (t: string) => (t === "FAIL" ? paint(color, ["red", "bold"], t) : t === "ok" ? paint(color, "green", t) : t);
+  const cols = head.map((_, i) => ({ max: i === 5 ? 60 : 48, style: i === 0 ? result : undefined }));
+  const lines = table([head, ...rows], { columns: cols, rule: true });
   lines.push("");
   lines.push(
     r.failed === 0

@@ -33,9 +33,9 @@ async function waitScreen(pred: (s: string) => boolean, what: string, timeoutMs 
 
 // The dashboard inside a shell that reports how it ended and whether the
 // tty is back in canonical (cooked) mode.
-function startDash(home: string): void {
-  sock = join(home, "tmux.sock");
-  const sh = `CLAUDE_BOTTLE_HOME='${home}' '${process.execPath}' '${CLI}' dash; echo "DASH-EXITED rc=$?"; stty -a | tr ' ' '\\n' | grep -x -- '-\\{0,1\\}icanon'; sleep 60`;
+function startDash(home: string, env = "", server = "tmux"): void {
+  sock = join(home, `${server}.sock`);
+  const sh = `${env} CLAUDE_BOTTLE_HOME='${home}' '${process.execPath}' '${CLI}' dash; echo "DASH-EXITED rc=$?"; stty -a | tr ' ' '\\n' | grep -x -- '-\\{0,1\\}icanon'; sleep 60`;
   tmux("new-session", "-d", "-x", "160", "-y", "40", "sh", "-c", sh);
 }
 
@@ -136,6 +136,23 @@ describe("claude-bottle dash", () => {
     const s = await waitScreen((x) => /^-?icanon\s*$/m.test(x), "the dashboard to exit and stty to report");
     expect(s.split("\n").map((l) => l.trim())).toContain("icanon");
     expect(s).not.toContain("PENDING REQUESTS");
+  }, 30_000);
+
+  test("colour follows NO_COLOR in the terminal too: styled by default, none at all with NO_COLOR=1", async () => {
+    h = makeHome("claude-dsh4a");
+    // Any SGR that sets an attribute (a plain reset, \x1b[0m or \x1b[m, is no colour).
+    const styled = /\x1b\[(?!0?m)[0-9;]*m/;
+    const panes: Record<string, string> = {};
+    for (const [name, env] of [["default", ""], ["no-color", "NO_COLOR=1"]] as const) {
+      // A tmux server of its own for each run (afterEach ends the last one).
+      if (sock) Bun.spawnSync(["tmux", "-S", sock, "kill-server"], { stdout: "ignore", stderr: "ignore" });
+      startDash(h.home, env, `tmux-${name}`);
+      await waitScreen((x) => x.includes("PENDING REQUESTS"), "the dashboard");
+      panes[name] = tmux("capture-pane", "-p", "-e");
+    }
+    expect(panes.default).toMatch(styled);
+    expect(panes["no-color"]).toContain("PENDING REQUESTS");
+    expect(panes["no-color"]).not.toMatch(styled);
   }, 30_000);
 
   test("--once prints a plain frame; without a terminal dash refuses with a pointer", async () => {

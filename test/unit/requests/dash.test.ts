@@ -68,6 +68,17 @@ describe("render", () => {
     const colored = renderFrame(snap([]), initialUi(), 80, 24, true);
     expect(colored[0]).toStartWith("\x1b[7m");
   });
+  test("wide characters from an agent (CJK, emoji) are measured in terminal cells: every line is exactly the screen width", () => {
+    const why = "请允许访问文档站点以便阅读接口说明 👍🏽 " + "日本語".repeat(40);
+    const s = snap([entry("claude-ab12c-aaaa", "docs.例え.test", why)]);
+    for (const color of [false, true]) {
+      const lines = renderFrame(s, initialUi(), 80, 24, color);
+      expect(lines).toHaveLength(24);
+      for (const l of lines) expect(Bun.stringWidth(l)).toBe(80);
+    }
+    const why_ = renderFrame(s, initialUi(), 80, 24, false).find((l) => l.startsWith("    why:"))!;
+    expect(why_.trimEnd()).toEndWith("…"); // a wide glyph that would overhang is left out
+  });
   test("blocked lines: deny only, supervise lines left out", () => {
     const rec = (decision: string, layer: string) => JSON.stringify({ time: "t", method: "GET", host: "h", port: 443, path: "/", decision, reason: "r", layer });
     expect(blockedFrom([rec("deny", "policy"), rec("allow", "policy"), rec("deny", "supervise"), "garbage"], "s")).toHaveLength(1);

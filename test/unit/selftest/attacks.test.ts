@@ -152,5 +152,24 @@ describe("escape catalogue", () => {
     expect(t).toContain("FAIL");
     expect(t).toContain("1 of 2 attacks NOT blocked");
     expect(JSON.parse(JSON.stringify(r)).outcomes[1].pass).toBe(false);
+    expect(t).not.toContain("\x1b");
+  });
+
+  test("the table lines up wide characters (a detail quoting a CJK or emoji response) and colours the result only when asked", () => {
+    const a = byId("1.http-host");
+    const wide = { ...outcomeOf(a, { blocked: true, layer: "gate-policy", detail: "x" }), title: "请求被阻止 👍🏽 blocked" };
+    const plain = outcomeOf(byId("6.udp"), { blocked: false, layer: null, detail: "got through" });
+    const r = buildReport("docker", [wide, plain]);
+    const lines = renderTable(r).split("\n");
+    // The "expected layer" column starts at the same terminal cell on the
+    // header and on both rows, after the wide title.
+    const cellOf = (line: string, after: string, value: string) => Bun.stringWidth(line.slice(0, line.indexOf(value, line.indexOf(after) + after.length)));
+    const at = [cellOf(lines[0]!, "what", "expected layer"), cellOf(lines[2]!, wide.title, wide.expected), cellOf(lines[3]!, plain.title, plain.expected)];
+    expect(at[1]).toBe(at[0]!);
+    expect(at[2]).toBe(at[0]!);
+    const colored = renderTable(r, true);
+    expect(colored).toContain("\x1b[31m\x1b[1mFAIL");
+    expect(colored).toContain("\x1b[32mok");
+    expect(Bun.stringWidth(colored.split("\n")[2]!)).toBe(Bun.stringWidth(lines[2]!));
   });
 });
