@@ -1,5 +1,6 @@
 import { randomInt } from "node:crypto";
 import type { AuthConfig } from "../manifest/schema.ts";
+import type { HeaderList } from "./http/head.ts";
 
 // Placeholders: what the bottle holds instead of a real credential. Same
 // prefix (`sk-ant-api03-`, `ghp_`, `xoxb-`...) and same length and character
@@ -42,8 +43,6 @@ function sameClass(ch: string): string {
   // Separators inside the body ('-', '_', '.') keep their place.
   return ch;
 }
-
-export type HeaderList = [string, string][];
 
 // Put the real credential into the route's configured header. Whatever the
 // client sent in that header is dropped: it is either the placeholder, or
