@@ -8,7 +8,7 @@ import { BodyError } from "./http/body.ts";
 import { endToEndHeaders, serializeHeaders, type Framing, type HeaderList, type RequestHead } from "./http/head.ts";
 import { answerExpect, Deny } from "./http/respond.ts";
 import { SocketReader, writeAll } from "./io.ts";
-import { decide } from "./policy/decide.ts";
+import { decide, hostGetsCredential } from "./policy/decide.ts";
 import { poolKey, type Upstream } from "./pool.ts";
 import { relayResponse, STALE, type RelayCtl, type RelayResult } from "./relay.ts";
 import type { ResponseGuard } from "./response-guard.ts";
@@ -38,7 +38,7 @@ export async function forward(
   const g = ctx.gen;
   const method = head.method;
   const route = admit(g, head, t);
-  const { headers, guard } = upstreamHeaders(ctx, g, route, head.headers);
+  const { headers, guard } = upstreamHeaders(ctx, g, route, t.host, head.headers);
   const key = poolKey(t, route);
   let up = state.upstream && state.upstream.key === key && !state.upstream.sock.destroyed ? state.upstream : null;
   if (!up && state.upstream) {
@@ -54,12 +54,13 @@ export async function forward(
   // we reuse it: a bodiless request is then retried once on a new one.
   const reused = up !== null;
   state.clean = false;
-  let dialing: Promise<Upstream> | null = null;
-  if (!up) {
+  // Resolves (SSRF-checked) now and starts the dial; returns the dial boxed,
+  // so awaiting this does not wait for the connection.
+  const dialFresh = async (): Promise<{ p: Promise<Upstream> }> => {
     const res = await resolveUpstream(t.host, t.isIp, route.allow_private, ctx.resolver);
     if (!res.ok) throw new Deny(403, res.reason, "ssrf");
     ctx.dials++;
-    dialing = dial({
+    const p = dial({
       address: res.address,
       port: t.port,
       tlsHost: t.scheme === "https" ? t.host : null,
@@ -69,21 +70,38 @@ export async function forward(
     }).then((s) => ({ key, sock: s, reader: new SocketReader(s) }));
     // Rejection is handled where it is awaited; avoid an unhandled one if
     // DLP refuses the body first.
-    dialing.catch(() => {});
-  }
+    p.catch(() => {});
+    return { p };
+  };
+  let dialing: Promise<Upstream> | null = up ? null : (await dialFresh()).p;
   await answerExpect(sock, head, framing);
   const requestLine = `${method} ${t.pathAndQuery} ${head.version}\r\n`;
   const baseHead = requestLine + `host: ${t.authority}\r\n` + serializeHeaders(headers);
 
+  // The connection the request head goes out on, called right before it
+  // does. A response is only ever the answer to a request the bottle sent
+  // on that connection: one that already holds bytes (a second response
+  // after the last one, a greeting on a fresh connection while the body was
+  // being scanned) is dropped with them, and the request goes on a new one.
   const getUp = async (): Promise<Upstream> => {
-    if (up) return up;
-    try {
-      up = await dialing!;
-    } catch (e) {
-      throw new UpstreamError(`cannot connect to ${t.host}:${t.port}: ${(e as Error).message}`);
+    for (let attempt = 0; ; attempt++) {
+      if (!up) {
+        try {
+          up = await dialing!;
+        } catch (e) {
+          throw new UpstreamError(`cannot connect to ${t.host}:${t.port}: ${(e as Error).message}`);
+        }
+        state.upstream = up;
+      }
+      if (up.reader.idle) return up;
+      if (!up.reader.eof) ctx.log.info(`upstream ${t.host}:${t.port} sent bytes nobody asked for; connection dropped`);
+      up.sock.destroy();
+      up = null;
+      state.upstream = null;
+      ctl.retryable = false;
+      if (attempt > 0) throw new UpstreamError(`upstream ${t.host}:${t.port} spoke before the request`);
+      dialing = (await dialFresh()).p;
     }
-    state.upstream = up;
-    return up;
   };
 
   // The response is read as soon as the request head is upstream, while
@@ -202,14 +220,24 @@ function admit(g: Generation, head: RequestHead, t: Target): EgressRoute {
 }
 
 // The headers sent upstream: end-to-end ones only, plus on `auth` routes
-// the real credential, and then the response is guarded (asked for
-// uncompressed so that the guard's scan is exact; docs/design/gate.md).
-function upstreamHeaders(ctx: GateContext, g: Generation, route: EgressRoute, from: HeaderList): { headers: HeaderList; guard: ResponseGuard | null } {
+// the real credential. The response is guarded (and asked for uncompressed
+// so that the guard's scan is exact; docs/design/gate.md) on every route of
+// a host that gets a credential, not only on the route that injects it.
+function upstreamHeaders(
+  ctx: GateContext,
+  g: Generation,
+  route: EgressRoute,
+  host: string,
+  from: HeaderList,
+): { headers: HeaderList; guard: ResponseGuard | null } {
   let headers = endToEndHeaders(from);
-  if (!route.auth) return { headers, guard: null };
-  const real = ctx.secrets.credentials[route.auth.token_ref];
-  if (real === undefined) throw new Deny(403, `credential ${route.auth.token_ref} was not given to the gate`, "gate");
-  headers = injectCredential(headers, route.auth, real);
+  if (route.auth) {
+    const real = ctx.secrets.credentials[route.auth.token_ref];
+    if (real === undefined) throw new Deny(403, `credential ${route.auth.token_ref} was not given to the gate`, "gate");
+    headers = injectCredential(headers, route.auth, real);
+  } else if (!hostGetsCredential(host, g.policy)) {
+    return { headers, guard: null };
+  }
   const guard = g.guard;
   if (guard) headers = [...withoutHeader(headers, "accept-encoding"), ["accept-encoding", "identity"]];
   return { headers, guard };

@@ -5,9 +5,10 @@ import type { SocketReader } from "./io.ts";
 // Idle upstream connections, shared by the bottle's client connections (a
 // new tunnel to a host it talked to a moment ago skips DNS, TCP and the
 // upstream TLS handshake). A connection is parked only when it finished its
-// last exchange cleanly and holds no unread byte, and is checked again when
-// taken: a byte the upstream sent unasked must never become the answer to
-// the bottle's next request.
+// last exchange cleanly and holds no unread byte; a byte that arrives while
+// it idles here (the upstream speaking unasked), or its close, drops it at
+// once, and it is checked again when taken: a byte the upstream sent unasked
+// must never become the answer to the bottle's next request.
 
 export interface Upstream {
   key: string;
@@ -24,6 +25,8 @@ export function poolKey(t: { scheme: string; host: string; port: number }, route
 interface Entry {
   u: Upstream;
   timer: ReturnType<typeof setTimeout>;
+  // Drops the entry: the upstream sent a byte or closed while parked.
+  drop: () => void;
 }
 
 export class UpstreamPool {
@@ -42,22 +45,29 @@ export class UpstreamPool {
     }
     let list = this.idle.get(u.key);
     if (!list) this.idle.set(u.key, (list = []));
-    const entry: Entry = {
-      u,
-      timer: setTimeout(() => {
-        const l = this.idle.get(u.key);
-        const i = l ? l.indexOf(entry) : -1;
-        if (i >= 0) l!.splice(i, 1);
-        u.sock.destroy();
-      }, this.idleMs),
+    const drop = () => {
+      const l = this.idle.get(u.key);
+      const i = l ? l.indexOf(entry) : -1;
+      if (i >= 0) l!.splice(i, 1);
+      this.release(entry);
+      u.sock.destroy();
     };
+    const entry: Entry = { u, timer: setTimeout(drop, this.idleMs), drop };
     entry.timer.unref?.();
+    u.sock.on("data", drop);
+    u.sock.on("close", drop);
     list.push(entry);
     while (list.length > this.perKey) {
       const old = list.shift()!;
-      clearTimeout(old.timer);
+      this.release(old);
       old.u.sock.destroy();
     }
+  }
+
+  private release(e: Entry): void {
+    clearTimeout(e.timer);
+    e.u.sock.off("data", e.drop);
+    e.u.sock.off("close", e.drop);
   }
 
   // The most recently parked live connection for `key`, or null.
@@ -65,7 +75,7 @@ export class UpstreamPool {
     const list = this.idle.get(key);
     while (list && list.length > 0) {
       const e = list.pop()!;
-      clearTimeout(e.timer);
+      this.release(e);
       if (!e.u.sock.destroyed && e.u.reader.idle) return e.u;
       e.u.sock.destroy();
     }
@@ -77,7 +87,7 @@ export class UpstreamPool {
     this.closed = true;
     for (const list of this.idle.values()) {
       for (const e of list) {
-        clearTimeout(e.timer);
+        this.release(e);
         e.u.sock.destroy();
       }
     }

@@ -38,6 +38,10 @@ export interface RelayResult {
 }
 
 export const STALE = "stale kept-alive upstream connection";
+// Interim (1xx) responses accepted before the final one: a few 103 Early
+// Hints are real; an endless stream of them is an upstream keeping the
+// request open and writing to the bottle unasked.
+export const MAX_INTERIM = 8;
 const CRLF = Buffer.from("\r\n", "latin1");
 
 export async function relayResponse(
@@ -50,6 +54,7 @@ export async function relayResponse(
 ): Promise<RelayResult> {
   let buf: Buffer = Buffer.alloc(0);
   let bytesIn = 0;
+  let interim = 0;
   const idle = () => setTimeout(() => u.sock.destroy(), idleTimeoutMs);
   let timer = idle();
   const next = async (): Promise<Buffer | null> => {
@@ -58,8 +63,10 @@ export async function relayResponse(
     timer = idle();
     return n;
   };
+  // Every bad() comes before the final response's head went out (interim
+  // ones may have): the client can still get a final 502.
   const bad = async (reason: string): Promise<RelayResult> => {
-    if (!ctl.aborted && !ctl.headSent) await sendBlocked(sock, 502, `gate: ${reason}`, true);
+    if (!ctl.aborted) await sendBlocked(sock, 502, `gate: ${reason}`, true);
     return { status: 502, bytesIn, upstreamReusable: false, clientMayContinue: false, error: reason };
   };
   // The guard refuses a response: nothing more is read from this upstream
@@ -96,6 +103,10 @@ export async function relayResponse(
         if (ref !== null) return refuse(`upstream response contained the credential for ${ref}`);
       }
       if (res.status >= 100 && res.status < 200) {
+        if (++interim > MAX_INTERIM) {
+          u.sock.destroy();
+          return bad("too many interim responses");
+        }
         // Interim response (100 Continue, 103 Early Hints): relay and wait
         // for the final one. The gate already answered any Expect.
         if (res.status !== 100) {

@@ -188,3 +188,15 @@ export function decide(facts: RequestFacts, policy: GatePolicy): Decision {
   }
   return deny((best as { reason: string } | null)?.reason ?? `host not in allowlist: ${host}`);
 }
+
+// Whether the gate injects a credential into some request to `host`: a
+// route of the tier the host selects carries `auth` (whatever its ports,
+// methods or paths). Every response from such a host goes through the
+// response guard, on its routes without auth too: the host has learnt the
+// value and may hand it back on any of them.
+export function hostGetsCredential(host: string, policy: GatePolicy): boolean {
+  const n = normalizeHost(host);
+  if (!n.ok) return false;
+  const tier = findTier(compiledFor(policy), n.host, n.isIp);
+  return tier !== null && tier.routes.some((r) => r.route.auth !== undefined);
+}
