@@ -28,23 +28,34 @@ function stty(fd: number, args: string[]): string | null {
   }
 }
 
+// What the user types, as text, read by read until EOF. One decoder across
+// reads: in raw mode the terminal hands bytes over as they come, so a
+// multibyte character can arrive one byte per read and is still decoded
+// whole.
+function* typed(fd: number): Generator<string> {
+  const buf = Buffer.alloc(4096);
+  const dec = new TextDecoder();
+  for (;;) {
+    const n = readSync(fd, buf, 0, buf.length, null);
+    if (n === 0) break; // EOF (Ctrl-D)
+    yield dec.decode(buf.subarray(0, n), { stream: true });
+  }
+  const rest = dec.decode();
+  if (rest) yield rest;
+}
+
 // One line, echoed (cooked mode: the terminal edits and echoes).
 export function askLine(question: string, why: string): string {
   const fd = openTty(why);
   process.stderr.write(question);
   try {
-    const buf = Buffer.alloc(4096);
-    // One decoder for the whole answer: a character whose bytes arrive in
-    // two reads is decoded whole.
-    const dec = new TextDecoder();
     let line = "";
-    for (;;) {
-      const n = readSync(fd, buf, 0, buf.length, null);
-      if (n === 0) return line + dec.decode(); // EOF (Ctrl-D)
-      line += dec.decode(buf.subarray(0, n), { stream: true });
+    for (const text of typed(fd)) {
+      line += text;
       const i = line.indexOf("\n");
       if (i >= 0) return line.slice(0, i).replace(/\r$/, "");
     }
+    return line;
   } finally {
     closeSync(fd);
   }
@@ -66,21 +77,16 @@ export async function askSecret(prompt: string, name: string): Promise<string> {
     if (saved === null || stty(fd, ["-echo", "-icanon", "-isig", "min", "1", "time", "0"]) === null) {
       throw new UserError(`cannot turn off echo on this terminal to ask for ${name}; use \${HOST_VAR} in the manifest instead`);
     }
-    const buf = Buffer.alloc(256);
-    // Raw mode hands over bytes as they come: a multibyte character can
-    // arrive one byte per read, so one decoder streams across reads.
-    const dec = new TextDecoder();
     let value = "";
-    for (;;) {
-      const n = readSync(fd, buf, 0, buf.length, null);
-      if (n === 0) return value + dec.decode();
-      for (const ch of dec.decode(buf.subarray(0, n), { stream: true })) {
+    for (const text of typed(fd)) {
+      for (const ch of text) {
         if (ch === "\r" || ch === "\n") return value;
         if (ch === "\u0003" || ch === "\u0004") throw new UserError(`aborted at the prompt for ${name}`, 130);
         if (ch === "\u007f" || ch === "\b") value = value.slice(0, -1);
         else if (ch >= " ") value += ch;
       }
     }
+    return value;
   } finally {
     if (saved !== null) stty(fd, [saved]);
     closeSync(fd);
