@@ -1,3 +1,5 @@
+import { truncate } from "../../ui/table.ts";
+
 // Step-wise progress for slow work (image builds): a spinner on a terminal,
 // plain lines otherwise (logs, CI), so piped output stays readable.
 
@@ -22,7 +24,10 @@ export function createSteps(opts: { tty: boolean; line: (s: string) => void; wri
   const draw = () => {
     if (current === null) return;
     const text = `${FRAMES[frame++ % FRAMES.length]} ${current}${extra ? `: ${extra}` : ""}`;
-    write(`\r\x1b[2K${text.slice(0, width())}`);
+    // Cut in terminal cells: a line that wraps would leave the spinner's
+    // earlier frames on screen. \r + erase-line is the cursor control a
+    // spinner needs (only ever written to a terminal).
+    write(`\r\x1b[2K${truncate(text, width())}`);
   };
   const finish = () => {
     if (current === null) return;
