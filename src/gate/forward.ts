@@ -38,7 +38,7 @@ export async function forward(
   const g = ctx.gen;
   const method = head.method;
   const route = admit(g, head, t);
-  const { headers, guard } = upstreamHeaders(ctx, g, route, t.host, head.headers);
+  const { headers, guard } = upstreamHeaders(ctx, g, route, t, head.headers);
   const key = poolKey(t, route);
   let up = state.upstream && state.upstream.key === key && !state.upstream.sock.destroyed ? state.upstream : null;
   if (!up && state.upstream) {
@@ -220,22 +220,25 @@ function admit(g: Generation, head: RequestHead, t: Target): EgressRoute {
 }
 
 // The headers sent upstream: end-to-end ones only, plus on `auth` routes
-// the real credential. The response is guarded (and asked for uncompressed
-// so that the guard's scan is exact; docs/design/gate.md) on every route of
-// a host that gets a credential, not only on the route that injects it.
+// the real credential (only over https: decide() already refuses plain http
+// on a credential route, this is the second lock on the same door). The
+// response is guarded (and asked for uncompressed so that the guard's scan
+// is exact; docs/design/gate.md) on every route of a host that gets a
+// credential, not only on the route that injects it.
 function upstreamHeaders(
   ctx: GateContext,
   g: Generation,
   route: EgressRoute,
-  host: string,
+  t: Target,
   from: HeaderList,
 ): { headers: HeaderList; guard: ResponseGuard | null } {
   let headers = endToEndHeaders(from);
   if (route.auth) {
+    if (t.scheme !== "https") throw new Deny(403, `plain http to ${t.host}: its credential is only sent over https`, "policy");
     const real = ctx.secrets.credentials[route.auth.token_ref];
     if (real === undefined) throw new Deny(403, `credential ${route.auth.token_ref} was not given to the gate`, "gate");
     headers = injectCredential(headers, route.auth, real);
-  } else if (!hostGetsCredential(host, g.policy)) {
+  } else if (!hostGetsCredential(t.host, g.policy)) {
     return { headers, guard: null };
   }
   const guard = g.guard;

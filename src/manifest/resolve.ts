@@ -91,6 +91,25 @@ function checkDuplicateHosts(routes: readonly EgressRoute[], where: string): voi
   }
 }
 
+// A credential is injected only into requests the gate sends over TLS it
+// verified (docs/design/gate.md): a route that could only carry it some
+// other way is a mistake to report now, not a refusal to find at run time.
+export function checkCredentialRoutes(routes: readonly EgressRoute[], where: string): void {
+  for (const [i, r] of routes.entries()) {
+    if (!r.auth) continue;
+    if (r.tls === "passthrough") {
+      throw new UserError(
+        `${where}: egress[${i}] (${r.host}) has auth with tls: passthrough; the gate injects a credential only inside TLS it terminates: remove tls: passthrough or auth`,
+      );
+    }
+    if (r.ports?.includes(80)) {
+      throw new UserError(
+        `${where}: egress[${i}].ports (${r.host}) lists 80, plain http; a credential is only sent over https: remove 80 (a route with auth and no ports means 443)`,
+      );
+    }
+  }
+}
+
 export function resolveSpec(
   catalog: Catalog,
   agentName: string,
@@ -114,6 +133,7 @@ export function resolveSpec(
   const where = bottleEntry.source;
   const userRoutes = bottle.egress ?? [];
   checkDuplicateHosts(userRoutes, where);
+  checkCredentialRoutes(userRoutes, where);
   const egress = mergeClaudeRoutes(userRoutes, claudeCodeRoutes(hostEnv));
   const env = parseEnvEntries(bottle.env);
   checkEnvAgainstCredentials({ env, egress }, where);

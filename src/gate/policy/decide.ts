@@ -14,11 +14,19 @@ import { normalizePath, pathMatches } from "./path.ts";
 //  2. Within the tier, routes are tried in manifest order; the first whose
 //     port, method and path all match wins.
 //  3. If none matches, the reason comes from the route that got furthest
-//     (port < method < path), the first such route on a tie.
+//     (port < plain http on a credential route < method < path), the
+//     first such route on a tie.
 // CONNECT is only checked for host and port: methods and paths are checked
 // on the requests inside the tunnel once TLS is terminated. A `passthrough`
 // route cannot see inside, so a CONNECT that would land on a passthrough
 // route with method or path restrictions is refused.
+//
+// Credentials travel only over TLS the gate verified: a route with `auth`
+// never matches a plain-http request (absolute-form http://, or plain HTTP
+// inside a CONNECT tunnel), whatever its ports, and without `ports` it means
+// 443 only. The request is refused rather than sent without the
+// credential: the bottle would otherwise put its placeholder on the wire in
+// clear.
 
 export const RESERVED_SUFFIX = "bottle.internal";
 
@@ -119,8 +127,14 @@ function findTier(c: CompiledPolicy, host: string, isIp: boolean): Tier | null {
   return null;
 }
 
-function defaultPorts(facts: RequestFacts): number[] {
-  return facts.method === "CONNECT" || facts.scheme === "https" ? [443] : [80];
+// Without `ports`: https on 443, plain http on 80, and a CONNECT to a
+// terminated route on either (plain HTTP inside a tunnel is how proxy
+// agents send http:// URLs; each request inside is then checked as http or
+// https). A passthrough tunnel or a credential route: 443 only.
+function defaultPorts(route: EgressRoute, facts: RequestFacts): number[] {
+  if (route.auth) return [443];
+  if (facts.method === "CONNECT") return route.tls === "passthrough" ? [443] : [443, 80];
+  return facts.scheme === "https" ? [443] : [80];
 }
 
 // RFC 9110 token characters.
@@ -164,24 +178,32 @@ export function decide(facts: RequestFacts, policy: GatePolicy): Decision {
     if (!best || depth > best.depth) best = { depth, reason };
   };
   for (const r of tier.routes) {
-    const ports = r.ports ?? defaultPorts(facts);
+    // A plain-http request on a credential route's own port (or any port
+    // of a route without `ports`) is refused for what it is, not for its
+    // port.
+    const plainOnCredential = r.route.auth !== undefined && facts.scheme !== "https" && !isConnect;
+    const ports = r.ports ?? (plainOnCredential ? [facts.port] : defaultPorts(r.route, facts));
     if (!ports.includes(facts.port)) {
       fail(0, `port ${facts.port} not allowed for ${host}`);
       continue;
     }
+    if (plainOnCredential) {
+      fail(1, `plain http to ${host}: its credential is only sent over https`);
+      continue;
+    }
     if (isConnect) {
       if (r.route.tls === "passthrough" && (r.methods || r.paths)) {
-        fail(1, `tls passthrough cannot enforce methods/paths for ${host}`);
+        fail(2, `tls passthrough cannot enforce methods/paths for ${host}`);
         continue;
       }
       return { allow: true, route: r.route, host };
     }
     if (r.methods && !r.methods.has(method)) {
-      fail(1, `method ${printable(method, 32)} not allowed for ${host}`);
+      fail(2, `method ${printable(method, 32)} not allowed for ${host}`);
       continue;
     }
     if (r.paths && !r.paths.some((p) => pathMatches(p, path!))) {
-      fail(2, `path ${printable(path!)} not allowed for ${host}`);
+      fail(3, `path ${printable(path!)} not allowed for ${host}`);
       continue;
     }
     return { allow: true, route: r.route, host };

@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import tls from "node:tls";
 import { gateInputs } from "../../../src/launch/inputs.ts";
 import { makePlaceholder } from "../../../src/gate/credentials.ts";
 import { spawnGate, stopGate } from "../../../src/supervise/gate.ts";
@@ -10,6 +12,7 @@ import { watchGate } from "../../../src/supervise/watcher.ts";
 import { paths } from "../../../src/state/paths.ts";
 import { isAlive, readPid } from "../../../src/state/process.ts";
 import type { Spec } from "../../../src/manifest/spec.ts";
+import { multiSanCert } from "../gate/harness.ts";
 
 // The real gate process (`claude-bottle gate`) under the launcher's spawn and
 // the watcher: readiness, a proxied request to a loopback upstream, kill -9,
@@ -17,14 +20,21 @@ import type { Spec } from "../../../src/manifest/spec.ts";
 
 let dir = "";
 let upstream: ReturnType<typeof Bun.serve>;
+let upstreamCa = "";
 const seen: string[] = [];
 
-beforeAll(() => {
+beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "cb-gate-sup-"));
   mkdirSync(dir, { recursive: true, mode: 0o700 });
+  // HTTPS: the gate injects a credential only over TLS it verified. The
+  // launcher hands the gate this upstream's CA (GateSecrets.upstream), as
+  // `claude-bottle selftest` does for its recording upstream.
+  const c = await multiSanCert(["localhost"]);
+  upstreamCa = c.caPem;
   upstream = Bun.serve({
     hostname: "127.0.0.1",
     port: 0,
+    tls: { cert: c.certPem, key: c.keyPem },
     fetch: (req) => {
       seen.push(req.headers.get("authorization") ?? "");
       return new Response("upstream ok\n");
@@ -37,36 +47,41 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-// One absolute-form request through the gate's unix socket.
+// One request through the gate's unix socket: CONNECT, TLS with the
+// bottle's CA, the request inside. Null: refused or cut off before any
+// answer.
 function viaGate(sock: string, url: string, headers: Record<string, string> = {}): Promise<string | null> {
   return new Promise((resolve) => {
-    let buf = "";
     const u = new URL(url);
     const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join("");
-    const t = setTimeout(() => resolve(null), 5000);
-    Bun.connect({
-      unix: sock,
-      socket: {
-        open(s) {
-          s.write(`GET ${url} HTTP/1.1\r\nHost: ${u.host}\r\n${extra}Connection: close\r\n\r\n`);
-        },
-        data(_s, d) {
-          buf += Buffer.from(d).toString();
-        },
-        close() {
-          clearTimeout(t);
-          resolve(buf);
-        },
-        error() {
-          clearTimeout(t);
-          resolve(null);
-        },
-        connectError() {
-          clearTimeout(t);
-          resolve(null);
-        },
-      },
-    }).catch(() => resolve(null));
+    let buf = "";
+    let settled = false;
+    const done = (v: string | null) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(t);
+      raw.destroy();
+      resolve(v);
+    };
+    const t = setTimeout(() => done(null), 5000);
+    const raw = net.connect({ path: sock });
+    raw.on("error", () => done(null));
+    raw.once("connect", () => raw.write(`CONNECT ${u.host} HTTP/1.1\r\nHost: ${u.host}\r\n\r\n`));
+    let head = "";
+    const onHead = (d: Buffer) => {
+      head += d.toString("latin1");
+      if (!head.includes("\r\n\r\n")) return;
+      raw.off("data", onHead);
+      if (!head.startsWith("HTTP/1.1 200")) return done(head);
+      const ca = readFileSync(join(paths.caDir(dir), "ca.crt"), "utf8");
+      const s = tls.connect({ socket: raw, ca, host: u.hostname, ALPNProtocols: ["http/1.1"] });
+      s.on("error", () => done(buf || null));
+      s.once("secureConnect", () => s.write(`GET ${u.pathname} HTTP/1.1\r\nHost: ${u.host}\r\n${extra}Connection: close\r\n\r\n`));
+      s.on("data", (d: Buffer) => (buf += d.toString()));
+      s.on("close", () => done(buf || null));
+    };
+    raw.on("data", onHead);
+    raw.on("close", () => done(buf || null));
   });
 }
 
@@ -98,9 +113,10 @@ test("real gate: ready, proxies with the credential, dies, stays shut, comes bac
   writeFileSync(paths.policy(dir), JSON.stringify(gi.policy));
   const placeholder = gi.agentEnv.ITEST_TOKEN!;
   const sock = paths.gateSocket(dir);
-  const url = `http://127.0.0.1:${upstream.port}/x`;
+  const url = `https://127.0.0.1:${upstream.port}/x`;
+  const secrets = { ...gi.secrets, upstream: { ca: upstreamCa } };
 
-  const g = await spawnGate({ stateDir: dir, secrets: gi.secrets });
+  const g = await spawnGate({ stateDir: dir, secrets });
   const ready = await waitForGate(sock, { timeoutMs: 20_000, stillWorth: () => isAlive(g.pid) });
   if (!ready) throw new Error(`gate did not start: ${readFileSync(paths.gateOut(dir), "utf8").slice(-500)}`);
   // Readiness probing wrote no audit line.
@@ -115,7 +131,7 @@ test("real gate: ready, proxies with the credential, dies, stays shut, comes bac
   // No gate, no way out: refused (null) or cut off without any response.
   expect((await viaGate(sock, url)) ?? "").toBe("");
 
-  const w = watchGate({ slug: "itest-aaaaa", stateDir: dir, secrets: gi.secrets, intervalMs: 200 });
+  const w = watchGate({ slug: "itest-aaaaa", stateDir: dir, secrets, intervalMs: 200 });
   try {
     const t0 = Date.now();
     let again: string | null = null;
@@ -134,7 +150,8 @@ test("real gate: ready, proxies with the credential, dies, stays shut, comes bac
     for (let i = 0; i < 100 && !readAudit().some((a) => a.event === "gate-restarted"); i++) await Bun.sleep(50);
     const audit = readAudit();
     expect(audit.filter((a) => a.event === "gate-restarted")).toHaveLength(1);
-    expect(audit.filter((a) => a.decision === "allow")).toHaveLength(2);
+    // Two requests, each a CONNECT and the GET inside it.
+    expect(audit.filter((a) => a.decision === "allow")).toHaveLength(4);
     expect(audit.filter((a) => a.decision === "deny")).toHaveLength(0);
     expect(readFileSync(paths.audit(dir), "utf8")).not.toContain(real);
   } finally {

@@ -13,16 +13,20 @@ const CLI = join(import.meta.dir, "..", "..", "..", "src", "cli.ts");
 let home = "";
 let work = "";
 let upstream: ReturnType<typeof Bun.serve> | null = null;
+// The credential route's upstream, plain http: the gate must never send it
+// the credential (or the placeholder) in clear.
+let authUpstream: ReturnType<typeof Bun.serve> | null = null;
 
 beforeAll(() => {
   home = mkdtempSync(join(tmpdir(), "cb-life-"));
   work = mkdtempSync(join(tmpdir(), "cb-work-"));
-  upstream = Bun.serve({
+  upstream = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("hello from upstream\n") });
+  authUpstream = Bun.serve({
     hostname: "127.0.0.1",
     port: 0,
     fetch: (req) => {
       authSeen.push(req.headers.get("authorization") ?? "");
-      return new Response("hello from upstream\n");
+      return new Response("hello from the credential upstream\n");
     },
   });
   mkdirSync(join(home, "bottles"), { recursive: true });
@@ -36,6 +40,9 @@ beforeAll(() => {
       "egress:",
       "  - host: 127.0.0.1",
       `    ports: [${upstream.port}]`,
+      "    allow_private: true",
+      "  - host: 127.0.0.1",
+      `    ports: [${authUpstream.port}]`,
       "    allow_private: true",
       "    auth:",
       "      token_ref: ITEST_TOKEN",
@@ -51,6 +58,7 @@ afterAll(async () => {
   if (home) await cli(["cleanup", "--yes"]);
   for (const slug of slugs) await cli(["down", slug]);
   upstream?.stop(true);
+  authUpstream?.stop(true);
   for (const d of [home, work]) if (d) rmSync(d, { recursive: true, force: true });
 });
 
@@ -128,13 +136,16 @@ dockerTest(
     expect(row.blocked).toBeGreaterThanOrEqual(1);
     expect((await cli(["ls"])).stdout).toContain(slug);
 
-    // The credential: the bottle holds a placeholder, the upstream gets the real one.
+    // The credential: the bottle holds a placeholder. Its route's upstream
+    // speaks plain http, so the gate refuses the request rather than put the
+    // credential (or the placeholder) on the wire in clear; the upstream
+    // sees nothing. (Injection over https: test/integration/gate/.)
     const inBottle = (await cli(["exec", slug, "--", "printenv", "ITEST_TOKEN"])).stdout.trim();
     expect(inBottle.length).toBe(REAL_TOKEN.length);
     expect(inBottle).not.toBe(REAL_TOKEN);
-    const withAuth = await cli(["exec", slug, "--", "sh", "-c", `curl -s -m 10 --noproxy '' -H "Authorization: Bearer $ITEST_TOKEN" http://127.0.0.1:${port}/auth`]);
-    expect(withAuth.stdout).toBe("hello from upstream\n");
-    expect(authSeen.at(-1)).toBe(`Bearer ${REAL_TOKEN}`);
+    const withAuth = await cli(["exec", slug, "--", "sh", "-c", `curl -s -m 10 --noproxy '' -H "Authorization: Bearer $ITEST_TOKEN" http://127.0.0.1:${authUpstream!.port}/auth`]);
+    expect(withAuth.stdout).toBe(`blocked: plain http to 127.0.0.1: its credential is only sent over https\n`);
+    expect(authSeen).toEqual([]);
     // The bottle's own secret is there (by name, never on argv) ...
     const planted = await cli(["exec", slug, "--", "printenv", "PLANTED"]);
     expect(planted.stdout.trim()).toBe(PLANTED);

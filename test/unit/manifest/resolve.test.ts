@@ -129,6 +129,18 @@ describe("checks that need the whole spec", () => {
       "/h/bottles/dev.md: git[0].url contains a password; put the token in a host variable and name it in token_ref",
     );
   });
+  test("a credential route that could only carry its credential in clear or unseen", () => {
+    expect(run("egress:\n  - host: a.com\n    tls: passthrough\n    auth: {token_ref: T}")).toThrow(
+      "/h/bottles/dev.md: egress[0] (a.com) has auth with tls: passthrough; the gate injects a credential only inside TLS it terminates: remove tls: passthrough or auth",
+    );
+    expect(run("egress:\n  - host: b.com\n  - host: a.com\n    ports: [443, 80]\n    auth: {token_ref: T}")).toThrow(
+      "/h/bottles/dev.md: egress[1].ports (a.com) lists 80, plain http; a credential is only sent over https: remove 80 (a route with auth and no ports means 443)",
+    );
+    // Other ports are a TLS upstream on a port of its own; the built-in
+    // Claude routes (no ports: 443 only) pass.
+    expect(run("egress:\n  - host: a.com\n    ports: [8443]\n    auth: {token_ref: T}")().egress[0]!.ports).toEqual([8443]);
+    expect(run("", { ANTHROPIC_API_KEY: "k" })().egress.find((r) => r.host === "api.anthropic.com")!.auth?.token_ref).toBe("ANTHROPIC_API_KEY");
+  });
   test("a host listed twice", () => {
     expect(run("egress:\n  - host: a.com\n  - host: A.com")).toThrow("/h/bottles/dev.md: egress[1].host: 'A.com' is listed twice; merge the two routes");
   });

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { claudeCodeRoutes } from "../../../../src/defaults/claude.ts";
 import { decide } from "../../../../src/gate/policy/decide.ts";
 import { egressRouteSchema, type EgressRoute } from "../../../../src/manifest/schema.ts";
 import type { GatePolicy, RequestFacts } from "../../../../src/gate/types.ts";
@@ -108,6 +109,46 @@ describe("decide: ports", () => {
     ["port NaN", req("api.x.com", { port: Number.NaN }), { allow: false, reason: "invalid port: NaN" }],
   ];
   for (const [name, facts, want] of cases) test(name, () => check(p, facts, want));
+});
+
+describe("decide: credential routes are https only", () => {
+  const auth = { token_ref: "T" };
+  const p = policy([
+    { host: "key.x.com", auth },
+    { host: "alt.x.com", auth, ports: [8443, 8080] },
+    { host: "pass.x.com", tls: "passthrough" },
+    { host: "open.x.com" },
+  ]);
+  const noHttp = (h: string) => `plain http to ${h}: its credential is only sent over https`;
+  const cases: [string, RequestFacts, Want][] = [
+    ["https 443", req("key.x.com"), { allow: true, routeHost: "key.x.com" }],
+    ["CONNECT 443", connect("key.x.com"), { allow: true, routeHost: "key.x.com" }],
+    ["no ports: CONNECT 80 refused", connect("key.x.com", 80), { allow: false, reason: "port 80 not allowed for key.x.com" }],
+    ["no ports: https on 80 refused", req("key.x.com", { port: 80 }), { allow: false, reason: "port 80 not allowed for key.x.com" }],
+    ["plain http on 80 refused", req("key.x.com", { scheme: "http", port: 80 }), { allow: false, reason: noHttp("key.x.com") }],
+    ["plain http on 443 refused", req("key.x.com", { scheme: "http", port: 443 }), { allow: false, reason: noHttp("key.x.com") }],
+    ["explicit ports: https 8080 allowed", req("alt.x.com", { port: 8080 }), { allow: true, routeHost: "alt.x.com" }],
+    ["explicit ports: plain http 8080 refused", req("alt.x.com", { scheme: "http", port: 8080 }), { allow: false, reason: noHttp("alt.x.com") }],
+    ["route without auth: CONNECT 80 for plain HTTP inside", connect("open.x.com", 80), { allow: true, routeHost: "open.x.com" }],
+    ["route without auth: https on 80 still refused", req("open.x.com", { port: 80 }), { allow: false, reason: "port 80 not allowed for open.x.com" }],
+    ["passthrough: CONNECT 80 refused", connect("pass.x.com", 80), { allow: false, reason: "port 80 not allowed for pass.x.com" }],
+  ];
+  for (const [name, facts, want] of cases) test(name, () => check(p, facts, want));
+  test("the reason names the route the request was for (one host, two ports)", () => {
+    const two = policy([{ host: "h.x.com", ports: [8000] }, { host: "h.x.com", ports: [8001], auth }]);
+    check(two, req("h.x.com", { scheme: "http", port: 8001 }), { allow: false, reason: noHttp("h.x.com") });
+    check(two, req("h.x.com", { scheme: "http", port: 8000 }), { allow: true, routeHost: "h.x.com" });
+  });
+  test("the built-in Claude routes follow the same rule", () => {
+    for (const env of [{ ANTHROPIC_API_KEY: "k" }, { CLAUDE_CODE_OAUTH_TOKEN: "t" }]) {
+      const c: GatePolicy = { ...p, routes: claudeCodeRoutes(env) };
+      for (const h of ["api.anthropic.com", "mcp-proxy.anthropic.com"]) {
+        check(c, req(h), { allow: true, routeHost: h });
+        check(c, req(h, { scheme: "http", port: 80 }), { allow: false, reason: noHttp(h) });
+        check(c, connect(h, 80), { allow: false, reason: `port 80 not allowed for ${h}` });
+      }
+    }
+  });
 });
 
 describe("decide: methods and paths", () => {
