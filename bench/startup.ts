@@ -1,54 +1,88 @@
 #!/usr/bin/env bun
-// Start-up time of the compiled binary (`dist/claude-bottle --help`) against
-// its peer, the same program run from source (`bun src/cli.ts --help`).
-// Goal: median <= 25 ms for the binary.
+// Start-up of the compiled binary against its floor: a hello-world compiled
+// with the very same flags (scripts/lib/compile.ts), in the same run,
+// interleaved (every round runs each command once, in rotating order).
+//   --help, --version: goal <= 1.5x the hello-world;
+//   ls (with Docker reachable, an empty throwaway home): one engine call per
+//   backend, no more (the docker CLI calls are counted through a PATH shim).
 //
-//   bun bench/startup.ts [--runs N]    (builds dist/ first if it is missing)
-import { existsSync } from "node:fs";
-import { join } from "node:path";
-
-const root = join(import.meta.dir, "..");
-const bin = join(root, "dist", "claude-bottle");
-const GOAL_MS = 25;
+//   bun run bench:startup [-- --runs N]
+//
+// dist/ is rebuilt first when src/ is newer than it. The last line is
+// machine-readable:
+//   startup: help_ratio=<x> version_ratio=<y> ls_ms=<z>
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { compile } from "../scripts/lib/compile.ts";
+import { bin, ensureDist, machineLine, median, root } from "./lib/dist.ts";
 
 const i = process.argv.indexOf("--runs");
-const runs = Math.max(3, Number(i >= 0 ? process.argv[i + 1] : 30) || 30);
+const runs = Math.max(5, Number(i >= 0 ? process.argv[i + 1] : 30) || 30);
+const GOAL = 1.5;
 
-if (!existsSync(bin)) {
-  const b = Bun.spawnSync([process.execPath, "run", "build"], { cwd: root, stdout: "inherit", stderr: "inherit" });
-  if (b.exitCode !== 0) process.exit(1);
+ensureDist();
+
+const dir = mkdtempSync(join(tmpdir(), "cb-bench-startup-"));
+try {
+  // The floor: the smallest program bun can compile, with our flags.
+  const hello = join(dir, "hello");
+  writeFileSync(join(dir, "hello.ts"), 'process.stdout.write("hello\\n");\n');
+  await compile({ root, outfile: hello, target: `bun-${process.platform}-${process.arch}`, commit: "bench", entry: relative(root, join(dir, "hello.ts")) });
+
+  // `ls` against the real engine, with every docker CLI call logged.
+  const shim = join(dir, "shim");
+  const log = join(dir, "docker-calls.log");
+  const realDocker = Bun.which("docker");
+  mkdirSync(shim);
+  if (realDocker) {
+    writeFileSync(join(shim, "docker"), `#!/bin/sh\necho "$*" >> '${log}'\nexec '${realDocker}' "$@"\n`);
+    chmodSync(join(shim, "docker"), 0o755);
+  }
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith("CLAUDE_BOTTLE_")) env[k] = v;
+  env.CLAUDE_BOTTLE_HOME = join(dir, "home");
+  env.PATH = `${shim}:${env.PATH ?? ""}`;
+
+  const once = (argv: string[]): number => {
+    const t0 = performance.now();
+    const r = Bun.spawnSync(argv, { cwd: dir, env, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+    const ms = performance.now() - t0;
+    if (r.exitCode !== 0) throw new Error(`${argv.join(" ")} failed: ${r.stderr.toString().split("\n")[0]}`);
+    return ms;
+  };
+
+  const series: Record<string, { argv: string[]; ms: number[] }> = {
+    hello: { argv: [hello], ms: [] },
+    "--help": { argv: [bin, "--help"], ms: [] },
+    "--version": { argv: [bin, "--version"], ms: [] },
+    ls: { argv: [bin, "ls"], ms: [] },
+  };
+  const names = Object.keys(series);
+  for (const n of names) for (let w = 0; w < 2; w++) once(series[n]!.argv); // page cache
+  for (let r = 0; r < runs; r++) {
+    for (let k = 0; k < names.length; k++) {
+      const s = series[names[(r + k) % names.length]!]!;
+      s.ms.push(once(s.argv));
+    }
+  }
+  rmSync(log, { force: true });
+  once(series.ls!.argv);
+  const lsCalls = realDocker ? readFileSync(log, "utf8").trim().split("\n").filter(Boolean) : [];
+
+  const med = Object.fromEntries(names.map((n) => [n, median(series[n]!.ms)])) as Record<string, number>;
+  const f = (x: number) => x.toFixed(1).padStart(6);
+  console.log(`machine: ${machineLine()}`);
+  console.log(`runs per command: ${runs} (interleaved)`);
+  for (const n of names) {
+    const ms = series[n]!.ms;
+    console.log(`${n.padEnd(10)} median ${f(med[n]!)} ms  (min ${f(Math.min(...ms))}, max ${f(Math.max(...ms))})`);
+  }
+  console.log(`ls: ${realDocker ? `${lsCalls.length} docker call(s): ${lsCalls.join(" | ")}` : "no docker on PATH"}`);
+  const help = med["--help"]! / med.hello!;
+  const version = med["--version"]! / med.hello!;
+  console.log(`goal --help <= ${GOAL}x hello-world: ${help <= GOAL ? "met" : "NOT met"}; ls engine calls <= 1 per backend: ${lsCalls.length <= 1 ? "met" : "NOT met"}`);
+  console.log(`startup: help_ratio=${help.toFixed(2)} version_ratio=${version.toFixed(2)} ls_ms=${med.ls!.toFixed(0)}`);
+} finally {
+  rmSync(dir, { recursive: true, force: true });
 }
-
-function once(argv: string[]): number {
-  const t0 = performance.now();
-  const r = Bun.spawnSync(argv, { cwd: root, stdout: "ignore", stderr: "pipe" });
-  const ms = performance.now() - t0;
-  if (r.exitCode !== 0) throw new Error(`${argv.join(" ")} failed: ${r.stderr.toString().split("\n")[0]}`);
-  return ms;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-function measure(argv: string[]): number[] {
-  for (let w = 0; w < 2; w++) once(argv); // warm the page cache
-  return Array.from({ length: runs }, () => once(argv));
-}
-
-// Interleaving would be fairer against drift, but two short series are
-// enough here and keep each measurement free of the other's cache effects.
-const compiled = measure([bin, "--help"]);
-const source = measure([process.execPath, join(root, "src", "cli.ts"), "--help"]);
-const mc = median(compiled);
-const ms = median(source);
-
-const fmt = (x: number) => x.toFixed(1).padStart(6);
-console.log(`runs per command: ${runs}`);
-console.log(`dist/claude-bottle --help   median ${fmt(mc)} ms  (min ${fmt(Math.min(...compiled))}, max ${fmt(Math.max(...compiled))})`);
-console.log(`bun src/cli.ts --help       median ${fmt(ms)} ms  (min ${fmt(Math.min(...source))}, max ${fmt(Math.max(...source))})`);
-console.log(`ratio compiled/source: ${(mc / ms).toFixed(2)} (${(ms / mc).toFixed(1)}x faster)`);
-console.log(`goal <= ${GOAL_MS} ms: ${mc <= GOAL_MS ? "met" : "NOT met"}`);
-process.exitCode = mc <= GOAL_MS ? 0 : 1;

@@ -9,6 +9,9 @@ export interface CompileOptions {
   // A bun --target such as "bun-linux-x64"; it is also what `--version` shows.
   target: string;
   commit: string;
+  // What to compile, relative to root; default src/cli.ts. bench/startup.ts
+  // compiles a hello-world with the very same flags as its floor.
+  entry?: string;
 }
 
 // Pure: the argv for `bun build`. Flags:
@@ -41,7 +44,7 @@ export function compileArgs(o: CompileOptions, bun: string = process.execPath): 
     `BUILD_TARGET=${JSON.stringify(o.target)}`,
     "--outfile",
     o.outfile,
-    "src/cli.ts",
+    o.entry ?? "src/cli.ts",
   ];
 }
 
