@@ -28,6 +28,22 @@ export function getBackend(name: BackendName): Promise<Backend> {
 
 // The backends that can answer here (for `ls`, `cleanup`, and `down` of a
 // bottle without metadata): a backend whose tool is missing holds no bottle.
+// The command each backend drives; on PATH means "installed".
+const TOOL: Record<BackendName, string> = { docker: "docker", smolmachines: "smolvm" };
+
+export async function installedBackends(env: Record<string, string | undefined> = process.env): Promise<{ name: BackendName; backend: Backend }[]> {
+  const out: { name: BackendName; backend: Backend }[] = [];
+  for (const name of BACKEND_NAMES) {
+    if (!Bun.which(TOOL[name], { PATH: env.PATH ?? "" })) continue;
+    try {
+      out.push({ name, backend: await getBackend(name) });
+    } catch {
+      // fails to load: treat as absent
+    }
+  }
+  return out;
+}
+
 export async function usableBackends(): Promise<{ name: BackendName; backend: Backend }[]> {
   const out: { name: BackendName; backend: Backend }[] = [];
   const { probeBackend } = await import("./select.ts");

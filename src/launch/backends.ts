@@ -6,6 +6,10 @@ import type { Backend } from "../backends/types.ts";
 export interface Backends {
   get(name: BackendName): Promise<Backend>;
   usable(): Promise<{ name: BackendName; backend: Backend }[]>;
+  // The backends whose tool is installed, found without running it: `ls`
+  // asks each for its list and learns whether the engine answers from that
+  // one call (one engine call per backend, not a probe and then a list).
+  installed(): Promise<{ name: BackendName; backend: Backend }[]>;
 }
 
 // The real backends (loaded lazily).
@@ -15,6 +19,9 @@ export const realBackends: Backends = {
   },
   async usable() {
     return (await import("../backends/registry.ts")).usableBackends();
+  },
+  async installed() {
+    return (await import("../backends/registry.ts")).installedBackends();
   },
 };
 

@@ -20,13 +20,15 @@ export interface LsRow {
   state_dir: string | null;
 }
 
-// The effectful edge: state dirs and what each usable backend lists.
+// The effectful edge: state dirs and what each installed backend lists. A
+// backend whose engine does not answer makes the backends' view unknown
+// (null), not empty: its bottles are not "gone" because docker is down.
 export async function listRows(home: string, backends: Backends, adoptStateless = ownsStateless()): Promise<LsRow[]> {
   const states = inspectAll(home);
   const mine = new Set(states.map((s) => s.slug));
   let bottles: BottleInfo[] | null = [];
   try {
-    for (const { backend } of await backends.usable()) {
+    for (const { backend } of await backends.installed()) {
       bottles.push(...(await backend.list()).filter((b) => adoptStateless || mine.has(b.slug)));
     }
   } catch {

@@ -20,7 +20,8 @@ afterEach(async () => {
 
 function setup() {
   const h = harness();
-  const backends: Backends = { get: async () => h.fake.backend, usable: async () => [{ name: "docker", backend: h.fake.backend }] };
+  const one = async () => [{ name: "docker" as const, backend: h.fake.backend }];
+  const backends: Backends = { get: async () => h.fake.backend, usable: one, installed: one };
   const errs: string[] = [];
   disposers.push(async () => {
     for (const { slug, stateDir } of listStateDirs(h.home)) await teardownResources(stateDir, slug, h.fake.backend);
@@ -46,6 +47,26 @@ test("ls shows a running detached bottle with its audit counts", async () => {
   const rows = await listRows(h.home, backends);
   expect(rows).toHaveLength(1);
   expect(rows[0]).toMatchObject({ slug: "tester-aaaaa", agent: "tester", backend: "docker", status: "running", allowed: 2, blocked: 1 });
+});
+
+test("ls asks each installed backend for its list once, and probes nothing", async () => {
+  const { h } = setup();
+  await upDetached(h, "tester-lsone");
+  let lists = 0;
+  const counted = { ...h.fake.backend, list: async () => (lists++, h.fake.backend.list()) };
+  const backends: Backends = {
+    get: async () => counted,
+    usable: async () => {
+      throw new Error("ls must not probe the backends");
+    },
+    installed: async () => [{ name: "docker", backend: counted }],
+  };
+  expect((await listRows(h.home, backends)).map((r) => r.status)).toEqual(["running"]);
+  expect(lists).toBe(1);
+  // An engine that does not answer: the backends' view is unknown, so the
+  // row shows what the state says instead of calling the bottle gone.
+  const down: Backends = { ...backends, installed: async () => [{ name: "docker", backend: { ...counted, list: async () => Promise.reject(new Error("daemon down")) } }] };
+  expect((await listRows(h.home, down)).map((r) => r.status)).toEqual(["running"]);
 });
 
 test("down removes bottle, supervisor, gate, socket and state; a second down is harmless", async () => {
