@@ -6,6 +6,7 @@ import { docker, dockerMessage, spawnDocker, type Docker } from "./cli.ts";
 import { CLAUDE_CODE_VERSION, ENV_AGENT_PACKAGE, LABEL_IMAGE_HASH } from "./constants.ts";
 import { AGENT_PACKAGE_FILE, renderDockerfile } from "./dockerfile.ts";
 import { agentPackageChoice, buildStep, imageHash, imageTag, platformPackage, resolveBaseImage } from "./image-plan.ts";
+import { packFacts, readImageRecord, writeImageRecord } from "./image-record.ts";
 import type { Steps } from "./progress.ts";
 
 // The agent image, built on demand and reused while its content hash
@@ -113,17 +114,49 @@ async function stagePinned(home: string, pkg: string, hostEnv: Record<string, st
   }
 }
 
-async function agentPackageFile(opts: EnsureImageOptions, arch: string): Promise<{ path: string; version: string } | null> {
+async function agentPackageFile(opts: EnsureImageOptions, arch: string): Promise<{ path: string; version: string; sha256: string } | null> {
   const choice = agentPackageChoice(opts.hostEnv);
   if (choice.kind === "none") return null;
   const pkg = platformPackage(arch);
+  const facts = (path: string) => packFacts(opts.home, path, async () => ({ sha256: await sha256File(path), ...(await packManifest(path)) }));
   if (choice.kind === "file") {
     if (!existsSync(choice.path)) throw new UserError(`${ENV_AGENT_PACKAGE} points at ${choice.path}, which does not exist`);
-    const m = await packManifest(choice.path);
+    const m = await facts(choice.path);
     if (m.name !== pkg) throw new UserError(`${ENV_AGENT_PACKAGE}: ${choice.path} is ${m.name}, but this image needs ${pkg}`);
-    return { path: choice.path, version: m.version ?? "unknown" };
+    return { path: choice.path, version: m.version ?? "unknown", sha256: m.sha256 };
   }
-  return { path: await stagePinned(opts.home, pkg, opts.hostEnv, opts.steps), version: CLAUDE_CODE_VERSION };
+  const path = await stagePinned(opts.home, pkg, opts.hostEnv, opts.steps);
+  return { path, version: CLAUDE_CODE_VERSION, sha256: (await facts(path)).sha256 };
+}
+
+// The content hash of the agent image for a base image id: the Dockerfile,
+// the base, the Claude Code version and the build context.
+async function expectedImage(opts: EnsureImageOptions, base: string, baseId: string, arch: string) {
+  const agent = await agentPackageFile(opts, arch);
+  const dockerfile = renderDockerfile({ base, agentPackage: agent ? AGENT_PACKAGE_FILE : null });
+  const context = agent ? [{ name: AGENT_PACKAGE_FILE, sha256: agent.sha256 }] : [];
+  const hash = imageHash({ dockerfile, baseId, agentVersion: agent?.version ?? null, context });
+  return { agent, dockerfile, hash, tag: imageTag(hash) };
+}
+
+// The common case in one engine call: the base and the agent image recorded
+// for it, inspected together; up to date when the base is the one recorded
+// and the image carries the hash the current inputs give.
+async function quickCheck(opts: EnsureImageOptions, base: string): Promise<AgentImage | null> {
+  const rec = readImageRecord(opts.home, base);
+  if (!rec) return null;
+  // `range` rather than `index`: an imported base has no labels at all,
+  // and indexing that nil map fails the whole command.
+  const label = `{{range $k, $v := .Config.Labels}}{{if eq $k "${LABEL_IMAGE_HASH}"}}{{$v}}{{end}}{{end}}`;
+  const r = await docker(opts.docker, ["image", "inspect", "--format", `{{.Id}} {{.Architecture}} ${label}`, base, rec.tag]);
+  const lines = r.stdout.trim().split("\n");
+  if (r.code !== 0 || lines.length !== 2) return null;
+  const [baseId, arch] = lines[0]!.split(" ");
+  const hash = lines[1]!.split(" ")[2];
+  if (baseId !== rec.baseId || arch !== rec.arch || hash !== rec.hash) return null;
+  const want = await expectedImage(opts, base, rec.baseId, rec.arch);
+  if (want.hash !== rec.hash) return null;
+  return { tag: rec.tag, hash: rec.hash, base, agentVersion: want.agent?.version ?? null, built: false };
 }
 
 async function cachedHash(d: Docker, tag: string): Promise<string | null> {
@@ -135,14 +168,18 @@ export async function ensureAgentImage(opts: EnsureImageOptions): Promise<AgentI
   const d = opts.docker;
   const base = resolveBaseImage(opts.specImage, opts.hostEnv);
   opts.steps.step(`agent image: checking ${base}`);
+  const quick = await quickCheck(opts, base);
+  if (quick) {
+    opts.steps.step(`agent image ${quick.tag} is up to date`);
+    opts.steps.done();
+    return quick;
+  }
   const facts = await baseImageFacts(d, base, opts.steps);
-  const agent = await agentPackageFile(opts, facts.arch);
-  const dockerfile = renderDockerfile({ base, agentPackage: agent ? AGENT_PACKAGE_FILE : null });
-  const context = agent ? [{ name: AGENT_PACKAGE_FILE, sha256: await sha256File(agent.path) }] : [];
-  const hash = imageHash({ dockerfile, baseId: facts.id, agentVersion: agent?.version ?? null, context });
-  const tag = imageTag(hash);
+  const { agent, dockerfile, hash, tag } = await expectedImage(opts, base, facts.id, facts.arch);
   const result = { tag, hash, base, agentVersion: agent?.version ?? null };
+  const remember = () => writeImageRecord(opts.home, base, { baseId: facts.id, arch: facts.arch, tag, hash });
   if ((await cachedHash(d, tag)) === hash) {
+    remember();
     opts.steps.step(`agent image ${tag} is up to date`);
     opts.steps.done();
     return { ...result, built: false };
@@ -197,6 +234,7 @@ export async function ensureAgentImage(opts: EnsureImageOptions): Promise<AgentI
       if (!opts.verbose) for (const l of log) opts.err(l);
       throw new UserError(`building the agent image from ${base} failed: ${dockerMessage(log.join("\n"), code)} (full log: ${logFile})`);
     }
+    remember();
     return { ...result, built: true };
   } finally {
     opts.steps.done();

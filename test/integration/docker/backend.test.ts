@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect } from "bun:test";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createDockerBackend } from "../../../src/backends/docker/index.ts";
@@ -190,6 +190,25 @@ describe.if(dockerAvailable())("docker backend (real engine)", () => {
     expect(second.built).toBe(false);
     expect(second.tag).toBe(first.tag);
     expect(t2 - t1).toBeLessThan(t1 - t0);
+    // The next launches check base and agent image in ONE engine call
+    // (image-record.ts); a record that no longer matches falls back to the
+    // full check and still finds the same image.
+    const logged = join(root, "docker-count");
+    const countLog = join(root, "docker-count.log");
+    writeFileSync(logged, `#!/bin/sh\nprintf '%s\\n' "$*" >> '${countLog}'\nexec docker "$@"\n`, { mode: 0o755 });
+    const third = await ensureAgentImage({ ...opts, docker: { bin: logged, env: () => hostEnv } });
+    expect(third).toMatchObject({ tag: first.tag, hash: first.hash, built: false });
+    expect(readFileSync(countLog, "utf8").trim().split("\n")).toEqual([
+      `image inspect --format {{.Id}} {{.Architecture}} {{range $k, $v := .Config.Labels}}{{if eq $k "claude-bottle.image-hash"}}{{$v}}{{end}}{{end}} ${baseTag} ${first.tag}`,
+    ]);
+    const recFile = readdirSync(join(home, "cache", "agent-image")).find((f) => f.startsWith("base-"))!;
+    const rec = JSON.parse(readFileSync(join(home, "cache", "agent-image", recFile), "utf8"));
+    writeFileSync(join(home, "cache", "agent-image", recFile), JSON.stringify({ ...rec, baseId: "sha256:stale" }));
+    rmSync(countLog);
+    const fourth = await ensureAgentImage({ ...opts, docker: { bin: logged, env: () => hostEnv } });
+    expect(fourth).toMatchObject({ tag: first.tag, hash: first.hash, built: false });
+    expect(readFileSync(countLog, "utf8").trim().split("\n").length).toBe(3);
+    expect(JSON.parse(readFileSync(join(home, "cache", "agent-image", recFile), "utf8")).baseId).toBe(rec.baseId);
     const label = sh(["docker", "image", "inspect", "--format", '{{index .Config.Labels "claude-bottle.image-hash"}}', first.tag]).trim();
     expect(label).toBe(first.hash);
     // The image has what a bottle needs; no claude (none was asked for).
