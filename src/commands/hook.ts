@@ -26,7 +26,7 @@ export default defineCommand({
         say: (line) => process.stderr.write(line + "\n"),
         scanners: (dlp) => {
           const compiled = compileDlp({ secrets: dlp.secrets, placeholders: dlp.placeholders });
-          return () => compiled.bodyScanner(null);
+          return () => compiled.bodyScanner();
         },
       });
     } catch (e) {

@@ -57,7 +57,7 @@ export async function sendPlainBody(s: BodySend): Promise<void> {
 // memory budget, stream all but a hold-back tail.
 export async function sendScannedBody(ctx: GateContext, dlp: Dlp, s: BodySend): Promise<void> {
   const { limits } = ctx;
-  const scanner = dlp.bodyScanner(headerValue(s.head.headers, "content-encoding") ?? null);
+  const scanner = dlp.encodedBodyScanner(headerValue(s.head.headers, "content-encoding") ?? null);
   const held: Uint8Array[] = [];
   let heldBytes = 0;
   let total = 0;
@@ -66,7 +66,7 @@ export async function sendScannedBody(ctx: GateContext, dlp: Dlp, s: BodySend): 
   try {
     for await (const c of requestBody(s.reader, s.framing)) {
       total += c.length;
-      const f = scanner.push(c);
+      const f = await scanner.push(c);
       if (f) throw new Deny(403, `dlp: ${f.rule} in ${f.where}`, "dlp");
       // Copy: the reader's buffers may be views into a larger chunk.
       held.push(Buffer.from(c));
@@ -90,10 +90,11 @@ export async function sendScannedBody(ctx: GateContext, dlp: Dlp, s: BodySend): 
     }
   } catch (e) {
     ctx.dlpHeld -= heldBytes;
+    scanner.close();
     throw e;
   }
   ctx.dlpHeld -= heldBytes;
-  const f = scanner.end();
+  const f = await scanner.end();
   if (f) throw new Deny(403, `dlp: ${f.rule} in ${f.where}`, "dlp");
   const u = streaming ?? (await s.getUp());
   if (!streaming) {

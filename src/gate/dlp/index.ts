@@ -1,4 +1,4 @@
-import { decoderFor, DecodeError, type StreamDecoder } from "./decode.ts";
+import { EncodedBody } from "./encoded-body.ts";
 import { buildMatcher, collectLiterals, scanComplete, StreamMatcher, type Matcher } from "./engine.ts";
 import { findHighEntropy } from "./entropy.ts";
 
@@ -26,14 +26,16 @@ import { findHighEntropy } from "./entropy.ts";
 // returns (the overlap means the finding can come one chunk late; end() is
 // the final word).
 //
-// Content-Encoding: gzip / x-gzip, deflate (zlib or raw), br, and stacks of
-// them are decoded before scanning. An unknown coding (compress, zstd, ...)
-// is a finding ("unsupported-content-encoding") as soon as the body has a
-// byte: a scanner that cannot read the body must not wave it through, and
-// clients do not send such request bodies in practice. A corrupt or
-// truncated compressed body is a finding too ("undecodable-body"), as is a
-// decompressed size above `limits.maxDecodedBytes` ("decoded-size-limit",
-// default 1 GiB: a decompression bomb costs CPU, never memory).
+// Content-Encoding (encoded-body.ts, decode.ts): gzip / x-gzip, deflate
+// (zlib or raw), br, and stacks of them are decoded before scanning. An
+// unknown coding (compress, zstd, ...) is a finding
+// ("unsupported-content-encoding") as soon as the body has a byte: a
+// scanner that cannot read the body must not wave it through, and clients
+// do not send such request bodies in practice. A corrupt or truncated
+// compressed body, or bytes after its end, is a finding too
+// ("undecodable-body"), as is a body above `limits.maxDecodedBytes`
+// ("decoded-size-limit", default 1 GiB: a decompression bomb costs CPU,
+// never memory).
 
 export interface DlpContext {
   secrets: { name: string; value: string }[];
@@ -46,15 +48,28 @@ export interface DlpFinding {
   where: string;
 }
 
+// Scans bytes as they are (a request body without Content-Encoding, a
+// file in a git push).
 export interface BodyScanner {
   push(chunk: Uint8Array): DlpFinding | null;
   end(): DlpFinding | null;
 }
 
+// Decodes a request body by its Content-Encoding, then scans it. Decoding
+// is asynchronous: a finding comes from the push() that completes it or a
+// later one, at the latest from end().
+export interface EncodedBodyScanner {
+  push(chunk: Uint8Array): Promise<DlpFinding | null>;
+  end(): Promise<DlpFinding | null>;
+  // Stop early (the request was refused): frees the decoder.
+  close(): void;
+}
+
 export interface Dlp {
   scanUrl(host: string, pathAndQuery: string): DlpFinding | null;
   scanHeaders(headers: [string, string][]): DlpFinding | null;
-  bodyScanner(contentEncoding: string | null): BodyScanner;
+  bodyScanner(): BodyScanner;
+  encodedBodyScanner(contentEncoding: string | null): EncodedBodyScanner;
 }
 
 const DEFAULT_MAX_DECODED = 1024 * 1024 * 1024;
@@ -167,71 +182,41 @@ class Scanner implements Dlp {
     return null;
   }
 
-  bodyScanner(contentEncoding: string | null): BodyScanner {
-    return new Body(this.exact, contentEncoding, this.maxDecoded);
+  bodyScanner(): BodyScanner {
+    return new Body(this.exact, this.maxDecoded);
   }
-}
 
-class Found extends Error {
-  constructor(readonly finding: DlpFinding) {
-    super(finding.rule);
+  encodedBodyScanner(contentEncoding: string | null): EncodedBodyScanner {
+    return new EncodedBody(this.bodyScanner(), contentEncoding);
   }
 }
 
 class Body implements BodyScanner {
   private finding: DlpFinding | null = null;
   private readonly stream: StreamMatcher;
-  private readonly decoder: StreamDecoder | null;
-  private readonly unsupported: boolean;
-  private decoded = 0;
-  private sawInput = false;
-  private readonly sink = (piece: Uint8Array): void => {
-    this.decoded += piece.length;
-    if (this.decoded > this.maxDecoded) throw new Found({ rule: "decoded-size-limit", where: "body" });
-    const f = this.stream.push(piece);
-    if (f) throw new Found({ rule: f, where: "body" });
-  };
+  private scanned = 0;
 
   constructor(
     matcher: Matcher,
-    contentEncoding: string | null,
-    private readonly maxDecoded: number,
+    private readonly maxBytes: number,
   ) {
     this.stream = new StreamMatcher(matcher);
-    const d = decoderFor(contentEncoding);
-    this.decoder = d.ok ? d.decoder : null;
-    this.unsupported = !d.ok;
   }
 
   push(chunk: Uint8Array): DlpFinding | null {
     if (this.finding || chunk.length === 0) return this.finding;
-    if (this.unsupported) return (this.finding = { rule: "unsupported-content-encoding", where: "body" });
-    this.sawInput = true;
-    this.guard(() => (this.decoder ? this.decoder.write(chunk, this.sink) : this.sink(chunk)));
+    this.scanned += chunk.length;
+    if (this.scanned > this.maxBytes) return (this.finding = { rule: "decoded-size-limit", where: "body" });
+    const f = this.stream.push(chunk);
+    if (f) this.finding = { rule: f, where: "body" };
     return this.finding;
   }
 
   end(): DlpFinding | null {
     if (this.finding) return this.finding;
-    this.guard(() => {
-      // An empty body is empty whatever its declared coding.
-      if (this.sawInput) this.decoder?.finish(this.sink);
-      else this.decoder?.close();
-      const f = this.stream.end();
-      if (f) throw new Found({ rule: f, where: "body" });
-    });
+    const f = this.stream.end();
+    if (f) this.finding = { rule: f, where: "body" };
     return this.finding;
-  }
-
-  private guard(fn: () => void): void {
-    try {
-      fn();
-    } catch (e) {
-      if (e instanceof Found) this.finding = e.finding;
-      else if (e instanceof DecodeError) this.finding = { rule: "undecodable-body", where: "body" };
-      else throw e;
-      this.decoder?.close();
-    }
   }
 }
 

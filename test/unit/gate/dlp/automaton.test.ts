@@ -71,7 +71,7 @@ describe("engine with the pair-skip filter agrees with a naive search", () => {
       const expected = secrets.some((s) => text.includes(s.value));
       const bytes = te.encode(text);
       // Random chunk sizes, including 1.
-      const s = dlp.bodyScanner(null);
+      const s = dlp.bodyScanner();
       let f = null;
       for (let i = 0; i < bytes.length && !f; ) {
         const n = 1 + Math.floor(r() * 40);

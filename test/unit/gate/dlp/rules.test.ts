@@ -99,7 +99,7 @@ const negatives: [string, string][] = [
 const dlp = compileDlp({ secrets: [], placeholders: [] });
 
 function body(text: string): DlpFinding | null {
-  const s = dlp.bodyScanner(null);
+  const s = dlp.bodyScanner();
   return s.push(new TextEncoder().encode(text)) ?? s.end();
 }
 

@@ -13,7 +13,7 @@ const te = new TextEncoder();
 
 function scan(d: Dlp, text: string | Uint8Array, chunk = 1 << 20): DlpFinding | null {
   const bytes = typeof text === "string" ? te.encode(text) : text;
-  const s = d.bodyScanner(null);
+  const s = d.bodyScanner();
   for (let i = 0; i < bytes.length; i += chunk) {
     const f = s.push(bytes.subarray(i, i + chunk));
     if (f) return f;
@@ -151,7 +151,7 @@ describe("chunk boundaries", () => {
     test(`${name} split in two at every offset`, () => {
       const bytes = te.encode(text);
       for (let cut = 0; cut <= bytes.length; cut++) {
-        const s = dlp.bodyScanner(null);
+        const s = dlp.bodyScanner();
         const f = s.push(bytes.subarray(0, cut)) ?? s.push(bytes.subarray(cut)) ?? s.end();
         expect({ cut, f }).toEqual({ cut, f: { rule, where: "body" } });
       }
@@ -165,14 +165,14 @@ describe("chunk boundaries", () => {
     const at = PROSE.slice(0, 300).length + 1;
     for (let a = at - 5; a < at + 21; a++) {
       for (let b = a; b < at + 25; b += 3) {
-        const s = dlp.bodyScanner(null);
+        const s = dlp.bodyScanner();
         const f = s.push(bytes.subarray(0, a)) ?? s.push(bytes.subarray(a, b)) ?? s.push(bytes.subarray(b)) ?? s.end();
         expect(f).toEqual({ rule: "secret:MY_SECRET", where: "body" });
       }
     }
   });
   test("a finding is sticky: later pushes and end() repeat it", () => {
-    const s = dlp.bodyScanner(null);
+    const s = dlp.bodyScanner();
     const f = s.push(te.encode(SECRET));
     expect(f).toEqual({ rule: "secret:MY_SECRET", where: "body" });
     expect(s.push(te.encode("more"))).toEqual(f);
