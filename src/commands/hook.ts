@@ -16,7 +16,19 @@ export default defineCommand({
     }
     const { preReceive } = await import("../git/pre-receive.ts");
     const { compileDlp } = await import("../gate/dlp/index.ts");
+    const { readHookConfig } = await import("../git/hook-config.ts");
+    const { writeHookDeny } = await import("../git/hook-audit.ts");
     const stdin = await new Response(Bun.stdin.stream()).text();
+    let denied = false;
+    // Every refusal is a deny line in the bottle's audit (layer git).
+    const deny = (reason: string) => {
+      denied = true;
+      try {
+        writeHookDeny(readHookConfig(process.env).config, reason, process.env);
+      } catch (e) {
+        process.stderr.write(`claude-bottle: could not write the audit line: ${e instanceof Error ? e.message : String(e)}\n`);
+      }
+    };
     let code: number;
     try {
       code = await preReceive({
@@ -24,6 +36,7 @@ export default defineCommand({
         env: process.env,
         gitDir: process.cwd(),
         say: (line) => process.stderr.write(line + "\n"),
+        deny,
         scanners: (dlp) => {
           const compiled = compileDlp({ secrets: dlp.secrets, placeholders: dlp.placeholders });
           return () => compiled.bodyScanner();
@@ -32,6 +45,7 @@ export default defineCommand({
     } catch (e) {
       // Fail closed: any error refuses the push, with a message but no stack.
       process.stderr.write(`claude-bottle: push rejected: the gate's hook failed: ${e instanceof Error ? e.message : String(e)}\n`);
+      if (!denied) deny("push refused: the hook failed");
       code = 1;
     }
     process.exitCode = code;

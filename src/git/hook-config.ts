@@ -32,12 +32,15 @@ export const hookConfigSchema = z.object({
     allow_delete: z.boolean(),
     workspace: z.boolean(),
   }),
+  // Where the hook writes its deny lines: the bottle's audit.jsonl.
+  audit: z.object({ file: z.string(), bottle: z.string() }).optional(),
 });
 
 export interface HookConfig {
   access: UpstreamAccess;
   mode: MirrorMode;
   rules: PushRules;
+  audit?: { file: string; bottle: string };
 }
 
 // Same shape as compileDlp's input (src/gate/dlp): named values.

@@ -17,12 +17,21 @@ import { scanPush, type ContentScanner, type PushFinding } from "./scan.ts";
 // bottle's view never runs ahead of the upstream. Messages go to stderr,
 // which git shows the pusher as "remote: ...": they name the rule, file and
 // commit, never the matched text.
+//
+// Every refusal is also a deny line in the bottle's audit (layer git): git
+// smart HTTP answers a refused push with 200 and the refusal inside the
+// report, so the gate's own audit line for the request says "allow". The
+// audit reason names the rule and the commit only: file names, ref names and
+// the upstream's words are the pusher's (or the upstream's) text, and a
+// secret can hide in any of them.
 
 export interface PreReceiveIo {
   stdin: string;
   env: Record<string, string | undefined>;
   gitDir: string;
   say: (line: string) => void;
+  // One secret-free line per refusal, for the audit (see hook-audit.ts).
+  deny: (reason: string) => void;
   // Builds one content scanner per file / message from the DLP config.
   scanners: (dlp: HookDlp) => () => ContentScanner;
 }
@@ -40,6 +49,10 @@ export function parseUpdates(stdin: string): RefUpdate[] {
 export function findingMessage(f: PushFinding): string {
   const where = f.file === null ? "the commit message" : `file ${f.file}`;
   return `push rejected by the secret scan: rule ${f.rule} matched in ${where} (commit ${f.commit.slice(0, 12)}). Remove it from the history (git commit --amend / git rebase -i) and push again; nothing was sent upstream.`;
+}
+
+export function findingAudit(f: PushFinding): string {
+  return `push refused by the secret scan: rule ${f.rule} in ${f.file === null ? "a commit message" : "a file"} of commit ${f.commit.slice(0, 12)}`;
 }
 
 function stringEnv(env: Record<string, string | undefined>): Record<string, string> {
@@ -75,6 +88,7 @@ export async function preReceive(io: PreReceiveIo): Promise<number> {
   }
   if (refusals.length > 0) {
     for (const r of refusals) say(`push rejected: ${r}`);
+    io.deny(`push refused by the ref rules of '${name}' (${refusals.length} ref${refusals.length === 1 ? "" : "s"})`);
     return 1;
   }
 
@@ -83,6 +97,7 @@ export async function preReceive(io: PreReceiveIo): Promise<number> {
   const finding = await scanPush({ gitDir: io.gitDir, env, newOids, scanner: io.scanners(dlp) });
   if (finding) {
     say(findingMessage(finding));
+    io.deny(findingAudit(finding));
     return 1;
   }
 
@@ -93,10 +108,12 @@ export async function preReceive(io: PreReceiveIo): Promise<number> {
     if (!r.ok) {
       // Fail closed: a scanner that could not look is not a clean result.
       say(`push rejected: ${r.error}. Nothing was sent upstream; fix gitleaks or take it off the gate's PATH, then push again.`);
+      io.deny("push refused: gitleaks could not scan it");
       return 1;
     }
     if (r.findings.length > 0) {
       for (const f of r.findings.slice(0, 5)) say(findingMessage(f));
+      io.deny(`gitleaks: ${findingAudit(r.findings[0]!)}`);
       return 1;
     }
   }
@@ -110,6 +127,7 @@ export async function preReceive(io: PreReceiveIo): Promise<number> {
     if (r.code === 0) expectOld = r.stdout.trim();
     if (isZeroOid(u.newOid) && !expectOld) {
       say(`push rejected: ${u.ref}: there is no ${dst} on '${name}' to delete`);
+      io.deny(`push refused: a deleted ref does not exist on '${name}'`);
       return 1;
     }
     forward.push({ dst, newOid: u.newOid, force, expectOld });
@@ -130,6 +148,7 @@ export async function preReceive(io: PreReceiveIo): Promise<number> {
   });
   if (!res.ok) {
     say(`push rejected: upstream '${name}' refused it: ${res.message}`);
+    io.deny(`push refused by upstream '${name}'`);
     return 1;
   }
   for (const f of forward) {

@@ -5,6 +5,7 @@ import type { VhostHandler } from "../gate/types.ts";
 import type { VhostFactory } from "../gate/vhosts/index.ts";
 import type { GitUpstream } from "../manifest/schema.ts";
 import { selfCommand } from "../self.ts";
+import { paths } from "../state/paths.ts";
 import { accessEnv, checkAccess, knownHostsText, TOKEN_ENV, transportOf, type UpstreamAccess } from "./access.ts";
 import { serveCgi, cgiEnv } from "./cgi.ts";
 import { baseEnv } from "./exec.ts";
@@ -89,6 +90,7 @@ export function createGitVhost(opts: GitVhostOptions): VhostHandler {
     const hook: HookConfig = {
       access,
       mode,
+      audit: { file: paths.audit(opts.stateDir), bottle: opts.slug },
       rules: {
         branches: u.branches,
         allow_force: u.allow_force,

@@ -82,6 +82,31 @@ describe("git vhost through the gate", () => {
     expect(git.length).toBeGreaterThan(0);
     expect(git.every((a) => a.layer === "git")).toBe(true);
     expect(git.some((a) => a.path?.includes("/origin.git/git-receive-pack"))).toBe(true);
+    // The two refused pushes are deny lines written by the hook (git answers
+    // a refused push with 200, so the request's own line says allow). They
+    // name the rule and the commit, never the value or the file.
+    const denies = git.filter((a) => a.decision === "deny" && a.path === "/origin.git/git-receive-pack");
+    expect(denies.map((a) => a.reason)).toEqual([
+      expect.stringMatching(/^git: push refused by the secret scan: rule \S*DB_PASSWORD\S* in a file of commit [0-9a-f]{12}$/),
+      expect.stringMatching(/^git: push refused by the secret scan: rule \S*GH_TOKEN\S* in a file of commit [0-9a-f]{12}$/),
+    ]);
+    expect(denies.every((a) => a.layer === "git" && a.bottle === "dev-gate1")).toBe(true);
+    const text = readFileSync(join(t.dir, "state", "audit.jsonl"), "utf8");
+    expect(text).not.toContain(BOTTLE_SECRET);
+    expect(text).not.toContain(PLACEHOLDER);
+    expect(text).not.toContain("config.env");
+  }, 60_000);
+
+  test("a push the ref rules refuse (non-fast-forward) is a deny line too", async () => {
+    const dir = join(t.dir, "work");
+    const mark = readFileSync(join(t.dir, "state", "audit.jsonl"), "utf8").length;
+    await ok(sh(["git", "commit", "-q", "--amend", "-m", "rewritten"], { cwd: dir, env }), "amend");
+    const forced = await sh(["git", "push", "-f", "origin", "main"], { cwd: dir, env: proxyEnv });
+    expect(forced.code).not.toBe(0);
+    const lines = readFileSync(join(t.dir, "state", "audit.jsonl"), "utf8").slice(mark).trim().split("\n").map((l) => JSON.parse(l));
+    expect(lines.filter((a) => a.decision === "deny")).toEqual([
+      expect.objectContaining({ layer: "git", path: "/origin.git/git-receive-pack", reason: "git: push refused by the ref rules of 'origin' (1 ref)" }),
+    ]);
   }, 60_000);
 
   test("the git vhost's own refusals are audited as denies, its answers as allows", async () => {
