@@ -1,34 +1,38 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Bottle } from "../backends/types.ts";
 import type { AuditRecord } from "../gate/types.ts";
 import { selfCommand } from "../self.ts";
 import { readMetadata } from "../state/metadata.ts";
 import { paths } from "../state/paths.ts";
-import { isAlive, readPid } from "../state/process.ts";
-import { attacks, controls } from "./attacks.ts";
-import { outcomeOf } from "./outcome.ts";
-import { buildReport, type Report } from "./report.ts";
-import type { Attack, AttackContext, AttackOutcome, Observed } from "./types.ts";
+import { attacks, controls } from "./attacks/index.ts";
+import { gateFaultCases } from "./fault.ts";
 import { upSelftestBottle } from "./launch.ts";
-import { makeRecorder, startHostListener, startTestUpstream } from "./upstream.ts";
+import { outcomeOf } from "./outcome.ts";
+import { startReceivers } from "./receivers/index.ts";
+import type { Window } from "./receivers/record.ts";
+import { buildReport, type Report } from "./report.ts";
+import { judgeAttack, wrapScript } from "./script.ts";
+import type { Attack, AttackContext, AttackOutcome, Evidence, Verdict } from "./types.ts";
 
 // The escape suite's runner, shared by `claude-bottle selftest` and
 // `bun run test:escape`. It brings up a REAL bottle through the same `up`
 // a user runs (a child process of this very binary), with planted secrets
-// and a known policy, then attacks from inside and judges every attempt
-// from the host side.
+// and a known policy, starts the host-side receivers, then attacks from
+// inside and judges every attempt from what the receivers recorded.
 
 export interface SelftestOptions {
   backend?: string; // docker | smolmachines (default: auto)
   log: (line: string) => void; // progress, to stderr
   baseImage?: string; // CLAUDE_BOTTLE_BASE_IMAGE for the bottle image
-  only?: (a: Attack) => boolean; // run a subset (tests)
+  only?: (a: Pick<Attack, "id">) => boolean; // run a subset (tests)
+  // Every attack's evidence as judged (the fixture capture records them).
+  onEvidence?: (a: Attack, ev: Evidence, ctx: AttackContext, outcome: AttackOutcome) => void;
 }
 
 const ALLOWED = "allowed.selftest.test";
 const OTHER = "other.selftest.test";
+const EVIL = "evil.selftest.test";
 const WILD = "wild.selftest.test";
 
 // Planted secrets, shaped like the real thing so the credential rules see
@@ -46,11 +50,6 @@ function plantedSecrets(): { name: string; value: string }[] {
   ];
 }
 
-function bridgeAddress(): string | null {
-  const r = Bun.spawnSync(["ip", "-4", "-o", "addr", "show", "docker0"], { stdout: "pipe", stderr: "ignore" });
-  return r.stdout.toString().match(/inet (\d+\.\d+\.\d+\.\d+)/)?.[1] ?? null;
-}
-
 export async function runSelftest(opts: SelftestOptions): Promise<Report> {
   const work = mkdtempSync(join(tmpdir(), "claude-bottle-selftest-"));
   const home = join(work, "home");
@@ -60,17 +59,11 @@ export async function runSelftest(opts: SelftestOptions): Promise<Report> {
     const credential = { envVar: "SELFTEST_TOKEN", realValue: "stk_" + crypto.randomUUID().replaceAll("-", "") };
 
     // The host side: the "internet" and the host's own services.
-    const upstream = await startTestUpstream([ALLOWED, OTHER]);
-    cleanups.push(() => upstream.stop());
-    const hostSeen = makeRecorder();
-    const bridge = bridgeAddress();
-    const listeners = [startHostListener("host-loopback", "127.0.0.1", hostSeen)];
-    if (bridge) listeners.push(startHostListener("host-any", "0.0.0.0", hostSeen), startHostListener("docker-bridge", bridge, hostSeen));
-    for (const l of listeners) cleanups.push(() => l.stop());
-    // 0.0.0.0 listens everywhere: the attacker dials it at the bridge address.
-    const dialable = listeners.map((l) => ({ label: l.label, host: l.host === "0.0.0.0" ? bridge! : l.host, port: l.port }));
+    const rx = await startReceivers({ names: [ALLOWED, OTHER, EVIL, `*.${WILD}`], dir: work });
+    cleanups.push(() => rx.stop());
 
     // A git upstream the bottle may push to (through the git gate only).
+    // Its refs are a receiver: any change is an arrival.
     const gitUpstream = join(work, "upstream.git");
     Bun.spawnSync(["git", "init", "-q", "--bare", gitUpstream]);
     const refsOf = () => Bun.spawnSync(["git", "-C", gitUpstream, "for-each-ref"], { stdout: "pipe" }).stdout.toString();
@@ -79,6 +72,7 @@ export async function runSelftest(opts: SelftestOptions): Promise<Report> {
     mkdirSync(paths.bottlesDir(home), { recursive: true });
     mkdirSync(paths.agentsDir(home), { recursive: true });
     const env = secrets.map((s) => `  ${s.name}: "\${${s.name}}"`).join("\n");
+    const { httpsPort, httpPort } = rx.upstream;
     writeFileSync(
       join(paths.bottlesDir(home), "selftest.md"),
       `---
@@ -86,14 +80,14 @@ env:
 ${env}
 egress:
   - host: ${ALLOWED}
-    ports: [${upstream.httpsPort}, ${upstream.httpPort}]
+    ports: [${httpsPort}, ${httpPort}]
     allow_private: true
     auth: { header: Authorization, scheme: Bearer, token_ref: ${credential.envVar} }
   - host: ${OTHER}
-    ports: [${upstream.httpsPort}]
+    ports: [${httpsPort}]
     allow_private: true
   - host: "*.${WILD}"
-    ports: [${upstream.httpsPort}]
+    ports: [${httpsPort}]
     allow_private: true
 git:
   - name: escape
@@ -130,8 +124,10 @@ The bottle the escape suite attacks from.
       cwd: work,
       backend: opts.backend,
       // The gate trusts the recording upstream's CA and resolves its names
-      // to the loopback address it listens on (GateSecrets.upstream).
-      upstream: { ca: upstream.ca.certPem, hosts: { [ALLOWED]: "127.0.0.1", [OTHER]: "127.0.0.1" } },
+      // to the loopback address it listens on (GateSecrets.upstream). The
+      // evil name resolves there too: a gate that let it through would
+      // deliver to a receiver, not to nowhere.
+      upstream: { ca: rx.upstream.ca.certPem, hosts: { [ALLOWED]: "127.0.0.1", [OTHER]: "127.0.0.1", [EVIL]: "127.0.0.1" } },
       log: opts.log,
     });
     cleanups.unshift(async () => {
@@ -145,45 +141,80 @@ The bottle the escape suite attacks from.
     if (!bottle) throw new Error(`the selftest bottle ${slug} is not running`);
 
     const ctx: AttackContext = {
+      nonce: crypto.randomUUID().replaceAll("-", "").slice(0, 16),
       proxy: "http://127.0.0.1:3128",
       allowedHost: ALLOWED,
-      allowedHttpsUrl: `https://${ALLOWED}:${upstream.httpsPort}/`,
-      allowedHttpUrl: `http://${ALLOWED}:${upstream.httpPort}/`,
+      allowedHttpsUrl: `https://${ALLOWED}:${httpsPort}/`,
+      allowedHttpUrl: `http://${ALLOWED}:${httpPort}/`,
+      evilHost: EVIL,
       secrets,
       credential: { ...credential, placeholderHost: ALLOWED },
       otherAllowedHost: OTHER,
       wildcardDomain: WILD,
-      hostListeners: dialable,
+      hostTcp: rx.tcp,
+      hostUdp: rx.udp,
+      hostDns: rx.dns,
+      hostLoopback: rx.loopback,
+      hostUnixSocket: rx.unix,
       gitRemoteUrl: gitUpstream,
     };
+
+    // What the receivers got during one attack, plus the git upstream's refs.
     const auditFile = paths.audit(stateDir);
-    const run = async (a: Attack, control: boolean): Promise<AttackOutcome> => {
-      const auditMark = existsSync(auditFile) ? statSync(auditFile).size : 0;
-      const upMark = upstream.seen.mark();
-      const hostMark = hostSeen.mark();
-      const refsBefore = refsOf();
-      const r = await bottle.run(["sh", "-s"], { input: a.script(ctx), user: a.user });
-      // Audit lines are appended as the gate decides; give it a moment to
-      // flush the last one.
-      await Bun.sleep(50);
-      const seen: Observed = {
-        audit: readAuditSince(auditFile, auditMark),
-        upstream: upstream.seen.since(upMark) + hostSeen.since(hostMark) + (refsOf() !== refsBefore ? "git refs changed\n" : ""),
-      };
-      return outcomeOf(a, a.judge(r, seen, ctx), control);
+    let refs = refsOf();
+    const collect = (): Window => {
+      const w = rx.log.take();
+      const now = refsOf();
+      if (now !== refs) w.arrivals.push({ kind: "git", receiver: "git upstream", from: "", text: `refs changed:\n${now}`, bytes: now.length });
+      refs = now;
+      return w;
     };
 
+    // An arrival after an attack ended (a slow datagram) still belongs to
+    // it: before each attack, whatever came in since the last one is added
+    // to the last one's evidence and that attack is judged again.
+    let last: { a: Attack; ev: Evidence; control: boolean; judge: (ev: Evidence) => Verdict; index: number } | null = null;
     const outcomes: AttackOutcome[] = [];
-    const pick = opts.only ?? (() => true);
-    for (const c of controls(ctx).filter(pick)) outcomes.push(await run(c, true));
-    for (const a of attacks(ctx).filter(pick)) {
-      const o = await run(a, false);
-      opts.log(`selftest: ${o.pass ? "ok  " : "FAIL"} ${o.id} (${o.observed ?? "-"})`);
+    const settleStrays = () => {
+      const stray = collect();
+      if (!last || (stray.arrivals.length === 0 && !stray.overflowed)) return;
+      last.ev.arrivals.push(...stray.arrivals);
+      outcomes[last.index] = outcomeOf(last.a, judgeOrOverflow(last, stray.overflowed), last.control);
+    };
+    const judgeOrOverflow = (l: NonNullable<typeof last>, overflowed: boolean): Verdict =>
+      overflowed ? judgeAttack(l.a, l.ev, ctx, true) : l.judge(l.ev);
+
+    const run = async (a: Attack, control: boolean, custom?: (ev: Evidence) => Verdict): Promise<AttackOutcome> => {
+      settleStrays();
+      const auditMark = existsSync(auditFile) ? statSync(auditFile).size : 0;
+      const exec = await bottle.run(["sh", "-s"], { input: wrapScript(a, ctx), user: a.user });
+      // Audit lines are appended as the gate decides; datagrams may still be
+      // in flight: give both a moment.
+      await Bun.sleep(100);
+      const w = collect();
+      const ev: Evidence = { exec, audit: readAuditSince(auditFile, auditMark), arrivals: w.arrivals };
+      const judge = (e: Evidence) => {
+        const v = judgeAttack(a, e, ctx);
+        return custom && v.ran !== false ? custom(e) : v;
+      };
+      const v = w.overflowed ? judgeAttack(a, ev, ctx, true) : judge(ev);
+      const o = outcomeOf(a, v, control);
+      last = { a, ev, control, judge, index: outcomes.length };
+      opts.onEvidence?.(a, ev, ctx, o);
+      return o;
+    };
+    const record = (o: AttackOutcome) => {
+      opts.log(`selftest: ${o.pass ? "ok     " : o.ran ? "FAIL   " : "NOT RUN"} ${o.id} (${o.observed ?? "-"})`);
       outcomes.push(o);
+    };
+
+    const pick = opts.only ?? (() => true);
+    for (const c of controls(ctx).filter(pick)) record(await run(c, true));
+    for (const a of attacks(ctx).filter(pick)) record(await run(a, false));
+    if (pick({ id: "10.gate-killed" })) {
+      for (const o of await gateFaultCases(stateDir, ctx, controls(ctx)[0]!, run)) record(o);
     }
-    if (!opts.only || opts.only({ id: "10.fail-closed" } as Attack)) {
-      outcomes.push(...(await faultCases(stateDir, bottle, ctx, run)));
-    }
+    settleStrays();
     return buildReport(meta.backend, outcomes);
   } finally {
     for (const c of cleanups) {
@@ -196,45 +227,6 @@ The bottle the escape suite attacks from.
   }
 }
 
-// Gate killed -> the bottle has no way out; gate restarted by its
-// supervisor -> requests work again.
-async function faultCases(
-  stateDir: string,
-  _bottle: Bottle,
-  ctx: AttackContext,
-  run: (a: Attack, control: boolean) => Promise<AttackOutcome>,
-): Promise<AttackOutcome[]> {
-  const [control] = controls(ctx);
-  const out: AttackOutcome[] = [];
-  const pidFile = paths.gatePid(stateDir);
-  const pid = readPid(pidFile);
-  if (pid === null) throw new Error(`the selftest bottle's gate wrote no pid (${pidFile})`);
-  process.kill(pid, "SIGKILL");
-  const closed = await run({ ...control!, id: "10.gate-killed", category: 10, title: "gate killed: requests fail (closed, not open)", expected: "fail-closed" }, false);
-  // A refused request with no gate to audit it is the fail-closed layer.
-  const wasBlocked = closed.blocked || /did not get through/.test(closed.detail);
-  out.push({ ...closed, blocked: wasBlocked, observed: wasBlocked ? "fail-closed" : null, pass: wasBlocked });
-  const deadline = Date.now() + 30_000;
-  let restarted = false;
-  while (Date.now() < deadline) {
-    const now = readPid(pidFile);
-    if (now !== null && now !== pid && isAlive(now)) {
-      restarted = true;
-      break;
-    }
-    await Bun.sleep(200);
-  }
-  // The new gate needs a moment to listen: retry the control, bounded.
-  const againAttack = { ...control!, id: "10.gate-restarted", category: 10, title: "gate restarted: requests work again" };
-  let again = await run(againAttack, true);
-  for (let i = 0; restarted && !again.pass && i < 10; i++) {
-    await Bun.sleep(500);
-    again = await run(againAttack, true);
-  }
-  out.push({ ...again, pass: restarted && again.pass, detail: restarted ? again.detail : "the gate was not restarted within 30 s" });
-  return out;
-}
-
 function readAuditSince(file: string, offset: number): AuditRecord[] {
   if (!existsSync(file)) return [];
   const text = readFileSync(file).subarray(offset).toString("utf8");
@@ -243,7 +235,9 @@ function readAuditSince(file: string, offset: number): AuditRecord[] {
     .filter((l) => l.trim())
     .flatMap((l) => {
       try {
-        return [JSON.parse(l) as AuditRecord];
+        const r = JSON.parse(l) as AuditRecord & { event?: string };
+        // Supervisor events (gate restarted) are not decisions.
+        return r.event ? [] : [r];
       } catch {
         return [];
       }

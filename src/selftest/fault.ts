@@ -1,0 +1,108 @@
+import { readFileSync } from "node:fs";
+import { paths } from "../state/paths.ts";
+import { isAlive, ownedBy, readPid } from "../state/process.ts";
+import { curlStatus, firstLine } from "./judges.ts";
+import type { Attack, AttackContext, AttackOutcome, Evidence, Verdict } from "./types.ts";
+
+// The fault case, specific to claude-bottle's supervised gate: kill the
+// gate and prove the bottle is cut off WHILE it is down, then prove the
+// supervisor's restart brings the door back.
+//
+// The supervisor restarts a dead gate within about half a second, so a
+// request sent "after the kill" may well reach the NEW gate and prove
+// nothing. The supervisor (our own process, checked by its command line) is
+// therefore held with SIGSTOP from before the kill until the request has
+// been judged, and the proof reads gate.pid before and after: still the
+// dead gate's pid, the supervisor still stopped. Only then is it let go
+// (SIGCONT), and the restart is read from gate.pid and the supervisor's log.
+
+type RunOne = (a: Attack, control: boolean, judge?: (ev: Evidence) => Verdict) => Promise<AttackOutcome>;
+
+function stopped(pid: number): boolean {
+  try {
+    // /proc/<pid>/stat: "pid (comm) S ...": the state after the last ')'.
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return /^[Tt]$/.test(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0] ?? "");
+  } catch {
+    return false;
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until(f: () => boolean, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (f()) return true;
+    await sleep(50);
+  }
+  return f();
+}
+
+const fail = (a: Pick<Attack, "id" | "title" | "expected">, detail: string, ran = false): AttackOutcome => ({
+  id: a.id,
+  category: 10,
+  title: a.title,
+  expected: a.expected,
+  observed: null,
+  ran,
+  blocked: false,
+  pass: false,
+  detail,
+});
+
+export async function gateFaultCases(stateDir: string, ctx: AttackContext, control: Attack, run: RunOne): Promise<AttackOutcome[]> {
+  const killed = { ...control, id: "10.gate-killed", category: 10, title: "gate killed: the bottle is cut off while it is down", expected: "fail-closed" as const };
+  const restarted = { ...control, id: "10.gate-restarted", category: 10, title: "gate restarted by its supervisor: requests work again" };
+  const supPid = readPid(paths.supervisorPid(stateDir));
+  const gatePid = readPid(paths.gatePid(stateDir));
+  if (supPid === null || !ownedBy(supPid, stateDir)) return [fail(killed, "did not run: no supervisor of this bottle found"), fail(restarted, "did not run: see 10.gate-killed")];
+  if (gatePid === null || !ownedBy(gatePid, stateDir)) return [fail(killed, "did not run: no gate of this bottle found"), fail(restarted, "did not run: see 10.gate-killed")];
+  const logMark = supervisorLog(stateDir).length;
+
+  let closed: AttackOutcome;
+  process.kill(supPid, "SIGSTOP");
+  try {
+    process.kill(gatePid, "SIGKILL");
+    if (!(await until(() => !isAlive(gatePid), 5000))) {
+      closed = fail(killed, "did not run: the gate survived SIGKILL");
+    } else {
+      closed = await run(killed, false, (ev) => {
+        // Judged while the supervisor is still held: nothing could have
+        // restarted the gate between the request and this check.
+        const same = readPid(paths.gatePid(stateDir)) === gatePid && !isAlive(gatePid) && stopped(supPid);
+        if (!same) return { blocked: false, layer: null, detail: "the gate came back during the request: nothing proven" };
+        if (ev.arrivals.length > 0) return { blocked: false, layer: null, detail: "the upstream received the request with the gate down" };
+        const st = curlStatus(ev.exec.stdout);
+        if (!st) return { blocked: false, layer: null, detail: "no result line from curl" };
+        if (st.rc === 0 || st.http !== 0) return { blocked: false, layer: null, detail: `something answered with the gate down: HTTP ${st.http}` };
+        return { blocked: true, layer: "fail-closed", detail: `request failed (curl exit ${st.rc}: ${firstLine(ev.exec.stdout.split("\n").slice(2).join("\n")) || "no reply"}); nothing arrived; gate.pid unchanged` };
+      });
+    }
+  } finally {
+    process.kill(supPid, "SIGCONT");
+  }
+
+  // The door comes back: a new live gate in gate.pid, the supervisor says
+  // so, and the same control request gets through (retried: the new gate
+  // needs a moment to listen).
+  const back = await until(() => {
+    const now = readPid(paths.gatePid(stateDir));
+    return now !== null && now !== gatePid && ownedBy(now, stateDir) && /gate restarted/.test(supervisorLog(stateDir).slice(logMark));
+  }, 30_000);
+  if (!back) return [closed, fail(restarted, "the supervisor did not restart the gate within 30 s", true)];
+  let again = await run(restarted, true);
+  for (let i = 0; !again.pass && i < 10; i++) {
+    await sleep(500);
+    again = await run(restarted, true);
+  }
+  return [closed, again];
+}
+
+function supervisorLog(stateDir: string): string {
+  try {
+    return readFileSync(paths.supervisorLog(stateDir), "utf8");
+  } catch {
+    return "";
+  }
+}
