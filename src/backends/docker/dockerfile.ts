@@ -12,6 +12,8 @@ export const REQUIRED_TOOLS: readonly (readonly [command: string, pkg: string])[
   ["curl", "curl"],
   ["socat", "socat"],
   ["dig", "dnsutils"],
+  // `ip -o addr`: the escape suite's proof that the bottle has only lo.
+  ["ip", "iproute2"],
   ["update-ca-certificates", "ca-certificates"],
   ["tar", "tar"],
   ["node", "nodejs"],

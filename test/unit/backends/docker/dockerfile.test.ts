@@ -14,7 +14,7 @@ describe("renderDockerfile", () => {
   test("installs only missing tools: each is checked by command first", () => {
     for (const [cmd, pkg] of REQUIRED_TOOLS) expect(without).toContain(`command -v ${cmd} >/dev/null 2>&1 || pkgs="$pkgs ${pkg}"`);
     expect(without).toMatch(/if \[ -n "\$pkgs" \]; then[^]*apt-get install -y --no-install-recommends \$pkgs/);
-    for (const pkg of ["git", "curl", "socat", "dnsutils", "ca-certificates", "nodejs"]) expect(REQUIRED_TOOLS.map((t) => t[1])).toContain(pkg);
+    for (const pkg of ["git", "curl", "socat", "dnsutils", "iproute2", "ca-certificates", "nodejs"]) expect(REQUIRED_TOOLS.map((t) => t[1])).toContain(pkg);
   });
 
   test("creates the node user with home /home/node only when missing", () => {
