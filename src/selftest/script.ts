@@ -13,8 +13,9 @@ export const MISSING_PREFIX = "CB-MISSING:";
 export const ranMarker = (nonce: string) => `CB-RAN-${nonce}`;
 
 // Shell functions the bodies use. Defining them needs no tool; calling them
-// does, and each attack lists what it calls in `tools`.
-const PRELUDE = `
+// does, and each attack lists what it calls in `tools`. raw() talks to the
+// sandbox's proxy port on 127.0.0.1 (the proxy in AttackContext).
+const prelude = (proxyPort: string) => `
 probe() {
   rm -f /tmp/cb.body /tmp/cb.err
   code=$(curl -sS -m 10 -o /tmp/cb.body -w '%{http_code}' "$@" 2>/tmp/cb.err); rc=$?
@@ -24,7 +25,7 @@ raw() {
   cat > /tmp/cb-raw.js <<'CB_RAW_EOF'
 ${RAW_CLIENT_JS}
 CB_RAW_EOF
-  node /tmp/cb-raw.js 3128 "$@"
+  node /tmp/cb-raw.js ${proxyPort} "$@"
 }
 ifaces() { echo "--- ip -o addr"; ip -o addr 2>&1; echo "--- end ip"; }
 `;
@@ -34,7 +35,7 @@ export function wrapScript(a: Pick<Attack, "tools" | "body">, ctx: AttackContext
   return `cb_missing=""
 for t in ${tools}; do command -v "$t" >/dev/null 2>&1 || cb_missing="$cb_missing $t"; done
 if [ -n "$cb_missing" ]; then echo "${MISSING_PREFIX}$cb_missing"; exit 3; fi
-${PRELUDE}
+${prelude(new URL(ctx.proxy).port || "80")}
 ${a.body(ctx)}
 echo "${ranMarker(ctx.nonce)}"
 exit 0
