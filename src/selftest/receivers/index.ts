@@ -59,8 +59,9 @@ export async function startReceivers(opts: {
   dir: string; // a private directory for the unix socket
   dnsAnswers?: DnsAnswers;
   addresses?: HostAddress[];
+  windowCap?: number; // bytes one attack's window may hold (record.ts)
 }): Promise<Receivers> {
-  const log = arrivalLog();
+  const log = arrivalLog(opts.windowCap);
   const stops: (() => void)[] = [];
   const stopAll = () => {
     for (const s of stops.splice(0)) {
