@@ -29,6 +29,17 @@ export interface ProvisionInput {
   progress: (s: string) => void;
 }
 
+// The placeholder the bottle holds for ANTHROPIC_API_KEY (policy.json has
+// placeholders, never real values), so Claude Code's config can approve it.
+function apiKeyPlaceholder(stateDir: string): string | null {
+  try {
+    const p = JSON.parse(readFileSync(paths.policy(stateDir), "utf8")) as { placeholders?: Record<string, string> };
+    return p.placeholders?.ANTHROPIC_API_KEY ?? null;
+  } catch {
+    return null;
+  }
+}
+
 export async function provisionBottle(bottle: Bottle, input: ProvisionInput): Promise<void> {
   const { spec } = input;
   const caFile = join(paths.caDir(input.stateDir), "ca.crt");
@@ -43,7 +54,7 @@ export async function provisionBottle(bottle: Bottle, input: ProvisionInput): Pr
   rmSync(staging, { recursive: true, force: true });
   mkdirSync(staging, { mode: 0o700 });
   try {
-    const names = stageHome(staging, spec, skillDirs);
+    const names = stageHome(staging, spec, skillDirs, { apiKeyPlaceholder: apiKeyPlaceholder(input.stateDir) });
     input.progress("provisioning the bottle");
     const [home] = await Promise.all([
       homeStep(bottle, staging, names, marker),

@@ -3,7 +3,6 @@ import type { GitUpstream } from "../manifest/schema.ts";
 // Pure renderers for the files provisioning writes into the bottle's home.
 
 export const GIT_GATE_HOST = "git.bottle.internal";
-export const SUPERVISE_MCP_URL = "http://supervise.bottle.internal/mcp";
 
 export function gateGitUrl(name: string): string {
   return `http://${GIT_GATE_HOST}/${name}.git`;
@@ -28,30 +27,4 @@ export function renderGitconfig(upstreams: Pick<GitUpstream, "name" | "url">[], 
   // without this git refuses to work in it ("dubious ownership").
   if (workspace) out.push("[safe]", `\tdirectory = ${gitValue(workspace)}`);
   return out.join("\n") + "\n";
-}
-
-// ~/.claude/settings.json: env the agent's own subprocesses keep even if a
-// shell drops ours.
-export function renderClaudeSettings(): string {
-  return (
-    JSON.stringify(
-      {
-        env: {
-          CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
-          DISABLE_AUTOUPDATER: "1",
-        },
-      },
-      null,
-      2,
-    ) + "\n"
-  );
-}
-
-// ~/.claude.json: user-scope MCP servers live here (not in settings.json).
-// With `supervise: true` the gate's supervise vhost is registered as an
-// HTTP MCP server; the request goes through the relay like everything else.
-export function renderClaudeJson(supervise: boolean): string {
-  const doc: Record<string, unknown> = {};
-  if (supervise) doc.mcpServers = { supervise: { type: "http", url: SUPERVISE_MCP_URL } };
-  return JSON.stringify(doc, null, 2) + "\n";
 }

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { gateGitUrl, renderClaudeJson, renderClaudeSettings, renderGitconfig } from "../../../src/provision/render.ts";
+import { gateGitUrl, renderGitconfig } from "../../../src/provision/render.ts";
 
 describe("renderGitconfig", () => {
   test("rewrites every upstream to the gate's git vhost", () => {
@@ -40,15 +40,5 @@ describe("renderGitconfig", () => {
     const p = Bun.spawnSync(["git", "config", "--file", file, "--get", "url.http://git.bottle.internal/web.git.insteadof"]);
     expect(p.stdout.toString().trim()).toBe("git@github.com:acme/web.git");
     (await import("node:fs")).rmSync(dir, { recursive: true, force: true });
-  });
-});
-
-describe("Claude settings", () => {
-  test("settings.json keeps nonessential traffic off", () => {
-    expect(JSON.parse(renderClaudeSettings()).env.CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC).toBe("1");
-  });
-  test("supervise registers the gate's MCP server over http; otherwise none", () => {
-    expect(JSON.parse(renderClaudeJson(true))).toEqual({ mcpServers: { supervise: { type: "http", url: "http://supervise.bottle.internal/mcp" } } });
-    expect(JSON.parse(renderClaudeJson(false))).toEqual({});
   });
 });
