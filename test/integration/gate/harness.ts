@@ -40,7 +40,7 @@ export interface Upstreams {
   close(): void;
 }
 
-export async function multiSanCert(names: string[], caName = "upstream-test") {
+export async function multiSanCert(names: string[], caName = "upstream-test", ips: string[] = ["127.0.0.1"]) {
   const ca = await createCa(caName);
   const alg = { name: "ECDSA", namedCurve: "P-256" } as const;
   const keys = (await crypto.subtle.generateKey(alg, true, ["sign", "verify"])) as CryptoKeyPair;
@@ -57,7 +57,7 @@ export async function multiSanCert(names: string[], caName = "upstream-test") {
     extensions: [
       new x509.SubjectAlternativeNameExtension([
         ...names.map((n) => ({ type: "dns" as const, value: n })),
-        { type: "ip" as const, value: "127.0.0.1" },
+        ...ips.map((ip) => ({ type: "ip" as const, value: ip })),
       ]),
     ],
   });
