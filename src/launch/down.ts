@@ -25,14 +25,14 @@ export async function down(
   home: string,
   slug: string,
   getBackend: (n: BackendName) => Promise<Backend>,
-  candidates: BackendName[],
+  candidates: () => Promise<BackendName[]>,
 ): Promise<DownResult> {
   const stateDir = paths.stateDir(home, slug);
   const hadState = existsSync(stateDir);
   const meta = hadState ? readMetadata(stateDir) : null;
   const preserved = hadState && isPreserved(stateDir);
   // Without metadata we don't know the backend: ask each one that works.
-  const names = meta ? [meta.backend] : candidates;
+  const names = meta ? [meta.backend] : await candidates();
   let found = hadState;
   for (const n of names) {
     let backend: Backend;
@@ -64,7 +64,9 @@ export async function downCommand(
     err("claude-bottle: no bottles");
     return 0;
   }
-  const candidates = (await backends.usable()).map((b) => b.name);
+  // Probed only for a slug without metadata (which backend holds it?).
+  let probed: Promise<BackendName[]> | null = null;
+  const candidates = () => (probed ??= backends.usable().then((u) => u.map((b) => b.name)));
   for (const slug of slugs) {
     const r = await down(home, slug, (n) => backends.get(n), candidates);
     if (!r.found) err(`claude-bottle: ${slug}: nothing to stop (already gone)`);

@@ -20,20 +20,12 @@ export function itemBelongsTo(item: CleanupItem, slug: string): boolean {
   return item.id === name || item.id === slug || re.test(item.detail) || re.test(item.id);
 }
 
+// One engine call: the backend's remove is idempotent and takes the bottle
+// by its name, whatever state it is in (created, running, stopped), so
+// there is nothing to look up first, and no graceful stop to wait for: the
+// bottle and everything in it go away either way.
 export async function removeBottle(backend: Backend, slug: string): Promise<void> {
-  const b = await backend.attach(slug);
-  if (b) {
-    try {
-      await b.stop();
-    } catch {
-      // stopping a half-created bottle can fail; remove still applies
-    }
-    await b.remove();
-  }
-  // Anything left of this slug (created but never started, a crash between
-  // create and start) is found by label.
-  const rest = (await backend.cleanupPlan()).filter((i) => (i.kind === "container" || i.kind === "machine") && itemBelongsTo(i, slug));
-  if (rest.length > 0) await backend.cleanup(rest);
+  await backend.handle(slug).remove();
 }
 
 export async function stopSupervisor(stateDir: string): Promise<void> {
@@ -45,9 +37,11 @@ export async function stopSupervisor(stateDir: string): Promise<void> {
 // Everything but the state dir, in reverse order of creation: the
 // supervisor first (or it would restart the gate), then the bottle, then the
 // gate and its socket.
+// The bottle and the gate then go together: a bottle whose gate is gone
+// has no way out at all (the relay's connections are refused).
 export async function teardownResources(stateDir: string, slug: string, backend: Backend | null): Promise<void> {
   markStopping(stateDir);
   await stopSupervisor(stateDir);
-  if (backend) await removeBottle(backend, slug);
-  await stopGate(stateDir);
+  const [bottle, gate] = await Promise.allSettled([backend ? removeBottle(backend, slug) : Promise.resolve(), stopGate(stateDir)]);
+  for (const r of [bottle, gate]) if (r.status === "rejected") throw r.reason;
 }

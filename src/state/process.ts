@@ -98,10 +98,12 @@ export async function terminate(pid: number, marker: string, graceMs = 3000): Pr
   } catch {
     return false;
   }
+  // Polled often: our processes exit within milliseconds of SIGTERM, and
+  // `down` waits for them.
   const deadline = Date.now() + graceMs;
   while (Date.now() < deadline) {
     if (!isAlive(pid)) return true;
-    await sleep(50);
+    await sleep(10);
   }
   try {
     process.kill(pid, "SIGKILL");

@@ -40,7 +40,7 @@ test("exit 0: everything is torn down and the state dir deleted", async () => {
   expect(code).toBe(0);
   expect(existsSync(paths.stateDir(h.home, "tester-aaaaa"))).toBe(false);
   expect(h.fake.live.size).toBe(0);
-  expect(h.fake.events).toEqual(["launch tester-aaaaa", "provision tester-aaaaa", "stop tester-aaaaa", "remove tester-aaaaa"]);
+  expect(h.fake.events).toEqual(["launch tester-aaaaa", "provision tester-aaaaa", "remove tester-aaaaa"]);
 });
 
 test("a home so deep that the gate socket cannot bind is refused before anything is created", async () => {
@@ -217,7 +217,7 @@ test("a failing provisioning removes the started bottle, the gate and the state 
   });
   const spec = testSpec();
   await expect(launch({ spec, plan: testPlan("tester-prvsn", spec), detached: true, cwd: "/w" }, h.deps)).rejects.toThrow("fake provisioning failed");
-  expect(h.fake.events).toEqual(["launch tester-prvsn", "provision tester-prvsn", "stop tester-prvsn", "remove tester-prvsn"]);
+  expect(h.fake.events).toEqual(["launch tester-prvsn", "provision tester-prvsn", "remove tester-prvsn"]);
   expect(gatePid).not.toBeNull();
   expect(isAlive(gatePid!)).toBe(false);
   expect(h.fake.live.size).toBe(0);
@@ -252,7 +252,7 @@ test("a gate that cannot start: the bottle started meanwhile is removed too, and
   h.deps.gateCommand = (dir) => ["env", "FAKE_GATE_DIE=1", process.execPath, FAKE_GATE, "gate", "--state", dir];
   const spec = testSpec();
   await expect(launch({ spec, plan: testPlan("tester-gdied", spec), detached: true, cwd: "/w" }, h.deps)).rejects.toThrow(/the gate did not start/);
-  expect(h.fake.events).toEqual(["launch tester-gdied", "provision tester-gdied", "stop tester-gdied", "remove tester-gdied"]);
+  expect(h.fake.events).toEqual(["launch tester-gdied", "provision tester-gdied", "remove tester-gdied"]);
   expect(h.fake.live.size).toBe(0);
   expect(listStateDirs(h.home)).toEqual([]);
 });
