@@ -87,8 +87,32 @@ function run(argv: string[], env: Record<string, string | undefined>): RunResult
   }
 }
 
+// The same, without blocking: `up` starts it before it loads the manifests.
+async function runAsync(argv: string[], env: Record<string, string | undefined>): Promise<RunResult> {
+  const exe = Bun.which(argv[0]!, { PATH: env.PATH ?? "" });
+  if (!exe) return { ok: false, missing: true, stdout: "" };
+  try {
+    const p = Bun.spawn([exe, ...argv.slice(1)], { stdin: "ignore", stdout: "pipe", stderr: "ignore", env: env as Record<string, string>, timeout: 8000 });
+    const [stdout, code] = await Promise.all([new Response(p.stdout).text(), p.exited]);
+    return { ok: code === 0, missing: false, stdout };
+  } catch {
+    return { ok: false, missing: true, stdout: "" };
+  }
+}
+
+const DOCKER_PROBE = ["docker", "info", "--format", "{{.ServerVersion}}"];
+
 export function probeDocker(env: Record<string, string | undefined> = process.env): BackendProbe {
-  const r = run(["docker", "info", "--format", "{{.ServerVersion}}"], env);
+  return dockerVerdict(run(DOCKER_PROBE, env));
+}
+
+// For a backend named up front (--backend, CLAUDE_BOTTLE_BACKEND): the probe
+// runs while `up` loads the manifests. Only docker's asks a daemon.
+export async function probeBackendAsync(name: BackendName, env: Record<string, string | undefined> = process.env): Promise<BackendProbe> {
+  return name === "docker" ? dockerVerdict(await runAsync(DOCKER_PROBE, env)) : probeBackend(name, env);
+}
+
+function dockerVerdict(r: RunResult): BackendProbe {
   if (r.missing) {
     return { usable: false, problems: [{ what: "docker is not installed", fix: "install Docker Engine (Linux) or Docker Desktop, then start it" }] };
   }

@@ -71,6 +71,11 @@ export interface Backend {
   preflight(): Promise<PreflightResult>;
   // Pure: what launch would do (args, rendered files), for the plan summary.
   describe(spec: Spec, plan: PlanJson): Record<string, unknown>;
+  // Starts what a launch of this spec needs and can be had before anything
+  // of the bottle exists (docker: the agent image checked, or built), so the
+  // launcher runs it beside its own first steps; launch() waits for it.
+  // Makes nothing that needs an undo (an image is a cache).
+  prepare(spec: Spec, ctx: PrepareContext): Promise<void>;
   launch(spec: Spec, plan: PlanJson, ctx: LaunchContext): Promise<Bottle>;
   attach(slug: string): Promise<Bottle | null>;
   // The bottle of a slug without asking the engine (exec and attach pay for
@@ -80,6 +85,8 @@ export interface Backend {
   cleanupPlan(): Promise<CleanupItem[]>;
   cleanup(items: CleanupItem[]): Promise<void>;
 }
+
+export type PrepareContext = Pick<LaunchContext, "verbose" | "progress" | "imageBuild">;
 
 export interface LaunchContext {
   stateDir: string;

@@ -14,14 +14,18 @@ export default defineCommand({
     verbose: { type: "boolean", description: "Show the full image build log as it runs" },
   },
   async run({ args }) {
-    const { UserError } = await import("../errors.ts");
-    const { preparePlan } = await import("../plan/prepare.ts");
-    const { renderPlanText } = await import("../plan/text.ts");
+    // A backend named up front is probed (docker: a daemon round trip)
+    // while the modules below load, not after them.
+    const named = args.backend ? String(args.backend) : process.env.CLAUDE_BOTTLE_BACKEND;
+    const early = named ? probeNamed(named) : Promise.resolve(null);
+    const [{ UserError }, { preparePlan }, { renderPlanText }] = await Promise.all([import("../errors.ts"), import("../plan/prepare.ts"), import("../plan/text.ts")]);
     const dryRun = Boolean(args["dry-run"]);
     const format = String(args.format ?? "text");
     if (format !== "text" && format !== "json") throw new UserError(`--format must be text or json`, 2);
     if (format === "json" && !dryRun) throw new UserError(`--format json needs --dry-run`, 2);
 
+    const probed = await early;
+    const { probeBackend } = await import("../backends/select.ts");
     const { spec, plan, warnings } = preparePlan({
       agent: String(args.agent ?? "default"),
       dryRun,
@@ -29,6 +33,7 @@ export default defineCommand({
       mount: Boolean(args.mount),
       cwd: process.cwd(),
       env: process.env,
+      probe: probed ? (n) => (n === probed.name ? probed.probe : probeBackend(n, process.env)) : undefined,
     });
     for (const w of warnings) process.stderr.write(`claude-bottle: warning: ${w}\n`);
     // A launch shows the plan on stderr, next to the y/N question: stdout
@@ -41,3 +46,13 @@ export default defineCommand({
     process.exitCode = await runUp({ spec, plan, yes: Boolean(args.yes), detached: Boolean(args.detach), cwd: process.cwd(), verbose: Boolean(args.verbose) });
   },
 });
+
+async function probeNamed(named: string) {
+  const s = await import("../backends/select.ts");
+  try {
+    const name = s.parseBackendName(named, "backend");
+    return { name, probe: await s.probeBackendAsync(name, process.env) };
+  } catch {
+    return null; // a bad name: preparePlan says so, in its words
+  }
+}

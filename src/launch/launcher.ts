@@ -86,6 +86,21 @@ export async function launch(req: LaunchRequest, deps: LaunchDeps): Promise<numb
   await deps.beforeStep?.("env");
   const resolved = await deps.resolveEnv(spec);
 
+  // What the backend can get ready before the bottle exists (the agent
+  // image) runs beside the steps below; the bottle step waits for it (a
+  // failure to prepare is that step's failure). It
+  // makes nothing to undo, but it is waited for before we return, so no
+  // image build outlives the launch.
+  const prepareCtx = {
+    verbose: req.verbose ?? false,
+    progress: (s: string) => deps.err(`claude-bottle: ${s}`),
+    imageBuild: () => {
+      for (const l of takeFirstRunLines(deps.home, [imageTopic(backend)])) deps.err(l);
+    },
+  };
+  const prepared = backend.prepare(spec, prepareCtx);
+  prepared.catch(() => {}); // the launch reports it (the bottle step awaits it)
+
   const intr = new Interrupts(deps.signals);
   const checkpoint = () => {
     if (intr.received) throw new Aborted(intr.received);
@@ -208,16 +223,13 @@ export async function launch(req: LaunchRequest, deps: LaunchDeps): Promise<numb
         gateSocket: paths.gateSocket(stateDir),
         env: inputs.agentEnv,
         secretEnvNames: Object.keys(inputs.secretEnv).sort(),
-        verbose: req.verbose ?? false,
-        progress: (s) => deps.err(`claude-bottle: ${s}`),
-        imageBuild: () => {
-          for (const l of takeFirstRunLines(deps.home, [imageTopic(backend)])) deps.err(l);
-        },
+        ...prepareCtx,
       };
       // Secret values reach the backend's child (docker/smolvm) by name from
       // our environment, never on its argv; put back what was there after.
       // (The gate and its supervisor start with an allowlisted environment,
       // so starting them meanwhile passes them nothing of this.)
+      await prepared;
       const saved = withEnv(inputs.secretEnv);
       try {
         return await backend.launch(spec, plan, ctx);
@@ -272,6 +284,7 @@ export async function launch(req: LaunchRequest, deps: LaunchDeps): Promise<numb
     await stack.unwind();
     return code;
   } catch (e) {
+    await prepared.catch(() => {});
     const failures = await stack.unwind();
     for (const f of failures) deps.err(`claude-bottle: cleanup of ${f.name} failed: ${(f.error as Error)?.message ?? f.error}`);
     if (e instanceof Aborted) return SIGNAL_EXIT[e.signal];

@@ -6,7 +6,7 @@ import type { Spec } from "../../manifest/spec.ts";
 import { GUEST_WORKSPACE } from "../guest.ts";
 import { bottleHome, paths } from "../../state/paths.ts";
 import { probeDocker } from "../select.ts";
-import type { Backend, BottleInfo, CleanupItem, LaunchContext } from "../types.ts";
+import type { Backend, BottleInfo, CleanupItem, LaunchContext, PrepareContext } from "../types.ts";
 import { assertNoSecretValues, runArgv, type RunInput, type WorkspaceMounts } from "./args.ts";
 import { DockerBottle, removeContainer } from "./bottle.ts";
 import { docker, dockerMessage, isNameConflict, isNoSuchContainer, type Docker } from "./cli.ts";
@@ -104,8 +104,38 @@ export function createDockerBackend(opts: DockerOptions = {}): Backend {
     return state ?? "unknown";
   }
 
+  // The agent image (and its CA bundle) for a spec, started by prepare()
+  // and taken by the launch that follows; a launch without a prepare
+  // starts it itself.
+  const prepared = new Map<string, Promise<{ image: AgentImage; bundle: string }>>();
+  const keyOf = (spec: Spec) => spec.image ?? "";
+  function startPrepare(spec: Spec, ctx: PrepareContext): Promise<{ image: AgentImage; bundle: string }> {
+    const p = (async () => {
+      const steps = createSteps({ tty: opts.tty ?? Boolean(process.stderr.isTTY), line: ctx.progress });
+      let image: AgentImage;
+      try {
+        image = await ensureAgentImage({ docker: d, home: home(), specImage: spec.image, hostEnv: hostEnv(), steps, verbose: ctx.verbose, err, onBuild: ctx.imageBuild });
+      } finally {
+        steps.done();
+      }
+      return { image, bundle: await imageBundle(d, home(), image) };
+    })();
+    prepared.set(keyOf(spec), p);
+    p.catch(() => {}); // awaited by the launch; never an unhandled rejection
+    return p;
+  }
+  function takePrepared(spec: Spec, ctx: PrepareContext) {
+    const p = prepared.get(keyOf(spec)) ?? startPrepare(spec, ctx);
+    prepared.delete(keyOf(spec));
+    return p;
+  }
+
   return {
     name: "docker",
+
+    async prepare(spec: Spec, ctx: PrepareContext) {
+      await startPrepare(spec, ctx);
+    },
     about: {
       label: "docker",
       sealLine: "the bottle is a container started with --network none, all capabilities dropped and no-new-privileges.",
@@ -169,19 +199,13 @@ export function createDockerBackend(opts: DockerOptions = {}): Backend {
         secrets[n] = v;
       }
 
-      const steps = createSteps({ tty: opts.tty ?? Boolean(process.stderr.isTTY), line: ctx.progress });
-      let image: AgentImage;
-      try {
-        image = await ensureAgentImage({ docker: d, home: home(), specImage: spec.image, hostEnv: env, steps, verbose: ctx.verbose, err, onBuild: ctx.imageBuild });
-      } finally {
-        steps.done();
-      }
+      const { image, bundle } = await takePrepared(spec, ctx);
 
       // The bottle's trust store: the image's bundle (cached per image) plus
       // the bottle's CA, mounted at start (trust.ts).
       const caFile = join(paths.caDir(ctx.stateDir), "ca.crt");
       if (!existsSync(caFile)) throw new UserError(`the bottle's CA certificate ${caFile} is missing; run 'claude-bottle down' and start again`);
-      writeTrust(ctx.stateDir, await imageBundle(d, home(), image), readFileSync(caFile, "utf8"));
+      writeTrust(ctx.stateDir, bundle, readFileSync(caFile, "utf8"));
 
       const argv = runArgv(bottleRunInput({ spec, slug: plan.slug, stateDir: ctx.stateDir, image: image.tag, env: { plain: ctx.env, secretNames: ctx.secretEnvNames } }));
       assertNoSecretValues(argv, secrets);

@@ -84,6 +84,10 @@ export function createSmolmachinesBackend(opts: SmolmachinesOptions = {}): Backe
       };
     },
 
+    // Its image archive comes from the docker backend's build or a file;
+    // made inside launch, where the machine's state dir is known.
+    async prepare() {},
+
     async launch(spec: Spec, plan: PlanJson, ctx: LaunchContext) {
       const name = machineName(plan.slug);
       const dir = join(ctx.stateDir, "smolvm");

@@ -247,6 +247,39 @@ test("the bottle starts while the gate is still starting; up waits for both", as
   expect(h.fake.events).toEqual(["launch tester-prlll", "provision tester-prlll"]);
 });
 
+test("the backend prepares (the agent image) before the state dir exists, beside the first steps; the bottle waits for it", async () => {
+  let stateAtPrepare: boolean | null = null;
+  let prepareDone = 0;
+  let launchedAt = 0;
+  const h = setup({
+    onPrepare: async () => {
+      stateAtPrepare = existsSync(paths.stateDir(h.home, "tester-prepa"));
+      await Bun.sleep(300);
+      prepareDone = Date.now();
+    },
+    onLaunch: () => {
+      launchedAt = Date.now();
+    },
+  });
+  const spec = testSpec();
+  expect(await launch({ spec, plan: testPlan("tester-prepa", spec), detached: false, cwd: "/w" }, h.deps)).toBe(0);
+  expect(h.fake.prepared).toEqual(["tester"]);
+  expect(stateAtPrepare as boolean | null).toBe(false);
+  expect(launchedAt).toBeGreaterThanOrEqual(prepareDone);
+});
+
+test("a failing prepare fails the launch and leaves nothing", async () => {
+  const h = setup({
+    onPrepare: async () => {
+      throw new Error("fake prepare: no base image");
+    },
+  });
+  const spec = testSpec();
+  await expect(launch({ spec, plan: testPlan("tester-prepb", spec), detached: true, cwd: "/w" }, h.deps)).rejects.toThrow("fake prepare: no base image");
+  expect(h.fake.events).toEqual([]);
+  expect(listStateDirs(h.home)).toEqual([]);
+});
+
 test("a gate that cannot start: the bottle started meanwhile is removed too, and nothing is left", async () => {
   const h = setup({ agentArgv: ["sh", "-c", "exit 0"] });
   h.deps.gateCommand = (dir) => ["env", "FAKE_GATE_DIE=1", process.execPath, FAKE_GATE, "gate", "--state", dir];
