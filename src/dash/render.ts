@@ -76,7 +76,7 @@ export function renderFrame(snap: Snapshot, ui: UiState, cols: number, rows: num
   if (snap.blocked.length === 0) push("  (none)", "dim");
   for (const x of snap.blocked.slice(0, room)) {
     const hp = x.port && x.port !== 443 && x.port !== 80 ? `${x.host}:${x.port}` : x.host;
-    push(`  ${x.time.slice(11, 19)} ${padEnd(x.slug, 20)} ${padEnd(x.method, 7)} ${cleanLine(hp)}${x.path ? cleanLine(x.path) : ""}  (${x.layer}: ${cleanLine(x.reason)})`);
+    push(`  ${cleanLine(x.time.slice(11, 19))} ${padEnd(x.slug, 20)} ${padEnd(cleanLine(x.method), 7)} ${cleanLine(hp)}${x.path ? cleanLine(x.path) : ""}  (${cleanLine(x.layer)}: ${cleanLine(x.reason)})`);
   }
 
   if (!fill) return out.map((l) => fit(l.text, width).trimEnd());

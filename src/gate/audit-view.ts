@@ -1,17 +1,22 @@
 import { closeSync, openSync, readSync, statSync, watch } from "node:fs";
 import { paint } from "../ui/style.ts";
 import { padEnd } from "../ui/table.ts";
+import { escapeControls } from "./audit.ts";
 import type { AuditRecord } from "./types.ts";
 
 // `claude-bottle logs`: audit.jsonl as a table, or as the raw JSON lines.
 
 // `color`: whether the terminal takes colour (ui/style.ts colorsFor).
+// Every field is shown through escapeControls: the file is written ASCII by
+// the gate, but the view does not trust that (an older gate, another
+// writer, a damaged file), so what reaches the terminal is escaped here.
 export function formatRow(r: AuditRecord, color = false): string {
-  const time = r.time.replace("T", " ").replace(/\.\d+Z$/, "Z");
-  const hostPort = r.port && r.port !== 443 && r.port !== 80 ? `${r.host}:${r.port}` : r.host;
+  const t = (v: unknown): string => escapeControls(String(v ?? ""));
+  const time = t(r.time).replace("T", " ").replace(/\.\d+Z$/, "Z");
+  const hostPort = r.port && r.port !== 443 && r.port !== 80 ? `${t(r.host)}:${t(r.port)}` : t(r.host);
   const decision = r.decision === "allow" ? "allow" : paint(color, ["red", "bold"], "DENY") + " ";
-  const status = r.status === null ? "   " : String(r.status);
-  return [time, decision, status, padEnd(r.method, 7), hostPort, r.path ?? "", r.reason ? `(${r.layer}: ${r.reason})` : ""]
+  const status = r.status === null ? "   " : t(r.status);
+  return [time, decision, status, padEnd(t(r.method), 7), hostPort, t(r.path), r.reason ? `(${t(r.layer)}: ${t(r.reason)})` : ""]
     .join("  ")
     .trimEnd();
 }
@@ -20,7 +25,8 @@ export const HEADER = "time                  decision status method   host  path
 
 export function formatLine(line: string, json: boolean, color = false): string | null {
   if (line.trim() === "") return null;
-  if (json) return line;
+  // Raw lines: escaped the same way (\uXXXX is valid inside JSON strings).
+  if (json) return escapeControls(line);
   try {
     return formatRow(JSON.parse(line) as AuditRecord, color);
   } catch {

@@ -6,9 +6,10 @@ import type { GateContext } from "./context.ts";
 import type { RequestHead } from "./http/head.ts";
 import { sendBlocked } from "./http/respond.ts";
 import { SocketReader, writeAll } from "./io.ts";
-import { decide } from "./policy/decide.ts";
+import { decide, policyPart } from "./policy/decide.ts";
 import { normalizeHost, splitHostPort } from "./policy/normalize.ts";
 import type { Tunnel } from "./target.ts";
+import { auditName, redactHost } from "./redact.ts";
 import { parseClientHelloSni } from "./tls/sni.ts";
 import type { AuditRecord } from "./types.ts";
 import { dial, resolveUpstream } from "./upstream.ts";
@@ -34,28 +35,48 @@ export async function handleConnect(
   head: RequestHead,
   serve: ServeTunnel,
 ): Promise<void> {
+  const dlp = ctx.gen.dlp;
   const hp = splitHostPort(head.target, null);
-  const fail = async (status: number, reason: string, layer: AuditRecord["layer"], host = head.target.slice(0, 255), port = 0) => {
+  const fail = async (status: number, reason: string, layer: AuditRecord["layer"], host: string, port = 0) => {
     ctx.record({ method: "CONNECT", host, port, decision: "deny", reason, layer, status });
     await sendBlocked(raw, status, status === 403 ? reason : `gate: ${reason}`, true);
   };
-  if (!hp) return fail(400, "CONNECT target must be host:port", "gate");
+  // Text the bottle sent that is not even a host name is still shown only
+  // when it scans clean.
+  const shown = (s: string) => auditName(dlp, s.slice(0, 255)).shown;
+  if (!hp) return fail(400, "CONNECT target must be host:port", "gate", shown(head.target));
   const n = normalizeHost(hp.host);
-  if (!n.ok) return fail(403, `invalid host: ${n.reason}`, "policy", hp.host.slice(0, 255), hp.port);
+  if (!n.ok) return fail(403, `invalid host: ${n.reason}`, "policy", shown(hp.host), hp.port);
   const tunnel: Tunnel = { host: n.host, isIp: n.isIp, port: hp.port };
 
-  if (isInternalHost(n.host)) {
+  // The authority is data the bottle chose, on every route kind: scanned
+  // before anything resolves it (a passthrough route resolves it at once),
+  // refused and audited (redacted) at once, before the client can hang up.
+  const internal = isInternalHost(n.host);
+  const d = internal ? null : decide({ host: n.host, port: hp.port, method: "CONNECT", path: null, scheme: "https" }, ctx.gen.policy);
+  const hf = dlp.scanHost(n.host, d?.allow ? policyPart(d.route) : null);
+  if (hf) return fail(403, `dlp: ${hf.rule} in host`, "dlp", redactHost(dlp, n.host), hp.port);
+
+  if (internal) {
     const vhost = ctx.gen.vhosts.get(n.host);
     if (!vhost) return fail(403, "unknown internal host", "policy", n.host, hp.port);
     ctx.record({ method: "CONNECT", host: n.host, port: hp.port, decision: "allow", layer: vhost.layer, status: 200 });
     return terminate(ctx, raw, reader, tunnel, serve);
   }
-  const d = decide({ host: n.host, port: hp.port, method: "CONNECT", path: null, scheme: "https" }, ctx.gen.policy);
-  if (!d.allow) return fail(403, d.reason, "policy", n.host, hp.port);
-  const route = d.route;
+  if (!d!.allow) return fail(403, d!.reason, "policy", n.host, hp.port);
+  const route = d!.route;
   if (route.tls === "passthrough") return passthrough(ctx, raw, reader, tunnel, route);
   ctx.record({ method: "CONNECT", host: n.host, port: hp.port, decision: "allow", layer: "policy", status: 200 });
   return terminate(ctx, raw, reader, tunnel, serve);
+}
+
+// The reason for refusing a ClientHello whose SNI names another host than
+// the CONNECT did; the SNI is the bottle's text, shown only when it scans
+// clean.
+function sniMismatch(ctx: GateContext, sni: string | null, tunnel: Tunnel): string {
+  if (sni === null) return `TLS SNI (invalid) does not match CONNECT target ${tunnel.host}`;
+  const a = auditName(ctx.gen.dlp, sni.slice(0, 255));
+  return `TLS SNI ${a.shown}${a.rule ? ` (dlp: ${a.rule})` : ""} does not match CONNECT target ${tunnel.host}`;
 }
 
 // TLS termination: the bottle's CA signs a leaf for exactly the CONNECT
@@ -66,6 +87,7 @@ async function terminate(ctx: GateContext, raw: net.Socket, reader: SocketReader
     leaf = await ctx.leaves.get(tunnel.host);
   } catch (e) {
     ctx.log.error(`leaf for ${tunnel.host}: ${(e as Error).message}`);
+    ctx.record({ method: "CONNECT", host: tunnel.host, port: tunnel.port, decision: "deny", reason: "cannot mint certificate", layer: "tls", status: 502 });
     await sendBlocked(raw, 502, "gate: cannot mint certificate", true);
     return;
   }
@@ -84,7 +106,7 @@ async function terminate(ctx: GateContext, raw: net.Socket, reader: SocketReader
     SNICallback: (name, cb) => {
       const n = normalizeHost(name);
       if (n.ok && n.host === tunnel.host) return cb(null, leaf.context);
-      sniRefused = n.ok ? n.host : name.slice(0, 255);
+      sniRefused = sniMismatch(ctx, n.ok ? n.host : name, tunnel);
       cb(new Error("SNI does not match the CONNECT target"), undefined);
     },
   });
@@ -95,7 +117,7 @@ async function terminate(ctx: GateContext, raw: net.Socket, reader: SocketReader
         host: tunnel.host,
         port: tunnel.port,
         decision: "deny",
-        reason: `TLS SNI ${sniRefused} does not match CONNECT target ${tunnel.host}`,
+        reason: sniRefused,
         layer: "tls",
         status: null,
       });
@@ -147,6 +169,9 @@ async function passthrough(ctx: GateContext, raw: net.Socket, reader: SocketRead
   for (;;) {
     const c = await reader.read();
     if (!c) {
+      // The name was resolved and dialled for this tunnel: that left a
+      // trace (a DNS lookup), so it gets its line.
+      ctx.record({ method: "CONNECT", host: tunnel.host, port: tunnel.port, decision: "deny", reason: "tunnel closed before a TLS ClientHello", layer: "tls", status: null });
       up.destroy();
       return;
     }
@@ -157,7 +182,7 @@ async function passthrough(ctx: GateContext, raw: net.Socket, reader: SocketRead
     if (h.kind === "error") refuse = `not a TLS ClientHello (${h.reason})`;
     else if (h.sni !== null) {
       const n = normalizeHost(h.sni);
-      if (!n.ok || n.host !== tunnel.host) refuse = `TLS SNI ${n.ok ? n.host : "(invalid)"} does not match CONNECT target ${tunnel.host}`;
+      if (!n.ok || n.host !== tunnel.host) refuse = sniMismatch(ctx, n.ok ? n.host : null, tunnel);
     }
     if (refuse) {
       ctx.record({ method: "CONNECT", host: tunnel.host, port: tunnel.port, decision: "deny", reason: refuse, layer: "tls", status: null });

@@ -8,8 +8,9 @@ import { BodyError } from "./http/body.ts";
 import { endToEndHeaders, serializeHeaders, type Framing, type HeaderList, type RequestHead } from "./http/head.ts";
 import { answerExpect, Deny } from "./http/respond.ts";
 import { SocketReader, writeAll } from "./io.ts";
-import { decide, hostGetsCredential } from "./policy/decide.ts";
+import { decide, hostGetsCredential, policyPart } from "./policy/decide.ts";
 import { poolKey, type Upstream } from "./pool.ts";
+import { redactHost } from "./redact.ts";
 import { relayResponse, STALE, type RelayCtl, type RelayResult } from "./relay.ts";
 import type { ResponseGuard } from "./response-guard.ts";
 import type { Target } from "./target.ts";
@@ -198,19 +199,24 @@ export async function forward(
   return r.clientMayContinue && !clientWantsClose;
 }
 
-// The policy decision and, on DLP routes, the URL and header scan. A denied
-// URL may still carry a secret, and the reason can quote the path: DLP
-// findings win so that the path never reaches the audit file.
+// The policy decision and the DLP scans. The host is scanned on every
+// route (the bottle chose it and it leaves as a DNS lookup; the labels the
+// route fixed are not entropy-checked); the URL and headers on DLP routes.
+// A denied URL may still carry a secret, and the reason can quote the
+// path: DLP findings win so that neither reaches the audit file. (The
+// method was scanned before dispatch, server.ts.)
 function admit(g: Generation, head: RequestHead, t: Target): EgressRoute {
   const d = decide({ host: t.host, port: t.port, method: head.method, path: t.pathAndQuery, scheme: t.scheme }, g.policy);
+  const hf = g.dlp.scanHost(t.host, d.allow ? policyPart(d.route) : null);
+  if (hf) throw new Deny(403, `dlp: ${hf.rule} in host`, "dlp", redactHost(g.dlp, t.host));
   if (!d.allow) {
-    const f = g.dlp.scanUrl(t.host, t.pathAndQuery);
+    const f = g.dlp.scanPath(t.pathAndQuery);
     if (f) throw new Deny(403, `dlp: ${f.rule} in ${f.where}`, "dlp");
     throw new Deny(403, d.reason, "policy");
   }
   const route = d.route;
   if (route.dlp === "on") {
-    const f = g.dlp.scanUrl(t.host, t.pathAndQuery);
+    const f = g.dlp.scanPath(t.pathAndQuery);
     if (f) throw new Deny(403, `dlp: ${f.rule} in ${f.where}`, "dlp");
     const visible = route.auth ? withoutHeader(head.headers, route.auth.header) : head.headers;
     const hf = g.dlp.scanHeaders(visible);

@@ -12,6 +12,7 @@ import { readRequestHead } from "./http/read-head.ts";
 import { Deny, sendBlocked, simpleResponse } from "./http/respond.ts";
 import { SocketReader } from "./io.ts";
 import { UpstreamPool } from "./pool.ts";
+import { REDACTED, safeEntry } from "./redact.ts";
 import { targetOf, type Tunnel } from "./target.ts";
 import { ensureCa, type CaMaterial } from "./tls/ca.ts";
 import { createLeafMinter } from "./tls/leaf.ts";
@@ -72,7 +73,7 @@ export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
     resolver: opts.resolver,
     upstreamCa: opts.upstreamCa,
     log,
-    record: (e) => audit.write(auditRecord(e, ctx.gen.policy.slug)),
+    record: (e) => audit.write(auditRecord(safeEntry(ctx.gen.dlp, e), ctx.gen.policy.slug)),
     gen: await makeGeneration(opts.policy, opts.secrets, vhosts, stateDir, log),
     dlpHeld: 0,
     dials: 0,
@@ -91,6 +92,7 @@ export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
       raw.end(simpleResponse(503, "gate: too many connections\n", true));
       setTimeout(() => raw.destroy(), 1000).unref();
       log.error(`connection refused: ${connections} open connections (limit ${limits.maxConnections})`);
+      ctx.record({ method: "-", host: "-", port: 0, decision: "deny", reason: `too many connections (limit ${limits.maxConnections})`, layer: "gate", status: 503 });
       return;
     }
     connections++;
@@ -151,21 +153,26 @@ export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
     tunnel: Tunnel | null,
     state: ConnState,
   ): Promise<boolean | "taken"> {
-    const method = head.method;
-    const refuse = async (status: number, reason: string, layer: "gate" | "policy") => {
+    let method = head.method;
+    const refuse = async (status: number, reason: string, layer: "gate" | "policy" | "dlp") => {
       ctx.record({ method, host: tunnel?.host ?? "-", port: tunnel?.port ?? 0, decision: "deny", reason, layer, status });
       await sendBlocked(sock, status, status === 403 ? reason : `gate: ${reason}`, true);
       return false;
     };
+    // The method goes upstream as the bottle wrote it, and into the audit
+    // line of any refusal below: scanned first, recorded redacted.
+    const mf = ctx.gen.dlp.scanMethod(method);
+    if (mf) {
+      method = REDACTED;
+      return refuse(403, `dlp: ${mf.rule} in method`, "dlp");
+    }
     const fr = requestFraming(head);
     if (!("ok" in fr)) return refuse(fr.status, fr.reason, "gate");
     const framing = fr.framing;
     if (headerValues(head.headers, "host").length > 1) return refuse(400, "several Host headers", "gate");
     if (method === "CONNECT") {
-      if (tunnel || framing.kind !== "none") {
-        await sendBlocked(sock, 400, "gate: unexpected CONNECT", true);
-        return false;
-      }
+      if (tunnel) return refuse(400, "CONNECT inside a tunnel", "gate");
+      if (framing.kind !== "none") return refuse(400, "CONNECT with a body", "gate");
       await handleConnect(ctx, sock as net.Socket, reader, head, serveHttp);
       return "taken";
     }
@@ -177,7 +184,7 @@ export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
       return await forward(ctx, sock, reader, head, framing, t, state, clientWantsClose);
     } catch (e) {
       if (e instanceof Deny) {
-        ctx.record({ method, host: t.host, port: t.port, path: e.layer === "dlp" ? null : auditPath(t.pathAndQuery), decision: "deny", reason: e.reason, layer: e.layer, status: e.status });
+        ctx.record({ method, host: e.auditHost ?? t.host, port: t.port, path: e.layer === "dlp" ? null : auditPath(t.pathAndQuery), decision: "deny", reason: e.reason, layer: e.layer, status: e.status });
         // A request whose body was not (fully) read cannot be followed by
         // another one on this connection.
         const close = clientWantsClose || framing.kind !== "none";

@@ -67,9 +67,21 @@ export interface EncodedBodyScanner {
 
 export interface Dlp {
   scanUrl(host: string, pathAndQuery: string): DlpFinding | null;
+  // The path and query of a request target.
+  scanPath(pathAndQuery: string): DlpFinding | null;
+  // A host name (CONNECT authority, URL host, SNI): the bottle chooses it,
+  // and it leaves as a DNS lookup before any request does. `fixed`: the
+  // part of it the policy chose (the route's exact host, or its wildcard's
+  // suffix), whose labels are not entropy-checked.
+  scanHost(host: string, fixed?: string | null): DlpFinding | null;
+  // The request method: a token the bottle chooses, sent upstream as is.
+  scanMethod(method: string): DlpFinding | null;
   scanHeaders(headers: [string, string][]): DlpFinding | null;
   bodyScanner(): BodyScanner;
   encodedBodyScanner(contentEncoding: string | null): EncodedBodyScanner;
+  // Known secrets and credential shapes only (no entropy), in any case:
+  // the last check on text about to be written to the audit file.
+  findSecret(text: string): string | null;
 }
 
 const DEFAULT_MAX_DECODED = 1024 * 1024 * 1024;
@@ -112,8 +124,10 @@ class Scanner implements Dlp {
   ) {}
 
   scanUrl(host: string, pathAndQuery: string): DlpFinding | null {
-    const h = this.scanHost(host);
-    if (h) return h;
+    return this.scanHost(host) ?? this.scanPath(pathAndQuery);
+  }
+
+  scanPath(pathAndQuery: string): DlpFinding | null {
     // A fragment is never sent by real clients; if one is, scan it like
     // the query.
     const q = pathAndQuery.search(/[?#]/);
@@ -152,21 +166,44 @@ class Scanner implements Dlp {
     return null;
   }
 
-  private scanHost(host: string): DlpFinding | null {
+  scanHost(host: string, fixed: string | null = null): DlpFinding | null {
     // Host names are case-insensitive and arrive lowercased, so match
     // case-insensitively; also with the dots removed, for a value split
     // over several labels.
     let f = scanComplete(this.folded, enc.encode(host));
     if (!f && host.includes(".")) f = scanComplete(this.folded, enc.encode(host.replace(/\./g, "")));
     if (f) return { rule: f, where: "host" };
-    // Subdomain labels only: the registrable name and TLD were chosen by
-    // the user's allowlist. IP literals have no labels to speak of.
+    // IP literals have no labels to speak of.
     if (/^[0-9.]+$/.test(host) || host.includes(":")) return null;
+    // The labels the bottle chose: those left of the policy's part, or,
+    // with no route to say, all but the registrable name and TLD.
     const labels = host.split(".");
-    for (let i = 0; i < labels.length - 2; i++) {
+    const free =
+      fixed === null
+        ? labels.length - 2
+        : host === fixed
+          ? 0
+          : host.endsWith("." + fixed)
+            ? labels.length - fixed.split(".").length
+            : labels.length - 2;
+    for (let i = 0; i < free; i++) {
       if (findHighEntropy(labels[i]!, "host")) return { rule: "entropy", where: "host" };
     }
     return null;
+  }
+
+  scanMethod(method: string): DlpFinding | null {
+    const f = scanComplete(this.exact, enc.encode(method));
+    if (f) return { rule: f, where: "method" };
+    if (findHighEntropy(method, "path")) return { rule: "entropy", where: "method" };
+    return null;
+  }
+
+  findSecret(text: string): string | null {
+    // Case-insensitive and with dots removed, like a host: this is a net
+    // for text that may hold a lowercased host name, and a stray
+    // redaction costs nothing.
+    return scanComplete(this.folded, enc.encode(text)) ?? (text.includes(".") ? scanComplete(this.folded, enc.encode(text.replace(/\./g, ""))) : null);
   }
 
   scanHeaders(headers: [string, string][]): DlpFinding | null {

@@ -14,6 +14,9 @@ export class Deny extends Error {
     readonly status: number,
     readonly reason: string,
     readonly layer: AuditRecord["layer"],
+    // The host as the audit may show it, when the request's own host
+    // carried a secret (redact.ts).
+    readonly auditHost?: string,
   ) {
     super(reason);
   }

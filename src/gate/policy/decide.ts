@@ -66,6 +66,14 @@ export function compileHostPattern(raw: string): Pattern | null {
   return { kind: "exact", host: n.host };
 }
 
+// The part of a request's host that the policy chose, not the bottle: the
+// route's exact host, or the suffix of its wildcard. DLP looks for
+// random-looking labels only left of it.
+export function policyPart(route: EgressRoute): string | null {
+  const p = compileHostPattern(route.host);
+  return p === null ? null : p.kind === "exact" ? p.host : p.suffix;
+}
+
 function isReserved(host: string): boolean {
   return host === RESERVED_SUFFIX || host.endsWith("." + RESERVED_SUFFIX);
 }
