@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { paths } from "../state/paths.ts";
 import { isAlive, ownedBy, readPid } from "../state/process.ts";
-import { curlStatus, firstLine } from "./judges.ts";
+import { judgeGateDown } from "./judges.ts";
 import type { Attack, AttackContext, AttackOutcome, Evidence, Verdict } from "./types.ts";
 
 // The fault case, specific to claude-bottle's supervised gate: kill the
@@ -67,17 +67,10 @@ export async function gateFaultCases(stateDir: string, ctx: AttackContext, contr
     if (!(await until(() => !isAlive(gatePid), 5000))) {
       closed = fail(killed, "did not run: the gate survived SIGKILL");
     } else {
-      closed = await run(killed, false, (ev) => {
-        // Judged while the supervisor is still held: nothing could have
-        // restarted the gate between the request and this check.
-        const same = readPid(paths.gatePid(stateDir)) === gatePid && !isAlive(gatePid) && stopped(supPid);
-        if (!same) return { blocked: false, layer: null, detail: "the gate came back during the request: nothing proven" };
-        if (ev.arrivals.length > 0) return { blocked: false, layer: null, detail: "the upstream received the request with the gate down" };
-        const st = curlStatus(ev.exec.stdout);
-        if (!st) return { blocked: false, layer: null, detail: "no result line from curl" };
-        if (st.rc === 0 || st.http !== 0) return { blocked: false, layer: null, detail: `something answered with the gate down: HTTP ${st.http}` };
-        return { blocked: true, layer: "fail-closed", detail: `request failed (curl exit ${st.rc}: ${firstLine(ev.exec.stdout.split("\n").slice(2).join("\n")) || "no reply"}); nothing arrived; gate.pid unchanged` };
-      });
+      // Judged while the supervisor is still held: nothing could have
+      // restarted the gate between the request and this check.
+      const held = () => readPid(paths.gatePid(stateDir)) === gatePid && !isAlive(gatePid) && stopped(supPid);
+      closed = await run(killed, false, (ev) => judgeGateDown(ev, held()));
     }
   } finally {
     process.kill(supPid, "SIGCONT");

@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { attacks, controls } from "../../../src/selftest/attacks/index.ts";
 import { outcomeOf } from "../../../src/selftest/outcome.ts";
+import { judgeGateDown } from "../../../src/selftest/judges.ts";
 import { judgeAttack } from "../../../src/selftest/script.ts";
 import type { Attack, AttackOutcome, Evidence } from "../../../src/selftest/types.ts";
 import type { Captured, FixtureFile } from "../../fixtures/selftest/capture.ts";
@@ -204,12 +205,23 @@ describe("captured from a real bottle: every judge says 'blocked by the expected
     expect(judge(bottle, c, ev).pass).toBe(false);
   });
 
-  test("the fault case was captured with the gate's restart held back", () => {
+  test("gate down: curl's real failure with the restart held back is fail-closed; anything else is not", () => {
     const killed = byId(bottle, "10.gate-killed");
     expect(killed.outcome.pass).toBe(true);
-    expect(killed.outcome.detail).toMatch(/gate\.pid unchanged/);
-    expect(killed.evidence.arrivals).toEqual([]);
     expect(byId(bottle, "10.gate-restarted").outcome.pass).toBe(true);
+    const v = judgeGateDown(killed.evidence, true);
+    expect(v).toMatchObject({ blocked: true, layer: "fail-closed" });
+    expect(v.detail).toMatch(/curl: \(\d+\)/);
+    // The same failure, but the gate had come back (or the supervisor ran): nothing proven.
+    expect(judgeGateDown(killed.evidence, false).blocked).toBe(false);
+    // A real success (the open door's control) is not fail-closed, arrival or not.
+    const okay = byId(open, "0.control-https").evidence;
+    expect(judgeGateDown(okay, true).blocked).toBe(false);
+    expect(judgeGateDown({ ...clone(okay), arrivals: [] }, true).blocked).toBe(false);
+    // The real failure plus an arrival at a receiver is a leak.
+    const ev = clone(killed.evidence);
+    ev.arrivals.push({ kind: "https", receiver: "upstream allowed.selftest.test", from: "127.0.0.1", text: "POST /", bytes: 6 });
+    expect(judgeGateDown(ev, true).blocked).toBe(false);
   });
 });
 
