@@ -88,9 +88,7 @@ export function createSuperviseVhost(opts: SuperviseOptions): VhostHandler {
     // not offered, as the transport allows.
     if (req.method !== "POST") return text(405, "method not allowed: POST JSON-RPC to this endpoint\n", { allow: "POST" });
     const pv = req.headers.get("mcp-protocol-version");
-    if (pv !== null && !(SUPPORTED_PROTOCOL_VERSIONS as readonly string[]).includes(pv)) {
-      return json(400, rpcError(RPC.invalidRequest, `unsupported MCP-Protocol-Version ${cleanLine(pv).slice(0, 40)}`));
-    }
+    const pvUnsupported = pv !== null && !(SUPPORTED_PROTOCOL_VERSIONS as readonly string[]).includes(pv);
     const ct = req.headers.get("content-type") ?? "";
     if (!/^application\/json\b/i.test(ct)) return text(415, "content-type must be application/json\n");
     const body = await readBounded(req, MAX_BODY);
@@ -100,6 +98,14 @@ export function createSuperviseVhost(opts: SuperviseOptions): VhostHandler {
       msg = JSON.parse(body);
     } catch {
       return json(400, rpcError(RPC.parseError, "parse error"));
+    }
+    // The version is negotiated by `initialize` itself (MCP lifecycle: the
+    // server answers with a version it supports, its latest when it does
+    // not know the client's, and the client decides whether to go on). A
+    // client that puts its own newest version in the header of that first
+    // request is not wrong, so only later requests are held to the header.
+    if (pvUnsupported && !carriesInitialize(msg)) {
+      return json(400, rpcError(RPC.invalidRequest, `unsupported MCP-Protocol-Version ${cleanLine(pv!).slice(0, 40)}`));
     }
     try {
       if (Array.isArray(msg)) {
@@ -121,6 +127,11 @@ export function createSuperviseVhost(opts: SuperviseOptions): VhostHandler {
 function isToolsCall(msg: unknown): msg is { id: string | number; method: "tools/call"; params?: { _meta?: { progressToken?: unknown } } } {
   const m = msg as { jsonrpc?: unknown; method?: unknown; id?: unknown };
   return typeof m === "object" && m !== null && m.jsonrpc === "2.0" && m.method === "tools/call" && (typeof m.id === "string" || typeof m.id === "number");
+}
+
+function carriesInitialize(msg: unknown): boolean {
+  const one = (m: unknown) => typeof m === "object" && m !== null && (m as { method?: unknown }).method === "initialize";
+  return Array.isArray(msg) ? msg.some(one) : one(msg);
 }
 
 function acceptsEventStream(req: Request): boolean {

@@ -290,6 +290,11 @@ describe("the real Claude Code in a docker bottle, through the gate", () => {
       expect(lines.filter((a) => a.host === LATE_IP && a.method === "GET" && a.decision === "allow").length).toBe(1);
       const sup = lines.filter((a) => a.layer === "supervise" && /^[A-Z]+$/.test(a.method) && !["GET", "POST"].includes(a.method)).map((a) => a.method);
       expect(sup).toEqual(["REQUEST", "APPROVE"]);
+      // Claude Code's MCP client (it opens with a newer protocol version than
+      // ours) is answered without an error status.
+      const mcp = lines.filter((a) => a.layer === "supervise" && a.method === "POST");
+      expect(mcp.length).toBeGreaterThan(0);
+      expect(mcp.filter((a) => (a.status ?? 0) >= 400).map((a) => `${a.status} ${a.reason}`)).toEqual([]);
     },
     60_000,
   );

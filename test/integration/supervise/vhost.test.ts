@@ -26,6 +26,23 @@ describe("MCP protocol", () => {
     const old = (await (await post(v, rpcBody("initialize", { protocolVersion: "1999-01-01" }))).json()) as any;
     expect(old.result.protocolVersion).toBe("2025-11-25");
 
+    // Claude Code 2.1.330 opens with its own newest version, in the body AND
+    // the header: negotiation answers with ours, never a 400.
+    for (const [headers, asked] of [
+      [{ "mcp-protocol-version": "2026-07-28" }, "2026-07-28"],
+      [{ "mcp-protocol-version": "2099-12-31" }, "2099-12-31"],
+      [{ "mcp-protocol-version": "not a version" }, "2025-06-18"],
+    ] as const) {
+      const r = await post(v, rpcBody("initialize", { protocolVersion: asked, capabilities: {}, clientInfo: { name: "claude-code", version: "2.1.330" } }), headers);
+      expect(r.status).toBe(200);
+      const want = asked === "2025-06-18" ? "2025-06-18" : "2025-11-25";
+      expect(((await r.json()) as any).result.protocolVersion).toBe(want);
+    }
+    // In a batch too.
+    const batch = await post(v, JSON.stringify([{ jsonrpc: "2.0", id: 90, method: "initialize", params: { protocolVersion: "2026-07-28" } }]), { "mcp-protocol-version": "2026-07-28" });
+    expect(batch.status).toBe(200);
+    expect(((await batch.json()) as any)[0].result.protocolVersion).toBe("2025-11-25");
+
     const note = await post(v, rpcBody("notifications/initialized", undefined, true), { "mcp-protocol-version": "2025-06-18" });
     expect(note.status).toBe(202);
     expect(await note.text()).toBe("");
