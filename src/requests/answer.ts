@@ -6,7 +6,7 @@ import { paths } from "../state/paths.ts";
 import { planApproval, type ApproveOptions } from "./apply.ts";
 import { auditSupervise } from "./audit.ts";
 import { LIMITS, REQUEST_ID_RE, type Answer, type SuperviseRequest } from "./schema.ts";
-import { claimAnswer, readAnswer, readRequest, statusOf } from "./store.ts";
+import { claimAnswer, goneAt, readAnswer, readRequest, statusOf } from "./store.ts";
 import { summarize } from "./tools.ts";
 import { cleanLine } from "./sanitize.ts";
 
@@ -32,6 +32,9 @@ export interface AnswerResult {
   answer: Answer;
   // Approved egress/git change: whether a running gate was told.
   signal: SignalResult | null;
+  // When the agent stopped waiting for this answer (it will not read it),
+  // or null while it still waits.
+  goneAt: string | null;
 }
 
 export function answerRequest(input: AnswerInput): AnswerResult {
@@ -43,7 +46,11 @@ export function answerRequest(input: AnswerInput): AnswerResult {
   if (note && note.length > LIMITS.note) throw new UserError(`--note is too long (max ${LIMITS.note} characters)`);
   const now = input.now ?? new Date();
   const status = statusOf(request, readAnswer(home, id), now);
-  if (status === "expired") throw new UserError(`request ${id} expired at ${request.expires_at}: the agent was already told nobody answered`);
+  // Too late: the agent was told "no answer, treat as denied". The change
+  // is not made behind its back; the operator can still make it by hand.
+  const byHand = request.kind === "egress" ? `; to allow it now: claude-bottle allow ${request.slug} ${cleanLine(request.egress.host).slice(0, 260)}` : "";
+  if (status === "expired") throw new UserError(`request ${id} expired at ${request.expires_at}: the agent was already told nobody answered${byHand}`);
+  if (status === "timeout") throw new UserError(`request ${id} timed out: the agent was already told nobody answered${byHand}`);
   if (status !== "pending") throw new UserError(`request ${id} was already answered (${status})`);
 
   const stateDir = paths.stateDir(home, request.slug);
@@ -80,5 +87,5 @@ export function answerRequest(input: AnswerInput): AnswerResult {
     input.decision === "approved" ? "APPROVE" : "REJECT",
     `${input.decision === "approved" ? "approved" : "rejected"} by the operator: ${what}${note ? ` (note: ${cleanLine(note).slice(0, 200)})` : ""}`,
   );
-  return { request, answer: claim.answer, signal };
+  return { request, answer: claim.answer, signal, goneAt: goneAt(home, id) };
 }

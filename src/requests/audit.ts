@@ -12,7 +12,7 @@ import { auditTarget } from "./tools.ts";
 // line, so lines never interleave. Only the id, the kind and the target go
 // in: the agent's justification stays in the request file.
 
-export type SuperviseEvent = "REQUEST" | "APPROVE" | "REJECT" | "TIMEOUT";
+export type SuperviseEvent = "REQUEST" | "APPROVE" | "REJECT" | "TIMEOUT" | "GONE";
 
 export function auditSupervise(stateDir: string, req: SuperviseRequest, event: SuperviseEvent, reason: string): void {
   // A bottle whose state is gone has no log to write to.

@@ -1,4 +1,4 @@
-import { chmodSync, closeSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, watch, writeSync } from "node:fs";
+import { chmodSync, closeSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, watch, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { randomSuffix } from "../state/slug.ts";
 import { answerSchema, requestSchema, REQUEST_ID_RE, type Answer, type SuperviseRequest } from "./schema.ts";
@@ -13,6 +13,7 @@ import { answerSchema, requestSchema, REQUEST_ID_RE, type Answer, type Supervise
 export const requestsDir = (home: string) => join(home, "requests");
 const requestFile = (home: string, id: string) => join(requestsDir(home), `${id}.json`);
 const answerFile = (home: string, id: string) => join(requestsDir(home), `${id}.answer.json`);
+const goneFile = (home: string, id: string) => join(requestsDir(home), `${id}.gone`);
 
 export function ensureRequestsDir(home: string): string {
   const dir = requestsDir(home);
@@ -188,7 +189,7 @@ export function pruneRequests(home: string, now = new Date(), keepMs = KEEP_MS):
     if (e.status === "pending") continue;
     const last = Math.max(Date.parse(e.request.expires_at), e.answer ? Date.parse(e.answer.answered_at) : 0);
     if (now.getTime() - last < keepMs) continue;
-    for (const f of [answerFile(home, e.request.id), requestFile(home, e.request.id)]) {
+    for (const f of [answerFile(home, e.request.id), goneFile(home, e.request.id), requestFile(home, e.request.id)]) {
       try {
         unlinkSync(f);
       } catch {
@@ -198,4 +199,26 @@ export function pruneRequests(home: string, now = new Date(), keepMs = KEEP_MS):
     removed++;
   }
   return removed;
+}
+
+// <id>.gone: the agent closed its tool call before an answer came (its MCP
+// client stopped waiting). The request stays answerable, but whoever answers
+// is told that the agent will not read the answer. Holds the time, nothing else.
+export function markGone(home: string, id: string, now = new Date()): void {
+  if (!REQUEST_ID_RE.test(id)) return;
+  try {
+    writeFileSync(goneFile(home, id), now.toISOString() + "\n", { mode: 0o600, flag: "wx" });
+  } catch {
+    /* already marked, or the queue is gone with its bottle */
+  }
+}
+
+export function goneAt(home: string, id: string): string | null {
+  if (!REQUEST_ID_RE.test(id)) return null;
+  try {
+    const t = readFileSync(goneFile(home, id), "utf8").trim();
+    return Number.isNaN(Date.parse(t)) ? null : t;
+  } catch {
+    return null;
+  }
 }

@@ -6,8 +6,8 @@ import { bottleHome } from "../state/paths.ts";
 import { approvalVisible } from "./apply.ts";
 import { auditSupervise } from "./audit.ts";
 import { handleMessage, RPC, SUPPORTED_PROTOCOL_VERSIONS, type RpcResponse, type ToolResult } from "./mcp.ts";
-import type { Answer } from "./schema.ts";
-import { claimAnswer, createRequest, pendingRequests, waitForAnswer } from "./store.ts";
+import type { Answer, SuperviseRequest } from "./schema.ts";
+import { claimAnswer, createRequest, markGone, pendingRequests, readAnswer, waitForAnswer } from "./store.ts";
 import { answerText, isToolName, parseToolCall, summarize } from "./tools.ts";
 import { cleanLine } from "./sanitize.ts";
 
@@ -48,7 +48,16 @@ export function createSuperviseVhost(opts: SuperviseOptions): VhostHandler {
   const maxPending = opts.maxPending ?? MAX_PENDING;
   const keepaliveMs = opts.keepaliveMs ?? KEEPALIVE_MS;
 
-  async function callTool(name: string, args: unknown): Promise<ToolResult> {
+  // The agent closed a call that was still waiting: the request stays
+  // answerable, and whoever answers it is told the agent will not read it.
+  function abandoned(req: SuperviseRequest): void {
+    if (readAnswer(opts.home, req.id)) return;
+    markGone(opts.home, req.id);
+    auditSupervise(opts.stateDir, req, "GONE", `the agent stopped waiting for the answer: ${cleanLine(summarize(req)).slice(0, 200)}`);
+    log(`supervise: request ${req.id}: the agent stopped waiting`);
+  }
+
+  async function callTool(name: string, args: unknown, onQueued?: (req: SuperviseRequest) => void): Promise<ToolResult> {
     const result = (text: string, isError = false): ToolResult => ({ content: [{ type: "text", text }], isError });
     if (!isToolName(name)) return result(`unknown tool '${name}'`, true);
     const parsed = parseToolCall(name, args, livePolicy());
@@ -57,6 +66,7 @@ export function createSuperviseVhost(opts: SuperviseOptions): VhostHandler {
       return result(`too many requests are waiting for the operator (${maxPending}); wait for their answers first`, true);
     }
     const req = createRequest(opts.home, { ...parsed.draft, slug: opts.slug }, timeoutMs);
+    onQueued?.(req);
     const what = cleanLine(summarize(req)).slice(0, 200);
     auditSupervise(opts.stateDir, req, "REQUEST", `waiting for the operator: ${what}`);
     log(`supervise: request ${req.id} queued (${req.kind})`);
@@ -114,7 +124,13 @@ export function createSuperviseVhost(opts: SuperviseOptions): VhostHandler {
         const out = (await Promise.all(msg.map((m) => handleMessage(m, callTool)))).filter((r): r is RpcResponse => r !== null);
         return out.length ? json(200, out) : new Response(null, { status: 202 });
       }
-      if (isToolsCall(msg) && acceptsEventStream(req)) return eventStream(msg, callTool, keepaliveMs, log);
+      if (isToolsCall(msg) && acceptsEventStream(req)) {
+        let queued: SuperviseRequest | null = null;
+        const track = (name: string, args: unknown) => callTool(name, args, (r) => (queued = r));
+        return eventStream(msg, track, keepaliveMs, log, () => {
+          if (queued) abandoned(queued);
+        });
+      }
       const res = await handleMessage(msg, callTool);
       return res ? json(200, res) : new Response(null, { status: 202 });
     } catch (e) {
@@ -151,6 +167,7 @@ function eventStream(
   callTool: Parameters<typeof handleMessage>[1],
   keepaliveMs: number,
   log: (m: string) => void,
+  onGone: () => void,
 ): Response {
   const token = msg.params?._meta?.progressToken;
   const hasToken = typeof token === "string" || typeof token === "number";
@@ -191,9 +208,12 @@ function eventStream(
         });
     },
     cancel() {
-      // The client went away; the request stays queued until its timeout.
+      // The client went away before the answer; the request stays queued
+      // until its timeout, marked as no longer awaited.
+      const wasOpen = open;
       open = false;
       if (timer) clearInterval(timer);
+      if (wasOpen) onGone();
     },
   });
   return new Response(body, { status: 200, headers: { "content-type": "text/event-stream", "cache-control": "no-cache" } });

@@ -7,6 +7,7 @@ import { endToEndHeaders, HOP_BY_HOP, type Framing, type RequestHead } from "../
 import { answerExpect, Deny, STATUS_TEXT } from "../http/respond.ts";
 import { writeAll, type SocketReader } from "../io.ts";
 import type { Target } from "../target.ts";
+import type { AuditRecord } from "../types.ts";
 
 // The bridge between the gate's raw HTTP/1.1 and a virtual host's
 // fetch-style handler: the request (its body streamed, pulled as the
@@ -74,31 +75,51 @@ export async function serveVhost(
     if (res.body) await res.body.cancel().catch(() => {});
   } else {
     out += "transfer-encoding: chunked\r\n" + (close ? "connection: close\r\n" : "") + "\r\n";
-    await writeAll(sock, out);
     const rd = res.body.getReader();
-    for (;;) {
-      const n = await rd.read();
-      if (n.done) break;
-      bytesIn += n.value.length;
-      for (const p of encodeChunk(n.value)) await writeAll(sock, p);
+    // A client may leave while a long response streams (an MCP client that
+    // stops waiting for the operator): that is the client's choice, not a
+    // gate failure. Cancelling the body tells the handler (the supervise
+    // vhost records that the agent is gone); the line says what happened.
+    const gone = () => void rd.cancel().catch(() => {});
+    sock.once("close", gone);
+    try {
+      await writeAll(sock, out);
+      for (;;) {
+        const n = await rd.read();
+        if (n.done) break;
+        bytesIn += n.value.length;
+        for (const p of encodeChunk(n.value)) await writeAll(sock, p);
+      }
+      if (sock.destroyed) throw new Error("socket closed");
+      await writeAll(sock, LAST_CHUNK);
+    } catch {
+      gone();
+      ctx.log.info(`vhost ${t.host}: the client closed the connection before the response ended`);
+      record(ctx, head, t, vhost.layer, res.status, bodyBytes, bytesIn, "the client closed the connection before the response ended");
+      return false;
+    } finally {
+      sock.off("close", gone);
     }
-    await writeAll(sock, LAST_CHUNK);
   }
   // A vhost's refusal (its own `403 blocked:`, a 404 for an upstream the
   // bottle does not have, a failure) is a deny like the gate's own. Its
   // body is not quoted: it may echo what the bottle sent.
-  const refused = res.status >= 400;
+  record(ctx, head, t, vhost.layer, res.status, bodyBytes, bytesIn, null);
+  return !close;
+}
+
+function record(ctx: GateContext, head: RequestHead, t: Target, layer: AuditRecord["layer"], status: number, bytesOut: number, bytesIn: number, note: string | null): void {
+  const refused = status >= 400;
   ctx.record({
     method: head.method,
     host: t.host,
     port: t.port,
     path: auditPath(t.pathAndQuery),
     decision: refused ? "deny" : "allow",
-    reason: refused ? `${t.host} answered ${res.status}` : null,
-    layer: vhost.layer,
-    status: res.status,
-    bytes_out: bodyBytes,
+    reason: refused ? `${t.host} answered ${status}` : note,
+    layer,
+    status,
+    bytes_out: bytesOut,
     bytes_in: bytesIn,
   });
-  return !close;
 }

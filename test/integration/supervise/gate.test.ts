@@ -2,6 +2,7 @@
 // `claude-bottle approve` in another process, SIGHUP reload, and the newly
 // approved host reachable through the same running gate.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { listRequests } from "../../../src/requests/store.ts";
 import { CLI, auditLines, cli, makeHome, readPolicyJson, rpcResult, waitForPending, type Home } from "./fixture.ts";
 
 interface Gate {
@@ -130,6 +131,51 @@ describe("supervise through the real gate", () => {
     expect(resultText(rest)).toContain("carry on");
   }, 60_000);
 
+  test("the agent stops waiting: no gate error, a GONE line, and a late approve says it was not told but still applies", async () => {
+    const target = `http://localhost:${upstream.port}/late`;
+    const p = Bun.spawn(
+      ["curl", "-sS", "-N", "--max-time", "60", "-x", `http://127.0.0.1:${gate.port}`, "-H", "content-type: application/json", "-H", "accept: application/json, text/event-stream",
+        "--data-binary", call("request_egress", { host: "localhost", ports: [upstream.port], methods: ["GET"], paths: ["/late"], justification: "late" }), MCP],
+      { stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "/usr/bin:/bin" } },
+    );
+    const reader = (p.stdout as ReadableStream<Uint8Array>).getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toStartWith(": waiting for the operator");
+    const id = await waitForPending(h.home);
+    // The MCP client gives up: its connection closes mid-stream.
+    p.kill("SIGKILL");
+    await p.exited;
+    const t0 = Date.now();
+    while (!auditLines(h.stateDir).some((a) => a.method === "GONE") && Date.now() - t0 < 10_000) await Bun.sleep(50);
+    const gone = auditLines(h.stateDir).filter((a) => a.method === "GONE");
+    expect(gone.length).toBe(1);
+    expect(gone[0]!.reason).toContain("the agent stopped waiting");
+    // The exchange is one line that says the client left, not a gate error.
+    const post = auditLines(h.stateDir).filter((a) => a.method === "POST" && a.reason?.includes("closed the connection"));
+    expect(post.length).toBe(1);
+    expect(post[0]!.decision).toBe("allow");
+    const gateLog = await Bun.file(`${h.stateDir}/gate.log`).text().catch(() => "");
+    expect(gateLog).toContain("the client closed the connection before the response ended");
+    expect(gateLog).not.toContain("connection handler");
+
+    const ap = await cli(h.home, "approve", id, "--allow-private");
+    expect(ap.code).toBe(0);
+    expect(ap.out).toContain("note: the agent stopped waiting at");
+    expect(ap.out).toContain("the change applies anyway: its next try gets through");
+    // It does: the agent's next try is let through.
+    const after = await curl(gate, target);
+    expect(after.status).toBe(200);
+  }, 60_000);
+
+  test("a second answer to an answered request is refused and changes nothing", async () => {
+    const pending = curl(gate, MCP, call("request_egress", { host: "twice.invalid", justification: "twice" }));
+    const id = await waitForPending(h.home);
+    expect((await cli(h.home, "reject", id)).code).toBe(0);
+    await pending;
+    const again = await cli(h.home, "approve", id);
+    expect(again.code).not.toBe(0);
+    expect(again.err).toContain("was already answered (denied)");
+  }, 60_000);
+
   test("reject through the gate: the agent reads denied and the host stays blocked", async () => {
     const pending = curl(gate, MCP, call("request_egress", { host: "other.invalid", justification: "curious" }));
     const id = await waitForPending(h.home);
@@ -151,6 +197,11 @@ describe("supervise timeout through the real gate", () => {
       expect(res.status).toBe(200);
       expect(resultText(res.body)).toContain("no answer from the operator within 1 s; treat as denied");
       expect(auditLines(h.stateDir).filter((a) => a.layer === "supervise" && EVENTS.includes(a.method)).map((a) => a.method)).toEqual(["REQUEST", "TIMEOUT"]);
+      // The operator who answers too late is told what happened and how to
+      // still allow it.
+      const late = await cli(h.home, "approve", listRequests(h.home)[0]!.request.id);
+      expect(late.code).not.toBe(0);
+      expect(late.err).toContain("timed out: the agent was already told nobody answered; to allow it now: claude-bottle allow claude-gt2ab slow.invalid");
     } finally {
       gate.proc.kill("SIGTERM");
       await gate.proc.exited;

@@ -163,7 +163,7 @@ describe("a tool call blocks until the operator answers", () => {
     const id = r.text.match(/request (\S+)\)/)![1]!;
     const late = await cli(h.home, "approve", id);
     expect(late.code).not.toBe(0);
-    expect(late.err).toMatch(/already answered \(timeout\)|expired/);
+    expect(late.err).toMatch(/timed out: the agent was already told nobody answered|expired/);
     expect(readPolicyJson(h.stateDir)).toEqual(before);
     expect(auditLines(h.stateDir).map((a) => a.method)).toEqual(["REQUEST", "TIMEOUT"]);
   }, 30_000);
