@@ -24,7 +24,7 @@ import { isInternalHost } from "./vhosts/index.ts";
 
 // The request loop (server.ts serveHttp) for the requests inside a
 // terminated tunnel.
-export type ServeTunnel = (sock: Duplex, reader: SocketReader, tunnel: Tunnel) => Promise<void>;
+export type ServeTunnel = (sock: Duplex, reader: SocketReader, tunnel: Tunnel) => Promise<unknown>;
 
 const ESTABLISHED = "HTTP/1.1 200 Connection established\r\n\r\n";
 

@@ -17,14 +17,22 @@ export interface GateLimits {
   headerTimeoutMs: number;
   // Idle keep-alive connection / idle tunnel.
   idleTimeoutMs: number;
+  // No byte of a request body for this long while the gate waits for one:
+  // 408 (a stalled body, like a stalled head).
+  bodyTimeoutMs: number;
   upstreamConnectTimeoutMs: number;
   // Upstream silent for this long while a response is awaited.
   upstreamIdleTimeoutMs: number;
+  // A DLP body is held (not sent upstream) until this many bytes of it came
+  // off the wire, framing included: a body of one-byte chunks (six wire
+  // bytes per payload byte) or of long chunk extensions reaches it as soon
+  // as a plain one.
   dlpWindowBytes: number;
   dlpHoldbackBytes: number;
-  // All requests together never hold more than this for DLP: past it, a
-  // body switches to the streaming mode early (1024 connections times an
-  // 8 MiB window would otherwise be 8 GiB).
+  // All requests together never hold more than this for DLP, counted in the
+  // memory the held bodies take (their buffers' capacity): past it, a body
+  // switches to the streaming mode early (1024 connections times an 8 MiB
+  // window would otherwise be 8 GiB).
   dlpMemoryBudgetBytes: number;
 }
 
@@ -32,6 +40,7 @@ export const DEFAULT_LIMITS: GateLimits = {
   maxConnections: 1024,
   headerTimeoutMs: 15_000,
   idleTimeoutMs: 300_000,
+  bodyTimeoutMs: 30_000,
   upstreamConnectTimeoutMs: 10_000,
   upstreamIdleTimeoutMs: 300_000,
   dlpWindowBytes: 8 * 1024 * 1024,
@@ -80,7 +89,7 @@ export interface GateContext {
   record(e: AuditEntry): void;
   // The current policy generation.
   gen: Generation;
-  // Request body bytes all DLP windows hold right now (dlpMemoryBudgetBytes).
+  // Memory all DLP windows hold right now (dlpMemoryBudgetBytes).
   dlpHeld: number;
   // Upstream connections dialled (stats).
   dials: number;

@@ -1,6 +1,7 @@
 import type { GateContext } from "./context.ts";
 import type { Dlp } from "./dlp/index.ts";
-import { requestBody } from "./http/body.ts";
+import { requestBody, type BodyRead } from "./http/body.ts";
+import { HeldBody } from "./held-body.ts";
 import { encodeChunk, LAST_CHUNK } from "./http/chunked.ts";
 import { headerValue, type Framing, type RequestHead } from "./http/head.ts";
 import { Deny } from "./http/respond.ts";
@@ -38,12 +39,12 @@ async function sendPiece(u: Upstream, chunked: boolean, data: Uint8Array): Promi
 }
 
 // A route without DLP: the body streams upstream as it arrives.
-export async function sendPlainBody(s: BodySend): Promise<void> {
+export async function sendPlainBody(ctx: GateContext, s: BodySend): Promise<void> {
   const u = await s.getUp();
   const chunked = s.framing.kind === "chunked";
   await writeAll(u.sock, s.baseHead + framingHeader(s.framing) + "\r\n");
   s.headSent(u);
-  for await (const c of requestBody(s.reader, s.framing)) {
+  for await (const c of requestBody(s.reader, s.framing, { idleMs: ctx.limits.bodyTimeoutMs })) {
     s.sent += c.length;
     if (s.ctl.done) throw new EarlyResponse();
     await sendPiece(u, chunked, c);
@@ -53,26 +54,28 @@ export async function sendPlainBody(s: BodySend): Promise<void> {
 
 // DLP routes: hold up to the window, scanning as the body arrives; the
 // upstream sees the head only once the whole body (or the window) has
-// scanned clean. Past the window, or when all requests together hold the
-// memory budget, stream all but a hold-back tail.
+// scanned clean. Past the window (counted in wire bytes, framing included),
+// or when all requests together hold the memory budget, stream all but a
+// hold-back tail.
 export async function sendScannedBody(ctx: GateContext, dlp: Dlp, s: BodySend): Promise<void> {
   const { limits } = ctx;
   const scanner = dlp.encodedBodyScanner(headerValue(s.head.headers, "content-encoding") ?? null);
-  const held: Uint8Array[] = [];
-  let heldBytes = 0;
+  const held = new HeldBody(s.framing.kind === "length" ? s.framing.length : null);
+  const read: BodyRead = { idleMs: limits.bodyTimeoutMs, wire: 0 };
+  // What this body has added to ctx.dlpHeld, given back when it is done.
+  let charged = 0;
   let total = 0;
   let streaming: Upstream | null = null;
   const chunked = s.framing.kind === "chunked";
   try {
-    for await (const c of requestBody(s.reader, s.framing)) {
+    for await (const c of requestBody(s.reader, s.framing, read)) {
       total += c.length;
       const f = await scanner.push(c);
       if (f) throw new Deny(403, `dlp: ${f.rule} in ${f.where}`, "dlp");
-      // Copy: the reader's buffers may be views into a larger chunk.
-      held.push(Buffer.from(c));
-      heldBytes += c.length;
-      ctx.dlpHeld += c.length;
-      if (!streaming && (total > limits.dlpWindowBytes || ctx.dlpHeld > limits.dlpMemoryBudgetBytes)) {
+      const added = held.push(c);
+      charged += added;
+      ctx.dlpHeld += added;
+      if (!streaming && (read.wire! > limits.dlpWindowBytes || ctx.dlpHeld > limits.dlpMemoryBudgetBytes)) {
         streaming = await s.getUp();
         await writeAll(streaming.sock, s.baseHead + framingHeader(s.framing) + "\r\n");
         s.headSent(streaming);
@@ -80,30 +83,33 @@ export async function sendScannedBody(ctx: GateContext, dlp: Dlp, s: BodySend): 
       if (s.ctl.done) throw new EarlyResponse();
       if (streaming) {
         // Forward all but the hold-back tail.
-        while (held.length > 0 && heldBytes - held[0]!.length >= limits.dlpHoldbackBytes) {
-          const d = held.shift()!;
-          heldBytes -= d.length;
-          ctx.dlpHeld -= d.length;
-          await sendPiece(streaming, chunked, d);
-        }
+        const { pieces, freed } = held.takeFront(limits.dlpHoldbackBytes);
+        charged -= freed;
+        ctx.dlpHeld -= freed;
+        for (const d of pieces) await sendPiece(streaming, chunked, d);
       }
     }
   } catch (e) {
-    ctx.dlpHeld -= heldBytes;
+    ctx.dlpHeld -= charged;
     scanner.close();
     throw e;
   }
-  ctx.dlpHeld -= heldBytes;
-  const f = await scanner.end();
-  if (f) throw new Deny(403, `dlp: ${f.rule} in ${f.where}`, "dlp");
-  const u = streaming ?? (await s.getUp());
-  if (!streaming) {
-    await writeAll(u.sock, s.baseHead + `content-length: ${heldBytes}\r\n\r\n`);
-    s.headSent(u);
-    for (const d of held) await writeAll(u.sock, d);
-  } else {
-    for (const d of held) await sendPiece(u, chunked, d);
-    if (chunked) await writeAll(u.sock, LAST_CHUNK);
+  try {
+    const f = await scanner.end();
+    if (f) throw new Deny(403, `dlp: ${f.rule} in ${f.where}`, "dlp");
+    const length = held.bytes;
+    const rest = held.drain();
+    const u = streaming ?? (await s.getUp());
+    if (!streaming) {
+      await writeAll(u.sock, s.baseHead + `content-length: ${length}\r\n\r\n`);
+      s.headSent(u);
+      for (const d of rest) await writeAll(u.sock, d);
+    } else {
+      for (const d of rest) await sendPiece(u, chunked, d);
+      if (chunked) await writeAll(u.sock, LAST_CHUNK);
+    }
+    s.sent = total;
+  } finally {
+    ctx.dlpHeld -= charged;
   }
-  s.sent = total;
 }

@@ -127,7 +127,7 @@ export async function forward(
       await writeAll(u.sock, baseHead + "\r\n");
       headSent(u);
     } else if (route.dlp !== "on") {
-      await sendPlainBody(send);
+      await sendPlainBody(ctx, send);
     } else {
       await sendScannedBody(ctx, g.dlp, send);
     }

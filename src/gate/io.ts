@@ -1,4 +1,5 @@
 import type { Duplex } from "node:stream";
+import { noteRead } from "./memory.ts";
 
 // Pull-mode reading over a socket: the connection handler asks for the next
 // chunk when it is ready for it, and the socket is paused while more than a
@@ -24,6 +25,7 @@ export class SocketReader {
   }
 
   private onData = (d: Buffer) => {
+    noteRead(d.length);
     this.chunks.push(d);
     this.buffered += d.length;
     if (this.buffered > HIGH_WATER) this.socket.pause();

@@ -156,9 +156,15 @@ export async function relayResponse(
         }
         await writeAll(sock, headBytes);
         bytesIn += headBytes.length;
-        end = await relayBody(framing, rest, next, async (s) => {
-          if (s.raw.length) await writeAll(sock, s.raw);
-        });
+        end = await relayBody(
+          framing,
+          rest,
+          next,
+          async (s) => {
+            if (s.raw.length) await writeAll(sock, s.raw);
+          },
+          { payload: false },
+        );
       }
       bytesIn += end.wireBytes;
       const result = (upstreamReusable: boolean, clientMayContinue: boolean, error: string | null): RelayResult => ({

@@ -103,20 +103,30 @@ export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
       connections--;
       sockets.delete(raw);
     });
-    serveHttp(raw, new SocketReader(raw), null).catch((e) => {
-      log.error(`connection handler: ${e instanceof Error ? e.message : String(e)}`);
-      raw.destroy();
-    });
+    serveHttp(raw, new SocketReader(raw), null).then(
+      (taken) => {
+        // Done with this connection (its last answer said close, or the
+        // client went away): it is destroyed once the answer had a moment
+        // to leave. Ending it is not enough: a client that keeps writing
+        // fills a paused socket, its close is never read, and the gate
+        // would hold the connection for ever.
+        if (!taken) setTimeout(() => raw.destroy(), 1000).unref();
+      },
+      (e) => {
+        log.error(`connection handler: ${e instanceof Error ? e.message : String(e)}`);
+        raw.destroy();
+      },
+    );
   }
 
   // The request loop of one client connection, plain or inside a
-  // terminated tunnel.
-  async function serveHttp(sock: Duplex, reader: SocketReader, tunnel: Tunnel | null): Promise<void> {
+  // terminated tunnel. True: a CONNECT took the socket over.
+  async function serveHttp(sock: Duplex, reader: SocketReader, tunnel: Tunnel | null): Promise<boolean> {
     const state: ConnState = { upstream: null, clean: false };
     try {
       for (;;) {
         const r = await readRequestHead(sock, reader, limits);
-        if (r.kind === "closed") return;
+        if (r.kind === "closed") return false;
         if (r.kind === "error") {
           ctx.record({
             method: "-",
@@ -128,13 +138,13 @@ export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
             status: r.status,
           });
           await sendBlocked(sock, r.status, `gate: ${r.reason}`, true);
-          return;
+          return false;
         }
         const keep = await handleRequest(sock, reader, r.head, tunnel, state);
-        if (keep === "taken") return; // CONNECT: the tunnel owns the socket now
+        if (keep === "taken") return true; // CONNECT: the tunnel owns the socket now
         if (!keep) {
           sock.end();
-          return;
+          return false;
         }
       }
     } finally {

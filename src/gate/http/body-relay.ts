@@ -30,11 +30,14 @@ export type BodyEnd =
   | { kind: "truncated"; wireBytes: number }
   | { kind: "malformed"; wireBytes: number; reason: string };
 
+// `payload: false`: the caller forwards `raw` only, and a chunked body's
+// payload is not extracted (`payload` is then empty for it).
 export async function relayBody(
   framing: Framing,
   first: Uint8Array,
   next: () => Promise<Uint8Array | null>,
   emit: (step: BodyStep) => Promise<void> | void,
+  opts: { payload: boolean } = { payload: true },
 ): Promise<BodyEnd> {
   let rest = first;
   let wireBytes = 0;
@@ -56,7 +59,7 @@ export async function relayBody(
     }
   }
   if (framing.kind === "chunked") {
-    const dec = new ChunkedDecoder();
+    const dec = new ChunkedDecoder(opts.payload);
     for (;;) {
       if (rest.length) {
         let r: { data: Uint8Array[]; end: number };

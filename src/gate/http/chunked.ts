@@ -33,6 +33,10 @@ function hexVal(c: number): number {
 
 export class ChunkedDecoder {
   private s = S.Size;
+  // Payload ranges found by the current push, as [start, end) pairs: no
+  // object per chunk, however small the chunks (a body of one-byte chunks
+  // is ten thousand of them per 64 KiB read).
+  private ranges: number[] = [];
   private size = 0;
   private digits = 0;
   private ext = 0;
@@ -45,11 +49,43 @@ export class ChunkedDecoder {
     return this.s === S.Done;
   }
 
-  // Feed bytes. Returns the payload slices found in `buf` (views, not
-  // copies) and `end`: the index just past the message's final CRLF when
-  // the body ended inside `buf`, else -1. Throws ChunkedError on bad input.
+  // `payload: false`: only find where the body ends (a relay that forwards
+  // the raw bytes); push() then returns no data.
+  constructor(private readonly payload = true) {}
+
+  // Feed bytes. Returns the payload found in `buf` as at most one piece (a
+  // view when it is one run of bytes, else a copy joining the runs) and
+  // `end`: the index just past the message's final CRLF when the body ended
+  // inside `buf`, else -1. Throws ChunkedError on bad input.
   push(buf: Uint8Array): { data: Uint8Array[]; end: number } {
-    const data: Uint8Array[] = [];
+    this.ranges.length = 0;
+    const end = this.walk(buf);
+    return { data: this.payload ? this.collect(buf) : [], end };
+  }
+
+  private collect(buf: Uint8Array): Uint8Array[] {
+    const r = this.ranges;
+    if (r.length === 0) return [];
+    if (r.length === 2) return [buf.subarray(r[0]!, r[1]!)];
+    let total = 0;
+    for (let k = 0; k < r.length; k += 2) total += r[k + 1]! - r[k]!;
+    const out = Buffer.allocUnsafe(total);
+    let at = 0;
+    for (let k = 0; k < r.length; k += 2) {
+      const from = r[k]!;
+      const to = r[k + 1]!;
+      // Short runs byte by byte: a view per run is the object per chunk
+      // this avoids.
+      if (to - from < 64) for (let j = from; j < to; j++) out[at++] = buf[j]!;
+      else {
+        out.set(buf.subarray(from, to), at);
+        at += to - from;
+      }
+    }
+    return [out];
+  }
+
+  private walk(buf: Uint8Array): number {
     let i = 0;
     const n = buf.length;
     while (i < n) {
@@ -101,7 +137,7 @@ export class ChunkedDecoder {
         }
         case S.Data: {
           const take = Math.min(this.remaining, n - i);
-          data.push(buf.subarray(i, i + take));
+          if (this.payload) this.ranges.push(i, i + take);
           this.decoded += take;
           this.remaining -= take;
           i += take;
@@ -142,12 +178,12 @@ export class ChunkedDecoder {
           if (c !== 10) throw new ChunkedError("bare CR at end of chunked body");
           this.s = S.Done;
           i++;
-          return { data, end: i };
+          return i;
         case S.Done:
-          return { data, end: i };
+          return i;
       }
     }
-    return { data, end: -1 };
+    return -1;
   }
 }
 

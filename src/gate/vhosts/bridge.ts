@@ -35,7 +35,7 @@ export async function serveVhost(
   let bodyBytes = 0;
   let body: ReadableStream<Uint8Array> | null = null;
   if (framing.kind !== "none") {
-    const it = requestBody(reader, framing);
+    const it = requestBody(reader, framing, { idleMs: ctx.limits.bodyTimeoutMs });
     body = new ReadableStream<Uint8Array>({
       async pull(ctrl) {
         try {
