@@ -174,11 +174,13 @@ export function decide(facts: RequestFacts, policy: GatePolicy): Decision {
   if (!tier) return deny(n.isIp ? `IP literal not allowed: ${host}` : `host not in allowlist: ${host}`);
 
   let path: string | null = null;
+  let encodedSlash = false;
   if (!isConnect) {
     if (facts.path === null) return deny("missing request path");
     const np = normalizePath(facts.path);
     if (!np.ok) return deny(`${np.reason} for ${host}`);
     path = np.path;
+    encodedSlash = np.encodedSlash;
   }
 
   let best: { depth: number; reason: string } | null = null;
@@ -208,6 +210,12 @@ export function decide(facts: RequestFacts, policy: GatePolicy): Decision {
     }
     if (r.methods && !r.methods.has(method)) {
       fail(2, `method ${printable(method, 32)} not allowed for ${host}`);
+      continue;
+    }
+    // Path rules cannot be checked against a path whose segments depend on
+    // the server's reading of %2f (path.ts): refused, not guessed.
+    if (r.paths && encodedSlash) {
+      fail(2, `encoded slash in path for ${host} (its path rules cannot be checked against it)`);
       continue;
     }
     if (r.paths && !r.paths.some((p) => pathMatches(p, path!))) {

@@ -4,10 +4,18 @@
 // in mind, so the gate matches against the path the way an upstream server
 // will read it: percent-decoded, `.` segments removed, repeated slashes
 // collapsed. Anything where servers disagree on that reading is refused
-// instead of guessed: encoded slashes or backslashes (%2f, %5c), `..`
-// segments, raw backslashes, double encoding of those, control characters.
+// instead of guessed: encoded backslashes (%5c), `..` segments (also when
+// spelled with %2f), raw backslashes, double encoding, control characters.
+//
+// An encoded slash (%2f) is legitimate: npm names a scoped package
+// `/@types%2fnode`, and GitLab a project `/api/v4/projects/group%2Fname`.
+// Servers disagree on whether it separates segments, so such a path is
+// reported (`encodedSlash`) with %2f read as a separator for the checks, and
+// a route with path rules refuses it (decide.ts): a rule can then never be
+// matched under one reading and served under the other. A route without
+// path rules has nothing to bypass and lets it through.
 
-export type NormalizedPath = { ok: true; path: string } | { ok: false; reason: string };
+export type NormalizedPath = { ok: true; path: string; encodedSlash: boolean } | { ok: false; reason: string };
 
 export function normalizePath(target: string): NormalizedPath {
   let p = target;
@@ -15,7 +23,8 @@ export function normalizePath(target: string): NormalizedPath {
   if (q !== -1) p = p.slice(0, q);
   if (!p.startsWith("/")) return { ok: false, reason: "path must start with /" };
   if (p.includes("\\")) return { ok: false, reason: "backslash in path" };
-  if (/%(?:2f|5c)/i.test(p)) return { ok: false, reason: "encoded slash in path" };
+  if (/%5c/i.test(p)) return { ok: false, reason: "encoded backslash in path" };
+  const encodedSlash = /%2f/i.test(p);
   let decoded: string;
   try {
     decoded = decodeURIComponent(p);
@@ -39,7 +48,7 @@ export function normalizePath(target: string): NormalizedPath {
   }
   const last = segs[segs.length - 1];
   const trailing = segs.length > 1 && (last === "" || last === ".") && out.length > 0;
-  return { ok: true, path: "/" + out.join("/") + (trailing ? "/" : "") };
+  return { ok: true, path: "/" + out.join("/") + (trailing ? "/" : ""), encodedSlash };
 }
 
 // Segment-aware prefix match: "/v1/messages" matches "/v1/messages" and

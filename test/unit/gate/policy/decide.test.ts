@@ -181,8 +181,16 @@ describe("decide: methods and paths", () => {
     ["encoded traversal denied", req("api.x.com", { path: "/v1/models/%2e%2e/admin" }), { allow: false, reason: "path traversal (..) for api.x.com" }],
     ["encoded traversal mixed case", req("api.x.com", { path: "/v1/models/.%2E/admin" }), { allow: false, reason: "path traversal (..) for api.x.com" }],
     ["double encoded traversal", req("api.x.com", { path: "/v1/models/%252e%252e/admin" }), { allow: false, reason: "double-encoded path for api.x.com" }],
-    ["encoded slash", req("api.x.com", { path: "/v1/models%2F..%2Fadmin" }), { allow: false, reason: "encoded slash in path for api.x.com" }],
-    ["encoded backslash", req("api.x.com", { path: "/v1/models%5c" }), { allow: false, reason: "encoded slash in path for api.x.com" }],
+    ["encoded slash hiding traversal", req("api.x.com", { path: "/v1/models%2F..%2Fadmin" }), { allow: false, reason: "path traversal (..) for api.x.com" }],
+    ["encoded slash hiding traversal, no path rules", req("open.x.com", { path: "/a%2f..%2f..%2fadmin" }), { allow: false, reason: "path traversal (..) for open.x.com" }],
+    // A path rule cannot be bypassed by reading %2f one way when matching
+    // and the server reading it the other way: refused on such routes.
+    ["encoded slash on a route with path rules", req("api.x.com", { path: "/v1%2fmodels" }), { allow: false, reason: "encoded slash in path for api.x.com (its path rules cannot be checked against it)" }],
+    ["encoded slash inside an allowed prefix", req("api.x.com", { path: "/public/a%2Fb" }), { allow: false, reason: "encoded slash in path for api.x.com (its path rules cannot be checked against it)" }],
+    // npm's scoped packages: legitimate where no path rule applies.
+    ["npm scoped package, no path rules", req("open.x.com", { path: "/@types%2fnode" }), { allow: true, routeHost: "open.x.com" }],
+    ["npm scoped package, upper case", req("open.x.com", { path: "/@babel%2Fcore/-/core-7.0.0.tgz" }), { allow: true, routeHost: "open.x.com" }],
+    ["encoded backslash", req("api.x.com", { path: "/v1/models%5c" }), { allow: false, reason: "encoded backslash in path for api.x.com" }],
     ["raw backslash", req("api.x.com", { path: "/v1/models\\..\\admin" }), { allow: false, reason: "backslash in path for api.x.com" }],
     ["bad percent", req("api.x.com", { path: "/v1/%zz" }), { allow: false, reason: "invalid percent-encoding in path for api.x.com" }],
     ["encoded NUL", req("api.x.com", { path: "/v1/models%00" }), { allow: false, reason: "control character in path for api.x.com" }],
