@@ -129,6 +129,13 @@ async function terminate(ctx: GateContext, raw: net.Socket, reader: SocketReader
     raw.destroy();
   });
   tlsSock.once("secure", () => {
+    if (!isInternalHost(tunnel.host)) {
+      const close = () => {
+        tlsSock.destroy();
+        raw.destroy();
+      };
+      ctx.channels.add({ kind: "tunnel", host: tunnel.host, port: tunnel.port, scheme: "https", close }, raw);
+    }
     serve(tlsSock, new SocketReader(tlsSock), tunnel)
       .catch((e) => ctx.log.error(`tunnel ${tunnel.host}: ${(e as Error).message}`))
       .finally(() => {
@@ -193,6 +200,11 @@ async function passthrough(ctx: GateContext, raw: net.Socket, reader: SocketRead
     break;
   }
   ctx.record({ method: "CONNECT", host: tunnel.host, port: tunnel.port, decision: "allow", layer: "policy", status: 200 });
+  const close = () => {
+    raw.destroy();
+    up.destroy();
+  };
+  ctx.channels.add({ kind: "passthrough", host: tunnel.host, port: tunnel.port, scheme: "https", close }, raw);
   const rest = reader.detach();
   up.write(Buffer.concat([hello, rest]));
   raw.setTimeout(ctx.limits.idleTimeoutMs, () => raw.destroy());

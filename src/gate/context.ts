@@ -1,4 +1,5 @@
 import type { AuditEntry, GateLog } from "./audit.ts";
+import type { Channels } from "./channels.ts";
 import { compileDlp, type Dlp } from "./dlp/index.ts";
 import type { Upstream, UpstreamPool } from "./pool.ts";
 import { compileResponseGuard, type ResponseGuard } from "./response-guard.ts";
@@ -81,6 +82,9 @@ export interface GateContext {
   readonly secrets: GateSecrets;
   readonly leaves: LeafMinter;
   readonly pool: UpstreamPool;
+  // Tunnels and upstream connections open now (closed on reload when the
+  // new policy no longer allows them).
+  readonly channels: Channels;
   readonly resolver?: Resolver;
   // CAs trusted for upstream TLS (undefined: the bundled roots).
   readonly upstreamCa?: string[];

@@ -68,7 +68,10 @@ export async function forward(
       tlsHostIsIp: t.isIp,
       timeoutMs: ctx.limits.upstreamConnectTimeoutMs,
       ca: ctx.upstreamCa,
-    }).then((s) => ({ key, sock: s, reader: new SocketReader(s) }));
+    }).then((s) => {
+      ctx.channels.add({ kind: "upstream", host: t.host, port: t.port, scheme: t.scheme, close: () => s.destroy() }, s);
+      return { key, sock: s, reader: new SocketReader(s) };
+    });
     // Rejection is handled where it is awaited; avoid an unhandled one if
     // DLP refuses the body first.
     p.catch(() => {});

@@ -3,6 +3,7 @@ import net from "node:net";
 import type { Duplex } from "node:stream";
 import { paths } from "../state/paths.ts";
 import { auditPath, auditRecord, openAudit, openLog, type GateLog } from "./audit.ts";
+import { Channels } from "./channels.ts";
 import { handleConnect } from "./connect.ts";
 import { DEFAULT_LIMITS, makeGeneration, type ConnState, type GateContext, type GateLimits } from "./context.ts";
 import { forward } from "./forward.ts";
@@ -70,6 +71,7 @@ export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
     secrets: opts.secrets,
     leaves: await createLeafMinter(ca),
     pool: new UpstreamPool(),
+    channels: new Channels(),
     resolver: opts.resolver,
     upstreamCa: opts.upstreamCa,
     log,
@@ -245,6 +247,9 @@ export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
     ca,
     async reload(policy: GatePolicy) {
       ctx.gen = await makeGeneration(policy, opts.secrets, vhosts, stateDir, log);
+      // What is already open was let through by the old policy: the new one
+      // closes what it no longer allows (channels.ts).
+      ctx.channels.revoke(policy, ctx.record, log);
       log.info(`policy reloaded: ${policy.routes.length} routes`);
     },
     async close() {

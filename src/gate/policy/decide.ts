@@ -238,3 +238,22 @@ export function hostGetsCredential(host: string, policy: GatePolicy): boolean {
   const tier = findTier(compiledFor(policy), n.host, n.isIp);
   return tier !== null && tier.routes.some((r) => r.route.auth !== undefined);
 }
+
+// Whether some request to host:port over `scheme` could still be allowed:
+// the host's tier has a route on that port (methods and paths aside; a
+// credential route never for plain http). What an open upstream connection
+// needs to stay open across a policy reload; the route returned is the
+// first such one.
+export function reachable(host: string, port: number, scheme: "http" | "https", policy: GatePolicy): Decision {
+  const n = normalizeHost(host);
+  if (!n.ok) return { allow: false, reason: `invalid host: ${n.reason}`, host: printable(host) };
+  if (isReserved(n.host)) return { allow: false, reason: "reserved name", host: n.host };
+  const tier = findTier(compiledFor(policy), n.host, n.isIp);
+  if (!tier) return { allow: false, reason: n.isIp ? `IP literal not allowed: ${n.host}` : `host not in allowlist: ${n.host}`, host: n.host };
+  const facts: RequestFacts = { host: n.host, port, method: "GET", path: "/", scheme };
+  for (const r of tier.routes) {
+    if (r.route.auth && scheme !== "https") continue;
+    if ((r.ports ?? defaultPorts(r.route, facts)).includes(port)) return { allow: true, route: r.route, host: n.host };
+  }
+  return { allow: false, reason: `port ${port} not allowed for ${n.host}`, host: n.host };
+}

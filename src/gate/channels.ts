@@ -1,0 +1,77 @@
+import type { EventEmitter } from "node:events";
+import type { AuditEntry, GateLog } from "./audit.ts";
+import { decide, reachable } from "./policy/decide.ts";
+import type { GatePolicy } from "./types.ts";
+
+// The ways out the bottle holds open through the gate, so that a policy
+// reload (SIGHUP after `allow`/`deny`/an approval) closes the ones the new
+// policy no longer allows. A request reads the current policy when it
+// starts, but what is already open would otherwise outlive its revocation:
+//   - a passthrough tunnel was checked once, at CONNECT, and is bytes
+//     afterwards;
+//   - a terminated tunnel (and a request streaming inside it) was allowed
+//     at CONNECT;
+//   - an upstream connection, in use or pooled, was dialled for a host and
+//     port.
+// Each is checked again against the new policy the way it was first let
+// through; what fails is closed and audited (one deny line each, reason
+// "revoked by policy reload: ...").
+
+export interface OpenChannel {
+  kind: "passthrough" | "tunnel" | "upstream";
+  host: string;
+  port: number;
+  scheme: "http" | "https";
+  close(): void;
+}
+
+// Why the channel may no longer stay open under `policy`, or null.
+export function revocation(ch: OpenChannel, policy: GatePolicy): string | null {
+  if (ch.kind === "upstream") {
+    const r = reachable(ch.host, ch.port, ch.scheme, policy);
+    return r.allow ? null : r.reason;
+  }
+  const d = decide({ host: ch.host, port: ch.port, method: "CONNECT", path: null, scheme: "https" }, policy);
+  if (!d.allow) return d.reason;
+  // The new policy inspects this host: a passthrough tunnel would escape it.
+  if (ch.kind === "passthrough" && d.route.tls !== "passthrough") return `${ch.host} is no longer a passthrough route`;
+  return null;
+}
+
+export class Channels {
+  private readonly open = new Set<OpenChannel>();
+
+  // Tracks `ch` until `sock` closes.
+  add(ch: OpenChannel, sock: EventEmitter): void {
+    this.open.add(ch);
+    sock.once("close", () => this.open.delete(ch));
+  }
+
+  get size(): number {
+    return this.open.size;
+  }
+
+  // Closes and audits every channel the new policy does not allow; returns
+  // how many.
+  revoke(policy: GatePolicy, record: (e: AuditEntry) => void, log: GateLog): number {
+    let n = 0;
+    for (const ch of [...this.open]) {
+      const why = revocation(ch, policy);
+      if (why === null) continue;
+      this.open.delete(ch);
+      n++;
+      record({
+        method: ch.kind === "upstream" ? "-" : "CONNECT",
+        host: ch.host,
+        port: ch.port,
+        decision: "deny",
+        reason: `revoked by policy reload: ${ch.kind === "upstream" ? "upstream connection" : ch.kind === "tunnel" ? "tunnel" : "passthrough tunnel"} closed: ${why}`,
+        layer: "policy",
+        status: null,
+      });
+      ch.close();
+    }
+    if (n > 0) log.info(`policy reload closed ${n} open channel(s)`);
+    return n;
+  }
+}
