@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { x509 } from "./x509.ts";
+import { pem, pemDecode, selfSignedCa } from "./der.ts";
 
 // The per-bottle certificate authority. The bottle trusts it (and only the
 // bottle does): it lets the gate terminate TLS for hosts whose routes say
@@ -17,7 +17,6 @@ export interface CaMaterial {
 }
 
 const EC = { name: "ECDSA", namedCurve: "P-256" } as const;
-const SIG = { name: "ECDSA", hash: "SHA-256" } as const;
 // Long enough that a resumed bottle keeps working; the CA never leaves the
 // host and the bottle that trusts it.
 const CA_DAYS = 825;
@@ -43,30 +42,28 @@ export async function ensureCa(dir: string, slug = "bottle"): Promise<CaMaterial
   return made;
 }
 
+// The certificate is encoded in der.ts, not with @peculiar/x509: loading
+// that library costs `up` 30-60 ms on its critical path for this one cert.
 export async function createCa(slug: string): Promise<CaMaterial> {
   const keys = (await crypto.subtle.generateKey(EC, true, ["sign", "verify"])) as CryptoKeyPair;
   const now = Date.now();
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    name: `CN=claude-bottle CA ${sanitizeCn(slug)}, O=claude-bottle`,
+  const serial = crypto.getRandomValues(new Uint8Array(16));
+  const der = await selfSignedCa({
+    commonName: `claude-bottle CA ${sanitizeCn(slug)}`,
+    organization: "claude-bottle",
     keys,
-    signingAlgorithm: SIG,
     notBefore: new Date(now - 60 * 60 * 1000),
     notAfter: new Date(now + CA_DAYS * 24 * 60 * 60 * 1000),
-    extensions: [
-      new x509.BasicConstraintsExtension(true, 0, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
-    ],
+    serial,
   });
-  const pkcs8 = await crypto.subtle.exportKey("pkcs8", keys.privateKey);
-  const certPem = cert.toString("pem") + "\n";
-  const keyPem = x509.PemConverter.encode(pkcs8, "PRIVATE KEY") + "\n";
+  const pkcs8 = new Uint8Array(await crypto.subtle.exportKey("pkcs8", keys.privateKey));
+  const certPem = pem(der, "CERTIFICATE");
+  const keyPem = pem(pkcs8, "PRIVATE KEY");
   return { certPem, keyPem, fingerprint: fingerprintPem(certPem) };
 }
 
 export function fingerprintPem(certPem: string): string {
-  const der = x509.PemConverter.decodeFirst(certPem);
-  return createHash("sha256").update(new Uint8Array(der)).digest("hex");
+  return createHash("sha256").update(pemDecode(certPem)).digest("hex");
 }
 
 function sanitizeCn(s: string): string {

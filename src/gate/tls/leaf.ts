@@ -1,7 +1,7 @@
 import { isIP } from "node:net";
 import tls from "node:tls";
-import { x509 } from "./x509.ts";
 import type { CaMaterial } from "./ca.ts";
+import { pemDecode } from "./der.ts";
 
 // Leaf certificates for terminated hosts, minted on first use and cached.
 // ECDSA P-256 with the host as the only SAN: a leaf is good for exactly the
@@ -26,27 +26,33 @@ export interface LeafMinter {
 
 export async function createLeafMinter(ca: CaMaterial, opts: { maxEntries?: number } = {}): Promise<LeafMinter> {
   const maxEntries = opts.maxEntries ?? 1000;
-  const caCert = new x509.X509Certificate(ca.certPem);
-  const caKey = await crypto.subtle.importKey(
-    "pkcs8",
-    new Uint8Array(x509.PemConverter.decodeFirst(ca.keyPem)),
-    EC,
-    false,
-    ["sign"],
-  );
-  const caSki = await x509.SubjectKeyIdentifierExtension.create(caCert.publicKey);
+  // The CA key is checked now (a bad one stops the gate from starting);
+  // @peculiar/x509, 30-60 ms to load, waits for the first mint, so a gate
+  // starts (beside its bottle) without it.
+  const caKey = await crypto.subtle.importKey("pkcs8", new Uint8Array(pemDecode(ca.keyPem)), EC, false, ["sign"]);
+  let lib: Promise<{ x509: typeof import("@peculiar/x509"); caCert: import("@peculiar/x509").X509Certificate; caSki: import("@peculiar/x509").SubjectKeyIdentifierExtension }> | null = null;
+  const load = () =>
+    (lib ??= (async () => {
+      const { x509 } = await import("./x509.ts");
+      const caCert = new x509.X509Certificate(ca.certPem);
+      return { x509, caCert, caSki: await x509.SubjectKeyIdentifierExtension.create(caCert.publicKey) };
+    })());
   // Promise cache: concurrent CONNECTs to a new host share one mint.
   const cache = new Map<string, Promise<Leaf>>();
   let minted = 0;
 
   async function mint(host: string): Promise<Leaf> {
+    const { x509, caCert, caSki } = await load();
     const keys = (await crypto.subtle.generateKey(EC, true, ["sign", "verify"])) as CryptoKeyPair;
     const now = Date.now();
     const notAfter = Math.min(now + LEAF_DAYS * 86400_000, caCert.notAfter.getTime());
     const san = isIP(host) ? { type: "ip" as const, value: host } : { type: "dns" as const, value: host };
     const cert = await x509.X509CertificateGenerator.create({
       subject: isIP(host) ? "CN=ip" : `CN=${host}`,
-      issuer: caCert.subject,
+      // The CA's subject as its own bytes: GnuTLS (git's TLS in Debian)
+      // matches issuer to subject byte for byte, and a name re-encoded from
+      // its text can change string types.
+      issuer: caCert.subjectName,
       publicKey: keys.publicKey,
       signingKey: caKey,
       signingAlgorithm: SIG,
