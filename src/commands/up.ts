@@ -18,6 +18,9 @@ export default defineCommand({
     // while the modules below load, not after them.
     const named = args.backend ? String(args.backend) : process.env.CLAUDE_BOTTLE_BACKEND;
     const early = named ? probeNamed(named) : Promise.resolve(null);
+    // A launch's own modules load meanwhile too.
+    const launchModules = args["dry-run"] ? null : import("../launch/run.ts").then((m) => m.loadDeps());
+    launchModules?.catch(() => {}); // runUp loads them again and reports
     const [{ UserError }, { preparePlan }, { renderPlanText }] = await Promise.all([import("../errors.ts"), import("../plan/prepare.ts"), import("../plan/text.ts")]);
     const dryRun = Boolean(args["dry-run"]);
     const format = String(args.format ?? "text");

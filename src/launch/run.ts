@@ -3,13 +3,10 @@ import type { Spec } from "../manifest/spec.ts";
 import { bottleHome } from "../state/paths.ts";
 import { launch, type LaunchDeps } from "./launcher.ts";
 
-// The real wiring of the launcher for `up` and `resume`: real backend,
-// gate, CA, placeholders and tty prompts. Heavy modules load here, lazily.
-export async function realDeps(
-  backendName: PlanJson["backend"],
-  env: Record<string, string | undefined> = process.env,
-): Promise<LaunchDeps> {
-  const [{ getBackend }, { ensureCa }, { makePlaceholder }, { resolveEnvValues }, { askSecret }, { provisionBottle }] = await Promise.all([
+// The modules a launch needs, loaded lazily: `up` starts this while it
+// waits for its backend probe.
+export function loadDeps() {
+  return Promise.all([
     import("../backends/registry.ts"),
     import("../gate/tls/ca.ts"),
     import("../gate/credentials.ts"),
@@ -17,6 +14,15 @@ export async function realDeps(
     import("./tty.ts"),
     import("../provision/provision.ts"),
   ]);
+}
+
+// The real wiring of the launcher for `up` and `resume`: real backend,
+// gate, CA, placeholders and tty prompts.
+export async function realDeps(
+  backendName: PlanJson["backend"],
+  env: Record<string, string | undefined> = process.env,
+): Promise<LaunchDeps> {
+  const [{ getBackend }, { ensureCa }, { makePlaceholder }, { resolveEnvValues }, { askSecret }, { provisionBottle }] = await loadDeps();
   const backend = await getBackend(backendName);
   return {
     home: bottleHome(env),
