@@ -45,20 +45,21 @@ export function probeGate(socketPath: string, timeoutMs = 1000): Promise<boolean
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-// Poll with exponential backoff (25 ms doubling to 400 ms) until the gate
-// answers or the deadline passes. `stillWorth` lets the caller stop early
+// Poll with a short backoff (10 ms doubling to 50 ms: a probe is one local
+// connect, and a launch waits on this while its bottle starts) until the
+// gate answers or the deadline passes. `stillWorth` lets the caller stop early
 // (the gate process died, the launch was aborted).
 export async function waitForGate(
   socketPath: string,
   opts: { timeoutMs?: number; stillWorth?: () => boolean } = {},
 ): Promise<boolean> {
   const deadline = Date.now() + (opts.timeoutMs ?? 10_000);
-  let delay = 25;
+  let delay = 10;
   while (Date.now() < deadline) {
     if (opts.stillWorth && !opts.stillWorth()) return false;
     if (await probeGate(socketPath, Math.min(1000, Math.max(100, deadline - Date.now())))) return true;
     await sleep(Math.min(delay, Math.max(0, deadline - Date.now())));
-    delay = Math.min(delay * 2, 400);
+    delay = Math.min(delay * 2, 50);
   }
   return false;
 }

@@ -50,7 +50,7 @@ export async function spawnSupervisor(opts: {
   while (Date.now() < deadline) {
     if (readPid(paths.supervisorPid(opts.stateDir)) === pid) return pid;
     if (!isAlive(pid)) break;
-    await Bun.sleep(25);
+    await Bun.sleep(10);
   }
   try {
     process.kill(pid, "SIGKILL");
