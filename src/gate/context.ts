@@ -35,6 +35,10 @@ export interface GateLimits {
   // switches to the streaming mode early (1024 connections times an 8 MiB
   // window would otherwise be 8 GiB).
   dlpMemoryBudgetBytes: number;
+  // Idle upstream connections kept per host for any client connection
+  // (pool.ts). 0: none, every client connection dials its own, as mitmdump
+  // does (bench/gate.ts measures both ways; nothing a user sets reaches it).
+  upstreamPoolPerKey: number;
 }
 
 export const DEFAULT_LIMITS: GateLimits = {
@@ -47,6 +51,7 @@ export const DEFAULT_LIMITS: GateLimits = {
   dlpWindowBytes: 8 * 1024 * 1024,
   dlpHoldbackBytes: 64 * 1024,
   dlpMemoryBudgetBytes: 128 * 1024 * 1024,
+  upstreamPoolPerKey: 8,
 };
 
 // Everything derived from one policy.json: replaced as a whole on reload,

@@ -5,7 +5,7 @@ import { paths } from "../state/paths.ts";
 import { openLog } from "./audit.ts";
 import { governMemory } from "./memory.ts";
 import { readPolicy } from "./policy/file.ts";
-import { startGate } from "./server.ts";
+import { startGate, type GateLimits } from "./server.ts";
 import type { GateSecrets } from "./types.ts";
 import { fixedResolver, upstreamTrust } from "./upstream.ts";
 
@@ -41,7 +41,9 @@ export async function readSecrets(stream: ReadableStream<Uint8Array>): Promise<G
   return r.data;
 }
 
-export async function runGate(opts: { stateDir: string; listen?: string }): Promise<void> {
+// `limits`: only bench/gate.ts passes any (the pool switched off); the gate
+// command has no flag or variable that reaches them.
+export async function runGate(opts: { stateDir: string; listen?: string; limits?: Partial<GateLimits> }): Promise<void> {
   const policy = readPolicy(opts.stateDir);
   const secrets = await readSecrets(Bun.stdin.stream());
   const up = secrets.upstream;
@@ -50,6 +52,7 @@ export async function runGate(opts: { stateDir: string; listen?: string }): Prom
     policy,
     secrets,
     listen: opts.listen,
+    limits: opts.limits,
     resolver: up?.hosts ? fixedResolver(up.hosts) : undefined,
     upstreamCa: up?.ca ? upstreamTrust(up.ca) : undefined,
   });

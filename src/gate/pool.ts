@@ -39,7 +39,7 @@ export class UpstreamPool {
   ) {}
 
   park(u: Upstream): void {
-    if (this.closed || u.sock.destroyed || !u.reader.idle) {
+    if (this.closed || this.perKey <= 0 || u.sock.destroyed || !u.reader.idle) {
       u.sock.destroy();
       return;
     }

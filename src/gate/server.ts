@@ -70,7 +70,7 @@ export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
     limits,
     secrets: opts.secrets,
     leaves: await createLeafMinter(ca),
-    pool: new UpstreamPool(),
+    pool: new UpstreamPool(limits.upstreamPoolPerKey),
     channels: new Channels(),
     resolver: opts.resolver,
     upstreamCa: opts.upstreamCa,

@@ -79,3 +79,12 @@ test("an idle connection is closed after idleMs", async () => {
   expect(pool.size).toBe(0);
   expect(a.u.sock.destroyed).toBe(true);
 });
+
+test("perKey 0 (the benchmark's pool off): nothing is parked, every connection is closed", async () => {
+  const pool = new UpstreamPool(0);
+  const a = await upstream();
+  pool.park(a.u);
+  expect(a.u.sock.destroyed).toBe(true);
+  expect(pool.size).toBe(0);
+  expect(pool.take(a.u.key)).toBeNull();
+});
