@@ -3,7 +3,7 @@ import type { Dlp } from "./dlp/index.ts";
 import { requestBody, type BodyRead } from "./http/body.ts";
 import { HeldBody } from "./held-body.ts";
 import { encodeChunk, LAST_CHUNK } from "./http/chunked.ts";
-import { headerValue, type Framing, type RequestHead } from "./http/head.ts";
+import { headerValues, type Framing, type RequestHead } from "./http/head.ts";
 import { Deny } from "./http/respond.ts";
 import { writeAll, type SocketReader } from "./io.ts";
 import type { Upstream } from "./pool.ts";
@@ -38,6 +38,14 @@ async function sendPiece(u: Upstream, chunked: boolean, data: Uint8Array): Promi
   else await writeAll(u.sock, data);
 }
 
+// Every Content-Encoding field, in order: a second field is a second layer
+// (RFC 9110 lists are the same whether folded into one field or repeated),
+// and a scanner that undid only the first would scan encoded bytes.
+function contentEncoding(head: RequestHead): string | null {
+  const v = headerValues(head.headers, "content-encoding");
+  return v.length === 0 ? null : v.join(", ");
+}
+
 // A route without DLP: the body streams upstream as it arrives.
 export async function sendPlainBody(ctx: GateContext, s: BodySend): Promise<void> {
   const u = await s.getUp();
@@ -59,7 +67,7 @@ export async function sendPlainBody(ctx: GateContext, s: BodySend): Promise<void
 // hold-back tail.
 export async function sendScannedBody(ctx: GateContext, dlp: Dlp, s: BodySend): Promise<void> {
   const { limits } = ctx;
-  const scanner = dlp.encodedBodyScanner(headerValue(s.head.headers, "content-encoding") ?? null);
+  const scanner = dlp.encodedBodyScanner(contentEncoding(s.head));
   const held = new HeldBody(s.framing.kind === "length" ? s.framing.length : null);
   const read: BodyRead = { idleMs: limits.bodyTimeoutMs, wire: 0 };
   // What this body has added to ctx.dlpHeld, given back when it is done.

@@ -23,7 +23,7 @@ const messageOf = (e: unknown): string => (e instanceof Error ? e.message : Stri
 
 // Receives decoded pieces in order. May throw to stop decoding (a DLP
 // finding): the error comes out of the write() or finish() in progress.
-export type Sink = (piece: Uint8Array) => void;
+export type Sink = (piece: Uint8Array) => void | Promise<void>;
 
 export interface StreamDecoder {
   write(chunk: Uint8Array): Promise<void>;

@@ -1,3 +1,5 @@
+import { letterPairScore } from "./bigrams.ts";
+
 // High-entropy token check for URLs: an unknown secret (one the gate was
 // not told about, e.g. read from a file in the workspace) smuggled out in a
 // GET path, a query value or a subdomain label.
@@ -83,7 +85,11 @@ export function isHighEntropyToken(token: string, place: Place = "path"): boolea
     }
   }
   const letters = upper + lower;
-  if (alnum < MIN_TOKEN || letters === 0 || digits === 0) return false;
+  if (alnum < MIN_TOKEN || letters === 0) return false;
+  // Letters only, or letters with too few digits for the shape tests
+  // below: a random value encoded in letters is as random as one with
+  // digits, and only the letter pairs tell it from words.
+  if (digits === 0) return lettersLookRandom(t);
   const vowelRatio = vowels / letters;
   const switchRatio = switches / (alnum - 1);
   const mixedCase = upper > 0 && lower > 0;
@@ -92,12 +98,36 @@ export function isHighEntropyToken(token: string, place: Place = "path"): boolea
   const maxVowels = alnum >= 40 ? 0.36 : 0.3;
   if (mixedCase) {
     // base62 / base64: expected switch ratio ~0.6.
-    return switchRatio >= 0.35 && vowelRatio <= maxVowels && shannon(t) >= 3.7;
+    if (switchRatio >= 0.35 && vowelRatio <= maxVowels && shannon(t) >= 3.7) return true;
+  } else if (alnum >= MIN_TOKEN_SINGLE_CASE) {
+    // One case plus digits: base36 (digits ~28 %, switch ratio ~0.4) or
+    // base32 (digits 2-7 only: ~19 % digits, switch ratio ~0.3). Words
+    // with this many digits switching this often do not occur, so the
+    // vowel bound is looser than for mixed case (a random letter is a
+    // vowel 19 % of the time, but over 18 letters 0.33 is not rare).
+    if (switchRatio >= 0.2 && digits / alnum >= 0.1 && vowelRatio <= 0.36 && shannon(t) >= 3.5) return true;
   }
-  // One case plus digits: base36 (digits ~28 %, switch ratio ~0.4) or
-  // base32 (digits 2-7 only: ~19 % digits, switch ratio ~0.3).
-  if (alnum < MIN_TOKEN_SINGLE_CASE) return false;
-  return switchRatio >= 0.2 && digits / alnum >= 0.1 && vowelRatio <= maxVowels && shannon(t) >= 3.7;
+  // The shape tests miss some random tokens (few digits by chance, a run
+  // of one class): their letters still give them away.
+  return lettersLookRandom(t);
+}
+
+// Letter pairs English text would rarely have (bigrams.ts), over at least
+// MIN_LETTER_PAIRS pairs (in a token of at least MIN_TOKEN characters):
+// random letters average about -2 bits a pair, words and names in any
+// Latin-script language almost always stay above -0.5
+// (test/unit/gate/dlp/entropy-hosts.test.ts holds the corpus).
+const MAX_RANDOM_LETTERS_SCORE = -0.5;
+const MIN_LETTER_PAIRS = 14;
+
+function lettersLookRandom(t: string): boolean {
+  const { mean, pairs } = letterPairScore(t);
+  if (pairs < MIN_LETTER_PAIRS || mean >= MAX_RANDOM_LETTERS_SCORE) return false;
+  // "abcdefghijklmnopqrstuvwxyz" (a charset, test data) is rare pairs
+  // too, but not random: most steps go to the next letter.
+  let steps = 0;
+  for (let i = 1; i < t.length; i++) if ((t.charCodeAt(i) | 0x20) - (t.charCodeAt(i - 1) | 0x20) === 1) steps++;
+  return steps * 2 < pairs;
 }
 
 // Splits text into candidate tokens: runs of base64/base64url characters.

@@ -8,10 +8,10 @@ import { findHighEntropy } from "./entropy.ts";
 //    Slack, Stripe, private keys, JWT, Google, npm, GitLab, ...), raw text
 //    (and the percent-decoded form in URLs and headers);
 //  - the bottle's own secret values and placeholders, raw and in base64
-//    (3 alignments, standard and URL-safe), URL encoding and hex
+//    (3 alignments, standard and URL-safe), base32, URL encoding and hex
 //    (variants.ts). Values shorter than 8 characters are not matched: they
-//    would match ordinary text everywhere. Long values are matched on their
-//    first 128 bytes;
+//    would match ordinary text everywhere. Long values are matched over
+//    their whole length, in pieces (any 127 bytes of them);
 //  - random-looking tokens in URL paths, query values and subdomain labels
 //    (entropy.ts), for secrets the gate was not told about.
 //
@@ -35,12 +35,19 @@ import { findHighEntropy } from "./entropy.ts";
 // compressed body, or bytes after its end, is a finding too
 // ("undecodable-body"), as is a body above `limits.maxDecodedBytes`
 // ("decoded-size-limit", default 1 GiB: a decompression bomb costs CPU,
-// never memory).
+// never memory). The encoded bytes are scanned as they are too (a gzip
+// header's FNAME, FCOMMENT, FEXTRA), and a body that is gzip, zlib or zip
+// by its first bytes is inflated and scanned whatever its headers say
+// (archive.ts).
+//
+// Host names, methods and header names are the bottle's bytes too: scanHost
+// (literals and rules case-insensitively, also with the dots removed, and
+// entropy on the labels the route did not fix), scanMethod, scanHeaders.
 
 export interface DlpContext {
   secrets: { name: string; value: string }[];
   placeholders: { name: string; value: string }[];
-  limits?: { maxDecodedBytes?: number };
+  limits?: { maxDecodedBytes?: number; maxArchiveBytes?: number };
 }
 
 export interface DlpFinding {
@@ -85,6 +92,8 @@ export interface Dlp {
 }
 
 const DEFAULT_MAX_DECODED = 1024 * 1024 * 1024;
+// The gate's DLP window: a zip is read whole before anything is sent.
+const DEFAULT_MAX_ARCHIVE = 8 * 1024 * 1024;
 
 const enc = new TextEncoder();
 const utf8 = new TextDecoder("utf-8", { fatal: false });
@@ -121,6 +130,7 @@ class Scanner implements Dlp {
     private readonly exact: Matcher,
     private readonly folded: Matcher,
     private readonly maxDecoded: number,
+    private readonly maxArchive: number,
   ) {}
 
   scanUrl(host: string, pathAndQuery: string): DlpFinding | null {
@@ -208,7 +218,9 @@ class Scanner implements Dlp {
 
   scanHeaders(headers: [string, string][]): DlpFinding | null {
     for (const [name, value] of headers) {
-      let f = scanComplete(this.exact, enc.encode(name));
+      // Names are case-insensitive (and lowercased by HTTP/2 and many
+      // clients): matched like host names.
+      let f = scanComplete(this.folded, enc.encode(name));
       // The name itself is suspect here: do not echo it.
       if (f) return { rule: f, where: "header-name" };
       const where = HEADER_TOKEN.test(name) ? `header:${name.toLowerCase()}` : "header";
@@ -224,7 +236,7 @@ class Scanner implements Dlp {
   }
 
   encodedBodyScanner(contentEncoding: string | null): EncodedBodyScanner {
-    return new EncodedBody(this.bodyScanner(), contentEncoding);
+    return new EncodedBody(() => this.bodyScanner(), contentEncoding, { maxArchiveBytes: this.maxArchive, maxDecodedBytes: this.maxDecoded });
   }
 }
 
@@ -263,5 +275,6 @@ export function compileDlp(ctx: DlpContext): Dlp {
     buildMatcher(literals, false),
     buildMatcher(literals, true),
     ctx.limits?.maxDecodedBytes ?? DEFAULT_MAX_DECODED,
+    ctx.limits?.maxArchiveBytes ?? DEFAULT_MAX_ARCHIVE,
   );
 }

@@ -73,8 +73,12 @@ export const RULES: Rule[] = [
     window: 20,
     leftBoundary: true,
     // AWS's documentation key (AKIAIOSFODNN7EXAMPLE and friends) is in
-    // every SDK's docs and tests, and is not a credential.
-    check: (m) => !m.endsWith("EXAMPLE"),
+    // every SDK's docs and tests, and is not a credential. Lowercase only
+    // happens in host names (matched case-insensitively, where "asia" or
+    // "acca" start ordinary words): there the rest must hold a digit, as
+    // all but a few percent of real key ids do (the entropy check still
+    // sees the letters-only ones).
+    check: (m) => !m.toUpperCase().endsWith("EXAMPLE") && (m !== m.toLowerCase() || /[0-9]/.test(m.slice(4))),
   },
   {
     // A 40-character secret right after an "aws secret access key" label:
@@ -161,6 +165,36 @@ export const RULES: Rule[] = [
     head: /-----BEGIN (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----/y,
     re: /-----BEGIN (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----(?:\s|\\+[rn]|(?:Proc-Type|DEK-Info|Comment|Version|Hash|Charset): [^\r\n\\]{0,120})*[A-Za-z0-9+/]{40}/y,
     window: 512,
+  },
+  {
+    // A private key without its armour (the BEGIN line cut off, or the
+    // base64 of its DER sent on its own): the first bytes of every private
+    // key format's DER are fixed (version, algorithm), so their base64 is
+    // too, at a fixed alignment (the body starts at byte 0). Anchored on
+    // those characters for PKCS#8 (RSA, EC, Ed25519/X25519/Ed448/X448,
+    // PBES2-encrypted), PKCS#1 RSA (1024-4096 bits), SEC1 EC (P-256, P-384,
+    // P-521, secp256k1) and OpenSSH ("openssh-key-v1"), then 40 more
+    // base64 characters (PEM line breaks allowed). Public keys and
+    // certificates start differently.
+    name: "private-key",
+    anchors: [
+      "IBADANBgkqhkiG9w0BAQEFAASC",
+      "IBAAKCA",
+      "IBAAKBgQ",
+      "MHcCAQEEI",
+      "MHQCAQEEI",
+      "MIGkAgEBBD",
+      "MIHcAgEBBE",
+      "AgEAMBMGByqGSM49AgEG",
+      "AgEAMBAGByqGSM49AgEG",
+      "MC4CAQAwBQYDK2V",
+      "MEcCAQAwBQYDK2Vx",
+      "MEYCAQAwBQYDK2Vv",
+      "BgkqhkiG9w0BBQ0w",
+      "b3BlbnNzaC1rZXktdjE",
+    ],
+    re: /(?:IBADANBgkqhkiG9w0BAQEFAASC|IBAAK(?:CA[QYg]EA|BgQ)|MH[cQ]CAQEEI|MIGkAgEBBD|MIHcAgEBBE|AgEAMB[MA]GByqGSM49AgEG|MC4CAQAwBQYDK2V[wu]|MEcCAQAwBQYDK2Vx|MEYCAQAwBQYDK2Vv|BgkqhkiG9w0BBQ0w|b3BlbnNzaC1rZXktdjE)(?:(?:\r?\n|\\r\\n|\\n)?[A-Za-z0-9+/]){40}/y,
+    window: 160,
   },
   {
     // Header and payload must both be base64 JSON objects ("eyJ" is

@@ -105,11 +105,17 @@ describe("value length limits", () => {
     expect(scan(d, "pass=k7Qw9zXp")).toEqual({ rule: "secret:EIGHT", where: "body" });
     expect(scan(d, "pass=k7Qw9zX")).toBeNull();
   });
-  test("long values are matched on their first 128 bytes", () => {
+  test("long values are matched over their whole length: any 127 bytes of them, head or tail", () => {
     const long = randomToken(4000, 11);
     const d = compileDlp({ secrets: [{ name: "LONG", value: long }], placeholders: [] });
-    expect(scan(d, "x" + long.slice(0, 128) + "x")).toEqual({ rule: "secret:LONG", where: "body" });
-    expect(scan(d, "x" + long.slice(0, 127) + "x")).toBeNull();
+    for (const at of [0, 1, 63, 64, 1000, 2500, 4000 - 127]) {
+      expect(scan(d, "x" + long.slice(at, at + 127) + "x")).toEqual({ rule: "secret:LONG", where: "body" });
+      expect(scan(d, b64("x" + long.slice(at, at + 127)))).toEqual({ rule: "secret:LONG", where: "body" });
+    }
+    // The last piece ends at the value's end, whatever its length.
+    expect(scan(d, "x" + long.slice(4000 - 64) + "x")).toEqual({ rule: "secret:LONG", where: "body" });
+    // Less than a piece is not enough (a coincidence, not a leak).
+    expect(scan(d, "x" + long.slice(1001, 1001 + 63) + "x")).toBeNull();
     expect(scan(d, hex(long))).toEqual({ rule: "secret:LONG", where: "body" });
   });
   test("multi-byte characters", () => {

@@ -1,0 +1,85 @@
+import { constants, inflateRawSync } from "node:zlib";
+import type { BodyScanner, DlpFinding } from "./index.ts";
+
+// Request bodies that are compressed by their first bytes, whatever their
+// Content-Encoding says (most often: nothing). A client that gzips a file
+// and POSTs it as application/octet-stream sends the file's bytes out all
+// the same, so they are inflated and scanned like a declared coding:
+//  - gzip (1f 8b 08) and zlib (78 01/5e/9c/da) are decoded as a stream
+//    (decode.ts; encoded-body.ts runs them);
+//  - zip (PK 03 04) is held (up to `maxArchiveBytes`, the DLP window's
+//    size, so the verdict still comes before anything is sent) and every
+//    deflated entry is inflated and scanned at the end. Stored entries and
+//    file names are raw bytes the plain scan has already seen.
+// One level: what an inflated body holds is not sniffed again (a zip in a
+// zip is the sender's own scheme, like any other re-encoding).
+
+export type Sniffed = "gzip" | "zlib" | "zip" | null;
+
+// Needs the first 4 bytes (fewer: the body is shorter than any header).
+export function sniff(head: Uint8Array): Sniffed {
+  if (head.length >= 3 && head[0] === 0x1f && head[1] === 0x8b && head[2] === 0x08) return "gzip";
+  // CMF 0x78 (deflate, 32 KiB window: what every zlib writer emits) with a
+  // valid check value and no preset dictionary.
+  if (head.length >= 2 && head[0] === 0x78 && [0x01, 0x5e, 0x9c, 0xda].includes(head[1]!)) return "zlib";
+  if (head.length >= 4 && head[0] === 0x50 && head[1] === 0x4b && head[2] === 0x03 && head[3] === 0x04) return "zip";
+  return null;
+}
+
+// "x^2 + y^2 ..." starts like a zlib stream too. A body whose first bytes
+// are plain text and that does not decode is text, not a broken stream.
+export function looksLikeText(head: Uint8Array): boolean {
+  for (const b of head.subarray(0, 64)) if (b < 0x09 || (b > 0x0d && b < 0x20) || b > 0x7e) return false;
+  return true;
+}
+
+const SIG = Buffer.from([0x50, 0x4b, 0x03, 0x04]);
+const MAX_ENTRIES = 4096;
+
+export interface ArchiveLimits {
+  // Decoded bytes, per entry and over all entries of one archive.
+  maxEntryBytes: number;
+  maxTotalBytes: number;
+}
+
+// Every local file header in the archive, wherever it starts: walking from
+// the first one would trust sizes the sender wrote (a data descriptor, a
+// stored entry of unknown size), and a receiver that finds headers by
+// their signature would read entries the walk skipped.
+export function scanZip(buf: Buffer, newScanner: () => BodyScanner, limits: ArchiveLimits): DlpFinding | null {
+  let total = 0;
+  let entries = 0;
+  for (let at = buf.indexOf(SIG); at >= 0; at = buf.indexOf(SIG, at + 4)) {
+    if (++entries > MAX_ENTRIES) return { rule: "archive-entry-limit", where: "body" };
+    if (at + 30 > buf.length) break;
+    const flags = buf.readUInt16LE(at + 6);
+    const method = buf.readUInt16LE(at + 8);
+    const csize = buf.readUInt32LE(at + 18);
+    const data = at + 30 + buf.readUInt16LE(at + 26) + buf.readUInt16LE(at + 28);
+    if (data > buf.length) continue;
+    if (method === 0) continue;
+    // What the gate cannot read does not leave: password-protected entries
+    // and other compression methods (bzip2, LZMA, zstd, ...).
+    if (flags & 1) return { rule: "encrypted-archive-entry", where: "body" };
+    if (method !== 8) return { rule: "unsupported-archive-entry", where: "body" };
+    // Sizes in the header when they are there; else (data descriptor,
+    // zip64) the deflate stream says where it ends.
+    const known = (flags & 8) === 0 && csize !== 0xffffffff && data + csize <= buf.length;
+    let out: Buffer;
+    try {
+      out = inflateRawSync(known ? buf.subarray(data, data + csize) : buf.subarray(data), {
+        maxOutputLength: Math.min(limits.maxEntryBytes, limits.maxTotalBytes - total + 1),
+        finishFlush: constants.Z_SYNC_FLUSH,
+      });
+    } catch (e) {
+      if ((e as { code?: string }).code === "ERR_BUFFER_TOO_LARGE") return { rule: "decoded-size-limit", where: "body" };
+      return { rule: "undecodable-body", where: "body" };
+    }
+    total += out.length;
+    if (total > limits.maxTotalBytes) return { rule: "decoded-size-limit", where: "body" };
+    const s = newScanner();
+    const f = s.push(out) ?? s.end();
+    if (f) return f;
+  }
+  return null;
+}
