@@ -1,10 +1,12 @@
 import { existsSync, lstatSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Bottle } from "../backends/types.ts";
 import { UserError } from "../errors.ts";
 import type { WorkspaceMode } from "../manifest/spec.ts";
 import { gateRepoUrl, WORKSPACE_UPSTREAM } from "../git/gitconfig.ts";
 import { lastLine } from "./lines.ts";
+import { hasGitFile, standaloneGit } from "./standalone-git.ts";
 import { GUEST_USER, GUEST_WORKSPACE } from "../backends/guest.ts";
 
 // The workspace in `copy` mode, for every backend: the repository's work
@@ -15,9 +17,11 @@ import { GUEST_USER, GUEST_WORKSPACE } from "../backends/guest.ts";
 
 // Pure: the NUL-separated file list for tar from `git ls-files -z` output;
 // tracked files deleted in the work tree are skipped.
-export function copyList(lsFilesZ: string, exists: (rel: string) => boolean): string {
+// Without `.git` when the repository goes in as a standalone copy
+// (standalone-git.ts: a worktree or submodule, whose .git is a file).
+export function copyList(lsFilesZ: string, exists: (rel: string) => boolean, withGit = true): string {
   const files = lsFilesZ.split("\0").filter((f) => f.length > 0 && exists(f));
-  return [".git", ...new Set(files)].join("\0") + "\0";
+  return [...(withGit ? [".git"] : []), ...new Set(files)].join("\0") + "\0";
 }
 
 async function gitFiles(dir: string): Promise<string | null> {
@@ -36,19 +40,37 @@ export async function copyWorkspace(bottle: Bottle, dir: string, progress: (s: s
   if (!isDir) throw new UserError(`workspace ${dir} is not a directory; run from your project or use workspace: none`);
   progress("copying the workspace into the bottle");
   const listing = existsSync(join(dir, ".git")) ? await gitFiles(dir) : null;
-  let list: string | undefined;
-  if (listing !== null) {
-    list = copyList(listing, (rel) => {
-      try {
-        lstatSync(join(dir, rel));
-        return true;
-      } catch {
-        return false;
-      }
-    });
+  // A worktree or a submodule: its .git is a file pointing elsewhere on the
+  // host; a standalone repository goes in instead.
+  const standalone = listing !== null && hasGitFile(dir) ? await standaloneGit(dir, join(tmpdir(), "claude-bottle-git")) : null;
+  try {
+    let list: string | undefined;
+    if (listing !== null) {
+      list = copyList(
+        listing,
+        (rel) => {
+          try {
+            lstatSync(join(dir, rel));
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        standalone === null,
+      );
+    }
+    await streamCopy(bottle, dir, list, standalone?.root ?? null);
+  } finally {
+    standalone?.cleanup();
   }
+}
+
+async function streamCopy(bottle: Bottle, dir: string, list: string | undefined, gitRoot: string | null): Promise<void> {
   // Not a git repository: the directory as it is.
-  const tarArgv = list === undefined ? ["tar", "-C", dir, "-cf", "-", "."] : ["tar", "-C", dir, "--null", "-T", "-", "-cf", "-"];
+  const tarArgv =
+    list === undefined
+      ? ["tar", "-C", dir, "-cf", "-", "."]
+      : ["tar", "-cf", "-", ...(gitRoot ? ["-C", gitRoot, ".git"] : []), "-C", dir, "--null", "-T", "-"];
   // The host tar's stdout goes straight to `tar -x` in the bottle: nothing
   // holds the whole tree in memory, whatever the repository's size.
   const tar = Bun.spawn(tarArgv, { stdin: list === undefined ? "ignore" : new Blob([list]), stdout: "pipe", stderr: "pipe" });
