@@ -1,65 +1,122 @@
 // Reads the SNI host name out of a TLS ClientHello without terminating TLS,
 // for `tls: passthrough` routes: the gate still refuses a tunnel whose SNI
 // names a different host than the CONNECT did (domain fronting).
+//
+// The gate relays the bytes unseen once this says yes, so the upstream's TLS
+// library must read the same name from them. Hence strict: every length is
+// consumed exactly (RFC 8446 §4.1.2, the way OpenSSL's PACKET reads it) and
+// one record holds exactly one ClientHello. Whatever one parser could read
+// differently from another is refused, not guessed at.
 
 export type HelloResult =
   | { kind: "incomplete" }
   | { kind: "error"; reason: string }
   | { kind: "ok"; sni: string | null };
 
-// Only the first record is inspected; a ClientHello fits in one record in
-// practice (16 KiB), and one spread over several is refused.
+const MAX_RECORD = 16384; // TLSPlaintext.length <= 2^14
+
+const EXT_SERVER_NAME = 0;
+
+class Refused extends Error {}
+
+// A cursor over one length-delimited region; reading past its end is a
+// refusal, and so is leaving bytes unread where the caller says `end()`.
+class Reader {
+  constructor(
+    private b: Uint8Array,
+    private p = 0,
+    private lim = b.length,
+  ) {}
+  u8(): number {
+    if (this.p + 1 > this.lim) throw new Refused("truncated ClientHello");
+    return this.b[this.p++]!;
+  }
+  u16(): number {
+    return (this.u8() << 8) | this.u8();
+  }
+  u24(): number {
+    return (this.u8() << 16) | this.u16();
+  }
+  skip(n: number): void {
+    if (this.p + n > this.lim) throw new Refused("truncated ClientHello");
+    this.p += n;
+  }
+  // The next n bytes as a region of their own.
+  sub(n: number): Reader {
+    if (this.p + n > this.lim) throw new Refused("truncated ClientHello");
+    const r = new Reader(this.b, this.p, this.p + n);
+    this.p += n;
+    return r;
+  }
+  bytes(): Uint8Array {
+    return this.b.subarray(this.p, this.lim);
+  }
+  get left(): number {
+    return this.lim - this.p;
+  }
+  end(what: string): void {
+    if (this.p !== this.lim) throw new Refused(`bytes left over after ${what}`);
+  }
+}
+
 export function parseClientHelloSni(buf: Uint8Array): HelloResult {
   if (buf.length < 5) return { kind: "incomplete" };
   if (buf[0] !== 0x16) return { kind: "error", reason: "not a TLS handshake" };
+  if (buf[1] !== 0x03) return { kind: "error", reason: "not a TLS record version" };
   const recLen = (buf[3]! << 8) | buf[4]!;
-  if (recLen > 16384 + 2048) return { kind: "error", reason: "TLS record too large" };
+  if (recLen > MAX_RECORD) return { kind: "error", reason: "TLS record too large" };
   if (buf.length < 5 + recLen) return { kind: "incomplete" };
-  const b = buf.subarray(5, 5 + recLen);
-  let p = 0;
-  const need = (n: number) => {
-    if (p + n > b.length) throw new Error("truncated ClientHello");
-  };
   try {
-    need(4);
-    if (b[0] !== 0x01) return { kind: "error", reason: "not a ClientHello" };
-    const hsLen = (b[1]! << 16) | (b[2]! << 8) | b[3]!;
-    if (hsLen + 4 > b.length) return { kind: "error", reason: "ClientHello spans several records" };
-    p = 4 + 2 + 32; // version + random
-    need(1);
-    p += 1 + b[p]!; // session id
-    need(2);
-    p += 2 + ((b[p]! << 8) | b[p + 1]!); // cipher suites
-    need(1);
-    p += 1 + b[p]!; // compression methods
-    if (p === 4 + hsLen) return { kind: "ok", sni: null }; // no extensions
-    need(2);
-    const extEnd = p + 2 + ((b[p]! << 8) | b[p + 1]!);
-    p += 2;
-    if (extEnd > b.length) throw new Error("truncated extensions");
-    while (p + 4 <= extEnd) {
-      const type = (b[p]! << 8) | b[p + 1]!;
-      const len = (b[p + 2]! << 8) | b[p + 3]!;
-      p += 4;
-      if (p + len > extEnd) throw new Error("truncated extension");
-      if (type === 0) {
-        // server_name: list length, then entries (type 0 = host_name).
-        let q = p + 2;
-        const listEnd = p + 2 + ((b[p]! << 8) | b[p + 1]!);
-        while (q + 3 <= listEnd) {
-          const nt = b[q]!;
-          const nl = (b[q + 1]! << 8) | b[q + 2]!;
-          q += 3;
-          if (q + nl > listEnd) throw new Error("truncated server name");
-          if (nt === 0) return { kind: "ok", sni: Buffer.from(b.subarray(q, q + nl)).toString("latin1") };
-          q += nl;
-        }
-        return { kind: "ok", sni: null };
-      }
-      p += len;
-    }
-    return { kind: "ok", sni: null };
+    return { kind: "ok", sni: clientHello(new Reader(buf, 5, 5 + recLen)) };
   } catch (e) {
-    return { kind: "error", reason: (e as Error).message };
+    if (e instanceof Refused) return { kind: "error", reason: e.message };
+    throw e;
   }
+}
+
+// The first record's fragment: one whole ClientHello and nothing else. A
+// ClientHello spread over several records is refused rather than
+// reassembled (real clients send one record).
+function clientHello(rec: Reader): string | null {
+  if (rec.u8() !== 0x01) throw new Refused("not a ClientHello");
+  const len = rec.u24();
+  if (len > rec.left) throw new Refused("ClientHello spans several records");
+  if (len < rec.left) throw new Refused("bytes after the ClientHello in its record");
+  const m = rec.sub(len);
+  m.skip(2 + 32); // legacy_version, random
+  const sid = m.u8();
+  if (sid > 32) throw new Refused("session id too long");
+  m.skip(sid);
+  const suites = m.u16();
+  if (suites < 2 || suites % 2) throw new Refused("bad cipher suite list");
+  m.skip(suites);
+  const comp = m.u8();
+  if (comp < 1) throw new Refused("no compression methods");
+  m.skip(comp);
+  if (m.left === 0) return null; // no extensions (TLS 1.2): no SNI
+  const exts = m.sub(m.u16());
+  m.end("the extensions");
+  return extensions(exts);
+}
+
+function extensions(exts: Reader): string | null {
+  let sni: string | null | undefined;
+  while (exts.left > 0) {
+    const type = exts.u16();
+    const data = exts.sub(exts.u16());
+    if (type === EXT_SERVER_NAME && sni === undefined) sni = serverName(data);
+  }
+  return sni ?? null;
+}
+
+// ServerNameList: the first entry of type host_name.
+function serverName(data: Reader): string | null {
+  const list = data.sub(data.u16());
+  data.end("the server_name list");
+  while (list.left > 0) {
+    const type = list.u8();
+    const name = list.sub(list.u16());
+    if (type === 0) return Buffer.from(name.bytes()).toString("latin1");
+  }
+  return null;
 }

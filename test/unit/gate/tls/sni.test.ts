@@ -1,0 +1,53 @@
+import { beforeAll, describe, expect, test } from "bun:test";
+import { randomBytes } from "node:crypto";
+import { parseClientHelloSni } from "../../../../src/gate/tls/sni.ts";
+import { build, captureHello, ECH, ESNI, handshake, host, insertExt, parseHello, PSK, records, replaceSni, sniData, TICKET, u16, withExts, type Hello } from "../../../helpers/tls-hello.ts";
+
+// Regression cases of the ClientHello SNI peek, found by the SNI fuzzer
+// (test/fuzz/sni.fuzz.test.ts): each is a real ClientHello with one thing
+// changed that the old peek accepted with SNI "allowed.test" although a
+// TLS server reads another name from it, or refuses it, or cannot be
+// known to agree. Each must now be refused.
+let rec: Buffer;
+let h: Hello;
+beforeAll(async () => {
+  rec = await captureHello({ servername: "allowed.test", ALPNProtocols: ["h2", "http/1.1"] });
+  h = parseHello(rec);
+});
+
+const refused = (b: Buffer, reason: string) => expect(parseClientHelloSni(b)).toEqual({ kind: "error", reason });
+const name = (s: string) => sniData([host(s)]);
+
+test("a real ClientHello: the name, and incomplete until its record is whole", () => {
+  expect(parseClientHelloSni(rec)).toEqual({ kind: "ok", sni: "allowed.test" });
+  for (const cut of [0, 4, 5, 40, rec.length - 1]) expect(parseClientHelloSni(rec.subarray(0, cut))).toEqual({ kind: "incomplete" });
+  // What follows the record (the client's next records) is not read.
+  expect(parseClientHelloSni(Buffer.concat([rec, Buffer.from([0x14, 3, 3, 0, 1, 1])]))).toEqual({ kind: "ok", sni: "allowed.test" });
+  expect(parseClientHelloSni(build(withExts(h, h.exts.filter((e) => e.type !== 0))))).toEqual({ kind: "ok", sni: null });
+});
+
+describe("every length consumed exactly, one ClientHello per record", () => {
+  test("bytes after the ClientHello in its record (a second ClientHello naming another host)", () => {
+    const msg = Buffer.concat([handshake(h), handshake(replaceSni(h, name("evil.test")))]);
+    refused(Buffer.concat([Buffer.from([22, 3, 1]), u16(msg.length), msg]), "bytes after the ClientHello in its record");
+  });
+  test("a server_name list longer than its extension (read into the next one)", () => {
+    const ext = h.exts.find((e) => e.type === 0)!;
+    const data = Buffer.from(ext.data);
+    data.writeUInt16BE(data.readUInt16BE(0) + 4, 0);
+    refused(build(replaceSni(h, data)), "truncated ClientHello");
+  });
+  test("an extensions block shorter than the message", () => {
+    const msg = Buffer.concat([handshake(h), Buffer.from([0, 0])]);
+    msg.writeUIntBE(msg.readUIntBE(1, 3) + 2, 1, 3);
+    refused(Buffer.concat([Buffer.from([22, 3, 1]), u16(msg.length), msg]), "bytes left over after the extensions");
+  });
+  test("a record that is not TLS 1.x, or larger than 2^14", () => {
+    refused(Buffer.concat([Buffer.from([22, 2, 0]), rec.subarray(3)]), "not a TLS record version");
+    refused(Buffer.from([22, 3, 1, 0x40, 0x01]), "TLS record too large");
+  });
+  test("a ClientHello spread over two records is refused, not reassembled", () => {
+    const msg = handshake(h);
+    refused(records(h, msg, [msg.indexOf(Buffer.from("allowed.test"))]), "ClientHello spans several records");
+  });
+});
