@@ -4,9 +4,11 @@
 //
 // The gate relays the bytes unseen once this says yes, so the upstream's TLS
 // library must read the same name from them. Hence strict: every length is
-// consumed exactly (RFC 8446 §4.1.2, the way OpenSSL's PACKET reads it) and
-// one record holds exactly one ClientHello. Whatever one parser could read
-// differently from another is refused, not guessed at.
+// consumed exactly (RFC 8446 §4.1.2, the way OpenSSL's PACKET reads it),
+// one record holds exactly one ClientHello, no extension appears twice,
+// pre_shared_key comes last, and the server_name list holds exactly one
+// host_name (RFC 6066 §3). Whatever one parser
+// could read differently from another is refused, not guessed at.
 
 export type HelloResult =
   | { kind: "incomplete" }
@@ -16,6 +18,7 @@ export type HelloResult =
 const MAX_RECORD = 16384; // TLSPlaintext.length <= 2^14
 
 const EXT_SERVER_NAME = 0;
+const EXT_PRE_SHARED_KEY = 41;
 
 class Refused extends Error {}
 
@@ -100,23 +103,25 @@ function clientHello(rec: Reader): string | null {
 }
 
 function extensions(exts: Reader): string | null {
-  let sni: string | null | undefined;
+  const seen = new Set<number>();
+  let sni: string | null = null;
   while (exts.left > 0) {
     const type = exts.u16();
     const data = exts.sub(exts.u16());
-    if (type === EXT_SERVER_NAME && sni === undefined) sni = serverName(data);
+    if (seen.has(EXT_PRE_SHARED_KEY)) throw new Refused("an extension after pre_shared_key");
+    if (seen.has(type)) throw new Refused(`extension ${type} appears twice`);
+    seen.add(type);
+    if (type === EXT_SERVER_NAME) sni = serverName(data);
   }
-  return sni ?? null;
+  return sni;
 }
 
-// ServerNameList: the first entry of type host_name.
-function serverName(data: Reader): string | null {
+// ServerNameList with exactly one entry, of type host_name.
+function serverName(data: Reader): string {
   const list = data.sub(data.u16());
   data.end("the server_name list");
-  while (list.left > 0) {
-    const type = list.u8();
-    const name = list.sub(list.u16());
-    if (type === 0) return Buffer.from(name.bytes()).toString("latin1");
-  }
-  return null;
+  if (list.u8() !== 0) throw new Refused("server_name entry is not a host_name");
+  const name = list.sub(list.u16());
+  list.end("the host_name (several server names)");
+  return Buffer.from(name.bytes()).toString("latin1");
 }

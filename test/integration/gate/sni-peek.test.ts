@@ -67,6 +67,8 @@ test("control: a real ClientHello for the CONNECT host reaches the upstream byte
 });
 
 const attacks: [string, () => Buffer, string][] = [
+  ["a second server_name extension naming another host", () => build(insertExt(h, { type: 0, data: sniData([host("evil.test")]) })), "extension 0 appears twice"],
+  ["two host_names in one server_name list", () => build(replaceSni(h, sniData([host("pass.test"), host("evil.test")]))), "bytes left over after the host_name (several server names)"],
   [
     "a second ClientHello naming another host in the same record",
     () => {

@@ -51,3 +51,24 @@ describe("every length consumed exactly, one ClientHello per record", () => {
     refused(records(h, msg, [msg.indexOf(Buffer.from("allowed.test"))]), "ClientHello spans several records");
   });
 });
+
+describe("exactly one name: one host_name, one server_name extension", () => {
+  test("two host_names in the list (the old peek took the first)", () => {
+    refused(build(replaceSni(h, sniData([host("allowed.test"), host("evil.test")]))), "bytes left over after the host_name (several server names)");
+  });
+  test("another name type first, or only", () => {
+    refused(build(replaceSni(h, sniData([{ type: 1, name: Buffer.from("x") }, host("allowed.test")]))), "server_name entry is not a host_name");
+    refused(build(replaceSni(h, sniData([{ type: 255, name: Buffer.from("evil.test") }]))), "server_name entry is not a host_name");
+  });
+  test("a second server_name extension (the old peek took the first)", () => {
+    refused(build(insertExt(h, { type: 0, data: name("evil.test") })), "extension 0 appears twice");
+    refused(build(insertExt(h, { type: 16, data: Buffer.from([0, 3, 2, 0x68, 0x32]) })), "extension 16 appears twice");
+  });
+  test("an extension after pre_shared_key", () => {
+    const psk = { type: PSK, data: Buffer.from([0, 0, 0, 0]) };
+    refused(build(withExts(h, [...h.exts.filter((e) => e.type !== PSK), psk, { type: 0xaaaa, data: Buffer.alloc(0) }])), "an extension after pre_shared_key");
+  });
+  test("an empty server_name extension", () => {
+    refused(build(replaceSni(h, Buffer.alloc(0))), "truncated ClientHello");
+  });
+});
