@@ -7,7 +7,7 @@
 // consumed exactly (RFC 8446 §4.1.2, the way OpenSSL's PACKET reads it),
 // one record holds exactly one ClientHello, no extension appears twice,
 // pre_shared_key comes last, and the server_name list holds exactly one
-// host_name (RFC 6066 §3). Whatever one parser
+// host_name (RFC 6066 §3) of ASCII name characters. Whatever one parser
 // could read differently from another is refused, not guessed at.
 
 export type HelloResult =
@@ -16,6 +16,7 @@ export type HelloResult =
   | { kind: "ok"; sni: string | null };
 
 const MAX_RECORD = 16384; // TLSPlaintext.length <= 2^14
+const MAX_NAME = 255;
 
 const EXT_SERVER_NAME = 0;
 const EXT_PRE_SHARED_KEY = 41;
@@ -123,5 +124,13 @@ function serverName(data: Reader): string {
   if (list.u8() !== 0) throw new Refused("server_name entry is not a host_name");
   const name = list.sub(list.u16());
   list.end("the host_name (several server names)");
-  return Buffer.from(name.bytes()).toString("latin1");
+  const b = name.bytes();
+  if (b.length === 0 || b.length > MAX_NAME) throw new Refused("server name empty or too long");
+  for (const c of b) {
+    // Letters, digits, '-', '_', '.': ASCII as RFC 6066 requires (IDNs
+    // travel as punycode); no byte a later mapping could turn into another.
+    const ok = (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x5f || c === 0x2e;
+    if (!ok) throw new Refused("server name with a byte that is not a host name character");
+  }
+  return Buffer.from(b).toString("latin1");
 }

@@ -69,6 +69,8 @@ test("control: a real ClientHello for the CONNECT host reaches the upstream byte
 const attacks: [string, () => Buffer, string][] = [
   ["a second server_name extension naming another host", () => build(insertExt(h, { type: 0, data: sniData([host("evil.test")]) })), "extension 0 appears twice"],
   ["two host_names in one server_name list", () => build(replaceSni(h, sniData([host("pass.test"), host("evil.test")]))), "bytes left over after the host_name (several server names)"],
+  // normalizeHost maps U+00AA to "a": the old gate compared "pass.test"
+  ["a name whose bytes IDNA maps onto the allowed host", () => build(replaceSni(h, sniData([host("p\xaass.test")]))), "server name with a byte that is not a host name character"],
   [
     "a second ClientHello naming another host in the same record",
     () => {

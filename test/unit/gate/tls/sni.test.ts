@@ -72,3 +72,24 @@ describe("exactly one name: one host_name, one server_name extension", () => {
     refused(build(replaceSni(h, Buffer.alloc(0))), "truncated ClientHello");
   });
 });
+
+describe("the name's bytes: ASCII host name characters, 1 to 255", () => {
+  test.each([
+    // normalizeHost maps U+00AA to "a": the gate saw allowed.test, the server other bytes
+    ["a byte IDNA maps to a letter", "\xaallowed.test"],
+    ["a NUL", "allowed.test\x00evil.test"],
+    ["a space", "allowed test"],
+    ["a slash", "allowed.test/evil"],
+    ["a colon", "allowed.test:443"],
+    ["UTF-8", "ällowed.test"],
+  ])("refused: %s", (_why, n) => refused(build(replaceSni(h, sniData([{ type: 0, name: Buffer.from(n, _why === "UTF-8" ? "utf8" : "latin1") }]))), "server name with a byte that is not a host name character"));
+  test("empty or longer than 255", () => {
+    refused(build(replaceSni(h, name(""))), "server name empty or too long");
+    refused(build(replaceSni(h, name("a".repeat(256)))), "server name empty or too long");
+  });
+  test("case, a trailing dot, underscores and punycode are read as sent", () => {
+    for (const n of ["ALLOWED.test", "allowed.test.", "_x.allowed.test", "xn--bcher-kva.example", "a".repeat(255)]) {
+      expect(parseClientHelloSni(build(replaceSni(h, name(n))))).toEqual({ kind: "ok", sni: n });
+    }
+  });
+});
