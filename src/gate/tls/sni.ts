@@ -20,6 +20,9 @@ const MAX_NAME = 255;
 
 const EXT_SERVER_NAME = 0;
 const EXT_PRE_SHARED_KEY = 41;
+// Encrypted ClientHello (RFC 9849; drafts 08-13 used 0xfe08-0xfe0d) and its
+// predecessor ESNI (0xffce): the name the server uses is inside, sealed.
+const hidesName = (t: number) => (t >= 0xfe08 && t <= 0xfe0d) || t === 0xffce;
 
 class Refused extends Error {}
 
@@ -112,6 +115,7 @@ function extensions(exts: Reader): string | null {
     if (seen.has(EXT_PRE_SHARED_KEY)) throw new Refused("an extension after pre_shared_key");
     if (seen.has(type)) throw new Refused(`extension ${type} appears twice`);
     seen.add(type);
+    if (hidesName(type)) throw new Refused("encrypted ClientHello: the server name is hidden from the gate");
     if (type === EXT_SERVER_NAME) sni = serverName(data);
   }
   return sni;

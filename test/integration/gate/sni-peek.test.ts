@@ -71,6 +71,7 @@ const attacks: [string, () => Buffer, string][] = [
   ["two host_names in one server_name list", () => build(replaceSni(h, sniData([host("pass.test"), host("evil.test")]))), "bytes left over after the host_name (several server names)"],
   // normalizeHost maps U+00AA to "a": the old gate compared "pass.test"
   ["a name whose bytes IDNA maps onto the allowed host", () => build(replaceSni(h, sniData([host("p\xaass.test")]))), "server name with a byte that is not a host name character"],
+  ["an encrypted ClientHello with the allowed host outside", () => build(insertExt(h, { type: ECH, data: randomBytes(64) })), "encrypted ClientHello: the server name is hidden from the gate"],
   [
     "a second ClientHello naming another host in the same record",
     () => {

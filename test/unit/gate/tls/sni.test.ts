@@ -93,3 +93,9 @@ describe("the name's bytes: ASCII host name characters, 1 to 255", () => {
     }
   });
 });
+
+test("an encrypted ClientHello or ESNI: the name the server uses is sealed inside", () => {
+  for (const type of [ECH, 0xfe0a, ESNI]) {
+    refused(build(insertExt(h, { type, data: randomBytes(40) })), "encrypted ClientHello: the server name is hidden from the gate");
+  }
+});
