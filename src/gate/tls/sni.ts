@@ -19,6 +19,7 @@ const MAX_RECORD = 16384; // TLSPlaintext.length <= 2^14
 const MAX_NAME = 255;
 
 const EXT_SERVER_NAME = 0;
+const EXT_SESSION_TICKET = 35;
 const EXT_PRE_SHARED_KEY = 41;
 // Encrypted ClientHello (RFC 9849; drafts 08-13 used 0xfe08-0xfe0d) and its
 // predecessor ESNI (0xffce): the name the server uses is inside, sealed.
@@ -116,6 +117,9 @@ function extensions(exts: Reader): string | null {
     if (seen.has(type)) throw new Refused(`extension ${type} appears twice`);
     seen.add(type);
     if (hidesName(type)) throw new Refused("encrypted ClientHello: the server name is hidden from the gate");
+    // A TLS 1.2 server resuming from a ticket takes the name sealed in the
+    // ticket, not this one (OpenSSL resumes even when they differ).
+    if (type === EXT_SESSION_TICKET && data.left > 0) throw new Refused("resumes a TLS 1.2 session by ticket, whose server name the gate cannot see");
     if (type === EXT_SERVER_NAME) sni = serverName(data);
   }
   return sni;

@@ -73,6 +73,11 @@ const attacks: [string, () => Buffer, string][] = [
   ["a name whose bytes IDNA maps onto the allowed host", () => build(replaceSni(h, sniData([host("p\xaass.test")]))), "server name with a byte that is not a host name character"],
   ["an encrypted ClientHello with the allowed host outside", () => build(insertExt(h, { type: ECH, data: randomBytes(64) })), "encrypted ClientHello: the server name is hidden from the gate"],
   [
+    "a TLS 1.2 session ticket (the session's name wins on resumption)",
+    () => build(withExts(h, [...h.exts.filter((e) => e.type !== TICKET), { type: TICKET, data: randomBytes(160) }])),
+    "resumes a TLS 1.2 session by ticket, whose server name the gate cannot see",
+  ],
+  [
     "a second ClientHello naming another host in the same record",
     () => {
       const msg = Buffer.concat([handshake(h), handshake(replaceSni(h, sniData([host("evil.test")])))]);

@@ -99,3 +99,9 @@ test("an encrypted ClientHello or ESNI: the name the server uses is sealed insid
     refused(build(insertExt(h, { type, data: randomBytes(40) })), "encrypted ClientHello: the server name is hidden from the gate");
   }
 });
+
+test("a TLS 1.2 session ticket: a resuming server takes the ticket's name, not the SNI", () => {
+  refused(build(replaceSni(withExts(h, [...h.exts.filter((e) => e.type !== TICKET), { type: TICKET, data: randomBytes(160) }]), name("allowed.test"))), "resumes a TLS 1.2 session by ticket, whose server name the gate cannot see");
+  // An empty one only says the client supports tickets.
+  expect(parseClientHelloSni(build(withExts(h, [...h.exts.filter((e) => e.type !== TICKET), { type: TICKET, data: Buffer.alloc(0) }])))).toEqual({ kind: "ok", sni: "allowed.test" });
+});
