@@ -82,22 +82,23 @@ export function insertExt(h: Hello, e: Hello["exts"][number], at?: number): Hell
 // TLS 1.2 ticket, and a server_name of exactly one host_name. Any parser
 // reads the same name from such a hello; a server may still refuse it for
 // its content (a key share, a PSK binder).
-export function canonicalSni(b: Buffer): { sni: string | null } | null {
+export function canonicalSni(b: Buffer): { sni: string | null } | { not: string } {
   try {
-    if (b.length < 5 || b[0] !== 22 || b[1] !== 3 || b.readUInt16BE(3) !== b.length - 5) return null;
+    if (b.length < 5 || b[0] !== 22 || b[1] !== 3 || b.readUInt16BE(3) !== b.length - 5) return { not: "one TLS 1.x handshake record" };
     const h = parseHello(b);
-    if (!build(h).equals(b)) return null;
+    if (!build(h).equals(b)) return { not: "one ClientHello with consistent lengths" };
     const types = h.exts.map((e) => e.type);
-    if (new Set(types).size !== types.length) return null;
-    if (types.includes(PSK) && types.at(-1) !== PSK) return null;
-    if (types.some((t) => t === ESNI || (t >= 0xfe08 && t <= ECH))) return null;
-    if (h.exts.some((e) => e.type === TICKET && e.data.length > 0)) return null;
+    if (new Set(types).size !== types.length) return { not: "free of duplicate extensions" };
+    if (types.includes(PSK) && types.at(-1) !== PSK) return { not: "ending with pre_shared_key" };
+    if (types.some((t) => t === ESNI || (t >= 0xfe08 && t <= ECH))) return { not: "free of ECH/ESNI" };
+    if (h.exts.some((e) => e.type === TICKET && e.data.length > 0)) return { not: "free of a TLS 1.2 ticket" };
     const ext = h.exts.find((e) => e.type === SNI);
     if (!ext) return { sni: null };
     const name = ext.data.subarray(5).toString("latin1");
-    return sniData([host(name)]).equals(ext.data) && /^[A-Za-z0-9._-]{1,255}$/.test(name) ? { sni: name } : null;
+    if (!sniData([host(name)]).equals(ext.data)) return { not: "a server_name of one host_name" };
+    return /^[A-Za-z0-9._-]{1,255}$/.test(name) ? { sni: name } : { not: "a host name of ASCII name characters" };
   } catch {
-    return null;
+    return { not: "parseable" };
   }
 }
 
