@@ -87,10 +87,9 @@ export async function launch(req: LaunchRequest, deps: LaunchDeps): Promise<numb
   const resolved = await deps.resolveEnv(spec);
 
   // What the backend can get ready before the bottle exists (the agent
-  // image) runs beside the steps below; the bottle step waits for it (a
-  // failure to prepare is that step's failure). It
-  // makes nothing to undo, but it is waited for before we return, so no
-  // image build outlives the launch.
+  // image) runs beside the steps below; the bottle step waits for it, so a
+  // failure to prepare is that step's failure. It makes nothing to undo,
+  // and it is waited for before any return: no image build outlives us.
   const prepareCtx = {
     verbose: req.verbose ?? false,
     progress: (s: string) => deps.err(`claude-bottle: ${s}`),
