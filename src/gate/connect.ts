@@ -96,6 +96,15 @@ async function terminate(ctx: GateContext, raw: net.Socket, reader: SocketReader
   } catch {
     return;
   }
+  // The first byte says what the tunnel carries: a TLS handshake record
+  // (0x16), or plain HTTP (Node's undici proxy agent and `curl -p` tunnel
+  // http:// URLs through CONNECT too).
+  const idle = setTimeout(() => raw.destroy(), ctx.limits.idleTimeoutMs);
+  const first = await reader.read();
+  clearTimeout(idle);
+  if (!first) return;
+  reader.unshift(first);
+  if (first[0] !== 0x16) return plainTunnel(ctx, raw, reader, tunnel, serve);
   const rest = reader.detach();
   if (rest.length) raw.unshift(rest);
   let sniRefused: string | null = null;
@@ -144,6 +153,23 @@ async function terminate(ctx: GateContext, raw: net.Socket, reader: SocketReader
       });
   });
   tlsSock.once("close", () => raw.destroy());
+}
+
+// Plain HTTP inside a tunnel: served like the requests inside a terminated
+// one, under the same policy (target.ts: the Host must name the CONNECT
+// authority), as http. Credentials are never injected over it (decide()).
+async function plainTunnel(ctx: GateContext, raw: net.Socket, reader: SocketReader, tunnel: Tunnel, serve: ServeTunnel): Promise<void> {
+  if (!isInternalHost(tunnel.host)) {
+    ctx.channels.add({ kind: "tunnel", host: tunnel.host, port: tunnel.port, scheme: "http", close: () => raw.destroy() }, raw);
+  }
+  try {
+    await serve(raw, reader, { ...tunnel, plain: true });
+  } catch (e) {
+    ctx.log.error(`tunnel ${tunnel.host}: ${(e as Error).message}`);
+  } finally {
+    raw.end();
+    setTimeout(() => raw.destroy(), 1000).unref();
+  }
 }
 
 // A passthrough tunnel: the gate never sees inside, so the address check

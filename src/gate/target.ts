@@ -6,15 +6,18 @@ import { normalizeHost, splitHostPort } from "./policy/normalize.ts";
 // in, a target or the reason to refuse out.
 //
 // Outside a tunnel only absolute-form http:// is a proxy request. Inside a
-// terminated tunnel the CONNECT target is authoritative: the Host header
-// (and an absolute-form target) must name the same host and port, or the
-// request is refused.
+// tunnel the CONNECT target is authoritative: the Host header (and an
+// absolute-form target) must name the same host and port, or the request is
+// refused. A tunnel that carries plain HTTP (no TLS handshake came) is held
+// to the same, and its requests are http (port 80 is then the default).
 
 // The CONNECT target a terminated tunnel was opened for (host normalised).
 export interface Tunnel {
   host: string;
   isIp: boolean;
   port: number;
+  // Plain HTTP inside (no TLS handshake came): its requests are http.
+  plain?: boolean;
 }
 
 export interface Target {
@@ -46,11 +49,12 @@ export function targetOf(head: RequestHead, tunnel: Tunnel | null): Target | Tar
     const pq = m[2] === "" ? "/" : m[2]!.startsWith("?") ? "/" + m[2] : m[2]!;
     return { scheme: "http", host: n.host, isIp: n.isIp, port: hp.port, pathAndQuery: pq, authority: m[1]! };
   }
+  const scheme = tunnel.plain ? "http" : "https";
   let pq: string;
   if (target.startsWith("/")) pq = target;
   else if (target === "*" && head.method === "OPTIONS") pq = "*";
   else {
-    const m = /^https:\/\/([^/?#]*)([^#]*)$/i.exec(target);
+    const m = (tunnel.plain ? /^http:\/\/([^/?#]*)([^#]*)$/i : /^https:\/\/([^/?#]*)([^#]*)$/i).exec(target);
     if (!m) return { status: 400, reason: "invalid request target inside tunnel" };
     const mismatch = authorityMismatch(m[1]!, tunnel);
     if (mismatch) return { status: 403, reason: mismatch };
@@ -63,8 +67,8 @@ export function targetOf(head: RequestHead, tunnel: Tunnel | null): Target | Tar
     const mismatch = authorityMismatch(host, tunnel);
     if (mismatch) return { status: 403, reason: mismatch };
   }
-  const authority = tunnel.port === 443 ? hostForHeader(tunnel) : `${hostForHeader(tunnel)}:${tunnel.port}`;
-  return { scheme: "https", host: tunnel.host, isIp: tunnel.isIp, port: tunnel.port, pathAndQuery: pq, authority };
+  const authority = tunnel.port === defaultPort(tunnel) ? hostForHeader(tunnel) : `${hostForHeader(tunnel)}:${tunnel.port}`;
+  return { scheme, host: tunnel.host, isIp: tunnel.isIp, port: tunnel.port, pathAndQuery: pq, authority };
 }
 
 // A host as it is written in a Host header (IPv6 literals in brackets).
@@ -74,8 +78,10 @@ export function hostForHeader(t: { host: string; isIp: boolean }): string {
 
 // Null when `authority` (a Host header or absolute-form authority inside a
 // tunnel) names the tunnel's host and port, else the reason to refuse.
+const defaultPort = (tunnel: Tunnel): number => (tunnel.plain ? 80 : 443);
+
 export function authorityMismatch(authority: string, tunnel: Tunnel): string | null {
-  const hp = splitHostPort(authority, 443);
+  const hp = splitHostPort(authority, defaultPort(tunnel));
   const n = hp ? normalizeHost(hp.host) : null;
   if (!hp || !n || !n.ok) return "invalid Host header inside tunnel";
   if (n.host !== tunnel.host || hp.port !== tunnel.port) {

@@ -104,3 +104,27 @@ describe("inside a terminated tunnel: the CONNECT target is authoritative", () =
     expect(targetOf(head("GET / HTTP/1.1", "Host: [2001:db8::2]"), t)).toMatchObject({ status: 403 });
   });
 });
+
+describe("inside a tunnel that carries plain HTTP", () => {
+  const plain = (host: string, port = 80): Tunnel => ({ host, port, isIp: false, plain: true });
+  test("requests are http; port 80 is the default for Host", () => {
+    expect(targetOf(head("GET /x HTTP/1.1", "Host: a.test"), plain("a.test"))).toEqual({
+      scheme: "http",
+      host: "a.test",
+      isIp: false,
+      port: 80,
+      pathAndQuery: "/x",
+      authority: "a.test",
+    });
+    expect(targetOf(head("GET /x HTTP/1.1", "Host: a.test:8080"), plain("a.test", 8080))).toMatchObject({ scheme: "http", authority: "a.test:8080" });
+  });
+  test("absolute-form http:// naming the tunnel's host; https:// is not what it carries", () => {
+    expect(targetOf(head("GET http://a.test/x HTTP/1.1", "Host: a.test"), plain("a.test"))).toMatchObject({ scheme: "http", pathAndQuery: "/x" });
+    expect(targetOf(head("GET https://a.test/x HTTP/1.1", "Host: a.test"), plain("a.test"))).toEqual({ status: 400, reason: "invalid request target inside tunnel" });
+  });
+  test("the Host must name the CONNECT authority", () => {
+    expect(targetOf(head("GET /x HTTP/1.1", "Host: b.test"), plain("a.test"))).toEqual({ status: 403, reason: "Host b.test:80 does not match CONNECT target a.test:80" });
+    expect(targetOf(head("GET /x HTTP/1.1", "Host: a.test"), plain("a.test", 8080))).toEqual({ status: 403, reason: "Host a.test:80 does not match CONNECT target a.test:8080" });
+    expect(targetOf(head("GET http://b.test/x HTTP/1.1", "Host: a.test"), plain("a.test"))).toMatchObject({ status: 403 });
+  });
+});
