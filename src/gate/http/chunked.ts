@@ -2,13 +2,26 @@
 // request bodies (the gate reframes what it forwards) and to find where a
 // chunked response ends (the raw bytes are relayed unchanged). Strict means:
 // CRLF everywhere (no bare LF), hex sizes without whitespace or sign, at most
-// 12 hex digits, bounded extensions and trailers. Trailers are read and dropped.
+// 12 hex digits, extensions exactly as RFC 9112 §7.1.1 spells them but with
+// no whitespace at all (as llhttp), bounded extensions and trailers.
+// Extensions are checked and dropped; trailers are read and dropped.
+//
+// Hand-written, not a library: it runs on every body byte, must stop exactly
+// at the final CRLF of a stream that continues, and must be stricter than
+// every parser on either side of the gate (a byte one of them reads
+// differently is a smuggling vector).
 
 export class ChunkedError extends Error {}
 
 const enum S {
   Size,
-  Ext,
+  ExtName, // just after ";": a token must follow
+  ExtNameMore,
+  ExtValue, // just after "=": a token or a quoted-string must follow
+  ExtToken,
+  ExtQuoted,
+  ExtQuotedPair,
+  ExtQuotedEnd,
   SizeLf,
   Data,
   DataCr,
@@ -20,9 +33,46 @@ const enum S {
   Done,
 }
 
-const MAX_SIZE_DIGITS = 12;
-const MAX_EXT = 4096;
-const MAX_TRAILERS = 16 * 1024;
+export const MAX_SIZE_DIGITS = 12;
+export const MAX_EXT = 4096;
+export const MAX_TRAILERS = 16 * 1024;
+
+// tchar (RFC 9110 §5.6.2): the characters of a token.
+const TCHAR = new Uint8Array(256);
+for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") TCHAR[c.charCodeAt(0)] = 1;
+
+// qdtext (RFC 9110 §5.6.4): HTAB, SP, VCHAR except DQUOTE and backslash, obs-text.
+const qdtext = (c: number) => c === 9 || c === 32 || c === 0x21 || (c >= 0x23 && c <= 0x5b) || (c >= 0x5d && c <= 0x7e) || c >= 0x80;
+// What may follow a backslash in a quoted-pair: HTAB, SP, VCHAR, obs-text.
+const quotable = (c: number) => c === 9 || (c >= 0x20 && c <= 0x7e) || c >= 0x80;
+
+// One byte of a chunk-ext = *( ";" token [ "=" ( token / quoted-string ) ] ),
+// RFC 9112 §7.1.1 without its BWS: whitespace in a chunk line is refused.
+function extStep(s: S, c: number): S {
+  switch (s) {
+    case S.ExtName: // just after ";"
+      if (TCHAR[c]) return S.ExtNameMore;
+      break;
+    case S.ExtValue: // just after "="
+      if (TCHAR[c]) return S.ExtToken;
+      if (c === 34 /* " */) return S.ExtQuoted;
+      break;
+    case S.ExtQuoted:
+      if (c === 34) return S.ExtQuotedEnd;
+      if (c === 92 /* \ */) return S.ExtQuotedPair;
+      if (qdtext(c)) return S.ExtQuoted;
+      break;
+    case S.ExtQuotedPair:
+      if (quotable(c)) return S.ExtQuoted;
+      break;
+    default: // after a name, a token value or a closing quote
+      if ((s === S.ExtNameMore || s === S.ExtToken) && TCHAR[c]) return s;
+      if (s === S.ExtNameMore && c === 61 /* = */) return S.ExtValue;
+      if (c === 59 /* ; */) return S.ExtName;
+      if (c === 13) return S.SizeLf;
+  }
+  throw new ChunkedError("invalid chunk extension");
+}
 
 function hexVal(c: number): number {
   if (c >= 48 && c <= 57) return c - 48;
@@ -47,6 +97,11 @@ export class ChunkedDecoder {
 
   get done(): boolean {
     return this.s === S.Done;
+  }
+
+  // Every byte of a chunk-ext counts, from its first ";" to the CR.
+  private countExt(): void {
+    if (++this.ext > MAX_EXT) throw new ChunkedError("chunk extension too long");
   }
 
   // `payload: false`: only find where the body ends (a relay that forwards
@@ -100,7 +155,8 @@ export class ChunkedDecoder {
           } else if (this.digits === 0) {
             throw new ChunkedError("missing chunk size");
           } else if (c === 59 /* ; */) {
-            this.s = S.Ext;
+            this.s = S.ExtName;
+            this.countExt();
             i++;
           } else if (c === 13) {
             this.s = S.SizeLf;
@@ -110,17 +166,17 @@ export class ChunkedDecoder {
           }
           break;
         }
-        case S.Ext: {
-          if (c === 13) {
-            this.s = S.SizeLf;
-          } else if ((c < 32 && c !== 9) || c === 127) {
-            throw new ChunkedError("invalid chunk extension");
-          } else if (++this.ext > MAX_EXT) {
-            throw new ChunkedError("chunk extension too long");
-          }
+        case S.ExtName:
+        case S.ExtNameMore:
+        case S.ExtValue:
+        case S.ExtToken:
+        case S.ExtQuoted:
+        case S.ExtQuotedPair:
+        case S.ExtQuotedEnd:
+          this.s = extStep(this.s, c);
+          if (this.s !== S.SizeLf) this.countExt();
           i++;
           break;
-        }
         case S.SizeLf: {
           if (c !== 10) throw new ChunkedError("expected LF after chunk size");
           i++;
