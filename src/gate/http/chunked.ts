@@ -27,7 +27,8 @@ const enum S {
   DataCr,
   DataLf,
   TrailerStart,
-  Trailer,
+  TrailerName,
+  TrailerValue,
   TrailerLf,
   FinalLf,
   Done,
@@ -102,6 +103,11 @@ export class ChunkedDecoder {
   // Every byte of a chunk-ext counts, from its first ";" to the CR.
   private countExt(): void {
     if (++this.ext > MAX_EXT) throw new ChunkedError("chunk extension too long");
+  }
+
+  // Every byte of the field lines counts, their CRLFs included.
+  private countTrailer(): void {
+    if (++this.trailerBytes > MAX_TRAILERS) throw new ChunkedError("trailers too large");
   }
 
   // `payload: false`: only find where the body ends (a relay that forwards
@@ -210,6 +216,9 @@ export class ChunkedDecoder {
           this.s = S.Size;
           i++;
           break;
+        // trailer-section = *( field-line CRLF ), field-line = field-name ":"
+        // OWS field-value OWS (RFC 9112 §7.1.2, §5): a token, a colon, then
+        // SP, HTAB, VCHAR or obs-text. No obs-fold, no bare CR or LF.
         case S.TrailerStart:
           if (c === 13) {
             this.s = S.FinalLf;
@@ -217,17 +226,27 @@ export class ChunkedDecoder {
             break;
           }
           if (c === 32 || c === 9) throw new ChunkedError("obsolete line folding in trailer");
-          this.s = S.Trailer;
+          if (!TCHAR[c]) throw new ChunkedError("invalid trailer field name");
+          this.s = S.TrailerName;
+          this.countTrailer();
+          i++;
           break;
-        case S.Trailer:
+        case S.TrailerName:
+          if (c === 58 /* : */) this.s = S.TrailerValue;
+          else if (!TCHAR[c]) throw new ChunkedError("invalid trailer field name");
+          this.countTrailer();
+          i++;
+          break;
+        case S.TrailerValue:
           if (c === 13) this.s = S.TrailerLf;
-          else if (c === 10 || (c < 32 && c !== 9) || c === 127) throw new ChunkedError("invalid trailer");
-          if (++this.trailerBytes > MAX_TRAILERS) throw new ChunkedError("trailers too large");
+          else if (!(c === 9 || (c >= 32 && c !== 127))) throw new ChunkedError("invalid trailer field value");
+          this.countTrailer();
           i++;
           break;
         case S.TrailerLf:
           if (c !== 10) throw new ChunkedError("bare CR in trailer");
           this.s = S.TrailerStart;
+          this.countTrailer();
           i++;
           break;
         case S.FinalLf:

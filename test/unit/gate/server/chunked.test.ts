@@ -53,3 +53,23 @@ describe("chunk extensions: RFC 9112 §7.1.1 grammar, no whitespace", () => {
     ["on the last chunk", "0;a b\r\n\r\n"],
   ])("refused: %s", (_why, wire) => refused(wire, "invalid chunk extension"));
 });
+
+describe("trailers: field lines by RFC 9112 §5, no obs-fold", () => {
+  test("well-formed trailer fields are read and dropped", () => {
+    const wire = "5\r\nhello\r\n0\r\nX-Sum:  ab\x80 c \r\nEmpty:\r\nT:\tv\r\n\r\nNEXT";
+    for (const byByte of [false, true]) expect(decode(wire, byByte)).toEqual({ data: "hello", end: wire.length - 4 });
+  });
+  test.each([
+    ["a line without a colon", "0\r\ngarbage\r\n\r\n", "invalid trailer field name"],
+    ["the next request read as trailers", "0\r\nGET /next HTTP/1.1\r\nHost: b\r\n\r\n", "invalid trailer field name"],
+    ["a space before the colon", "0\r\nX : a\r\n\r\n", "invalid trailer field name"],
+    ["an empty name", "0\r\n: a\r\n\r\n", "invalid trailer field name"],
+    ["a separator in the name", "0\r\nX;: a\r\n\r\n", "invalid trailer field name"],
+    ["obs-text in the name", "0\r\nX\x80: a\r\n\r\n", "invalid trailer field name"],
+    ["a NUL in the value", "0\r\nX: a\x00b\r\n\r\n", "invalid trailer field value"],
+    ["DEL in the value", "0\r\nX: a\x7f\r\n\r\n", "invalid trailer field value"],
+    ["a bare LF in the value", "0\r\nX: a\nb\r\n\r\n", "invalid trailer field value"],
+    ["a bare CR in the value", "0\r\nX: a\rb\r\n\r\n", "bare CR in trailer"],
+    ["obs-fold", "0\r\nX: a\r\n folded\r\n\r\n", "obsolete line folding in trailer"],
+  ])("refused: %s", (_why, wire, reason) => refused(wire, reason));
+});
