@@ -63,6 +63,8 @@ test("compile flags: defines per target, never a strip step", () => {
   expect(argv).toContain('BUILD_TARGET="bun-darwin-arm64"');
   expect(argv).toContain('BUILD_COMMIT="abc123"');
   expect(argv.join(" ")).not.toMatch(/strip/);
+  // Lazy commands in their own chunks: a process loads only what it runs.
+  expect(argv).toContain("--splitting");
 });
 
 describe("SHA256SUMS", () => {
