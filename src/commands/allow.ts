@@ -1,8 +1,9 @@
 import { defineCommand } from "citty";
+import { commandMeta } from "./registry.ts";
 import { slugArgs } from "./_shared.ts";
 
 export default defineCommand({
-  meta: { name: "allow", description: "Allow a host for a bottle (applies to a running bottle at once)" },
+  meta: commandMeta("allow"),
   args: {
     ...slugArgs,
     host: { type: "positional", required: true, description: "Host name or *.domain" },

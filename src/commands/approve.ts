@@ -1,8 +1,9 @@
 import { defineCommand } from "citty";
+import { commandMeta } from "./registry.ts";
 import { requestIdArgs } from "./_shared.ts";
 
 export default defineCommand({
-  meta: { name: "approve", description: "Approve an agent's request (see claude-bottle requests); applies at once" },
+  meta: commandMeta("approve"),
   args: {
     ...requestIdArgs,
     note: { type: "string", description: "Text for the agent (the answer, for a 'stuck' report)" },

@@ -1,8 +1,9 @@
 import { defineCommand } from "citty";
+import { commandMeta } from "./registry.ts";
 import { slugArgs } from "./_shared.ts";
 
 export default defineCommand({
-  meta: { name: "attach", description: "Attach to the agent of a running bottle" },
+  meta: commandMeta("attach"),
   args: { ...slugArgs },
   async run({ args }) {
     const [{ attachCommand }, { realBackends }, { bottleHome }] = await Promise.all([

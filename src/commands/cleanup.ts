@@ -1,8 +1,9 @@
 import { defineCommand } from "citty";
+import { commandMeta } from "./registry.ts";
 import { dryRunArgs, yesArgs } from "./_shared.ts";
 
 export default defineCommand({
-  meta: { name: "cleanup", description: "Find and remove leftovers of killed bottles (containers, machines, gates, sockets, state)" },
+  meta: commandMeta("cleanup"),
   args: {
     ...yesArgs,
     ...dryRunArgs,

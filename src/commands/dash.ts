@@ -1,7 +1,8 @@
 import { defineCommand } from "citty";
+import { commandMeta } from "./registry.ts";
 
 export default defineCommand({
-  meta: { name: "dash", description: "Terminal dashboard: live bottles, blocked requests, approve/reject agents' requests" },
+  meta: commandMeta("dash"),
   args: {
     once: { type: "boolean", description: "Print one plain-text frame and exit (no terminal needed)" },
   },

@@ -1,8 +1,9 @@
 import { defineCommand } from "citty";
+import { commandMeta } from "./registry.ts";
 import { slugArgs } from "./_shared.ts";
 
 export default defineCommand({
-  meta: { name: "deny", description: "Remove a host from a bottle's allowlist (applies to a running bottle at once)" },
+  meta: commandMeta("deny"),
   args: {
     ...slugArgs,
     host: { type: "positional", required: true, description: "Host name or *.domain, as allowed" },

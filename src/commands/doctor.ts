@@ -1,7 +1,8 @@
 import { defineCommand } from "citty";
+import { commandMeta } from "./registry.ts";
 
 export default defineCommand({
-  meta: { name: "doctor", description: "Check what each backend needs on this machine and how to install what is missing" },
+  meta: commandMeta("doctor"),
   args: {},
   async run() {
     const { doctorReport } = await import("../backends/select.ts");

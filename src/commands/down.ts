@@ -1,8 +1,9 @@
 import { defineCommand } from "citty";
+import { commandMeta } from "./registry.ts";
 import { slugArgs } from "./_shared.ts";
 
 export default defineCommand({
-  meta: { name: "down", description: "Stop a bottle and its gate and delete its state (also a state kept for resume)" },
+  meta: commandMeta("down"),
   args: {
     slug: { ...slugArgs.slug, required: false },
     all: { type: "boolean", description: "Stop every bottle" },

@@ -1,8 +1,9 @@
 import { defineCommand } from "citty";
+import { commandMeta } from "./registry.ts";
 import { slugArgs } from "./_shared.ts";
 
 export default defineCommand({
-  meta: { name: "exec", description: "Run a command in a running bottle: exec <slug> -- <command...> (exit code passed through)" },
+  meta: commandMeta("exec"),
   args: { ...slugArgs },
   async run({ args, rawArgs }) {
     const [{ execCommand }, { realBackends }, { bottleHome }] = await Promise.all([

@@ -1,10 +1,11 @@
 import { defineCommand } from "citty";
+import { commandMeta } from "./registry.ts";
 
 // Hidden: git hooks installed by the gate in a bottle's git mirrors. Run by
 // git (receive-pack), never by a user. Configuration comes from environment
 // variables set by the git vhost (src/git/hook-config.ts).
 export default defineCommand({
-  meta: { name: "hook", description: "git hooks of the gate's mirrors (internal)", hidden: true },
+  meta: commandMeta("hook"),
   args: {
     name: { type: "positional", required: true, description: "hook name (pre-receive)" },
   },

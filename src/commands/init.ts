@@ -1,7 +1,8 @@
 import { defineCommand } from "citty";
+import { commandMeta } from "./registry.ts";
 
 export default defineCommand({
-  meta: { name: "init", description: "Write commented example bottle and agent files into ~/.claude-bottle" },
+  meta: commandMeta("init"),
   args: {},
   async run() {
     const { mkdirSync, writeFileSync, chmodSync } = await import("node:fs");

@@ -1,8 +1,9 @@
 import { defineCommand } from "citty";
+import { commandMeta } from "./registry.ts";
 import { jsonArgs, slugArgs } from "./_shared.ts";
 
 export default defineCommand({
-  meta: { name: "logs", description: "Show a bottle's gate decisions (allowed and blocked requests)" },
+  meta: commandMeta("logs"),
   args: {
     ...slugArgs,
     follow: { type: "boolean", alias: "f", description: "Keep printing new decisions" },

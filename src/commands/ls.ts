@@ -1,8 +1,9 @@
 import { defineCommand } from "citty";
+import { commandMeta } from "./registry.ts";
 import { jsonArgs } from "./_shared.ts";
 
 export default defineCommand({
-  meta: { name: "ls", description: "List bottles: status, uptime and allowed/blocked requests" },
+  meta: commandMeta("ls"),
   args: { ...jsonArgs },
   async run({ args }) {
     const [{ listRows, renderRows }, { realBackends }, { bottleHome }] = await Promise.all([

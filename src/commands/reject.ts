@@ -1,10 +1,11 @@
 import { defineCommand } from "citty";
+import { commandMeta } from "./registry.ts";
 import { requestIdArgs } from "./_shared.ts";
 
 // Named `reject`, not `deny`: `claude-bottle deny <slug> <host>` removes a
 // host from a bottle's policy; requests are approved or rejected.
 export default defineCommand({
-  meta: { name: "reject", description: "Reject an agent's request (see claude-bottle requests)" },
+  meta: commandMeta("reject"),
   args: {
     ...requestIdArgs,
     note: { type: "string", description: "Text for the agent (why, or what to do instead)" },

@@ -1,8 +1,9 @@
 import { defineCommand } from "citty";
+import { commandMeta } from "./registry.ts";
 import { jsonArgs } from "./_shared.ts";
 
 export default defineCommand({
-  meta: { name: "requests", description: "List what agents asked the operator for (supervise), pending first" },
+  meta: commandMeta("requests"),
   args: {
     ...jsonArgs,
     all: { type: "boolean", description: "Include answered and expired requests" },

@@ -1,8 +1,9 @@
 import { defineCommand } from "citty";
+import { commandMeta } from "./registry.ts";
 import { detachArgs, slugArgs } from "./_shared.ts";
 
 export default defineCommand({
-  meta: { name: "resume", description: "Relaunch a bottle whose agent exited non-zero, with the same slug, CA and policy" },
+  meta: commandMeta("resume"),
   args: {
     ...slugArgs,
     ...detachArgs,

@@ -1,8 +1,9 @@
 import { defineCommand } from "citty";
+import { commandMeta } from "./registry.ts";
 import { backendArgs, jsonArgs } from "./_shared.ts";
 
 export default defineCommand({
-  meta: { name: "selftest", description: "Attack a real bottle from inside and show which layer blocks each attack" },
+  meta: commandMeta("selftest"),
   args: {
     ...backendArgs,
     ...jsonArgs,

@@ -1,9 +1,10 @@
 import { defineCommand } from "citty";
+import { commandMeta } from "./registry.ts";
 import { stateArgs } from "./_shared.ts";
 
 // Internal: started by `up -d`, never by hand. Reads GateSecrets on stdin.
 export default defineCommand({
-  meta: { name: "supervise-gate", description: "Keep a detached bottle's gate running (internal)", hidden: true },
+  meta: commandMeta("supervise-gate"),
   args: { ...stateArgs },
   async run({ args }) {
     const [{ runSupervisor }, { readMetadata }] = await Promise.all([import("../supervise/supervisor.ts"), import("../state/metadata.ts")]);

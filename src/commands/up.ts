@@ -1,8 +1,9 @@
 import { defineCommand } from "citty";
+import { commandMeta } from "./registry.ts";
 import { backendArgs, detachArgs, dryRunArgs, yesArgs } from "./_shared.ts";
 
 export default defineCommand({
-  meta: { name: "up", description: "Start an agent in a sealed bottle (--dry-run shows the plan and creates nothing)" },
+  meta: commandMeta("up"),
   args: {
     agent: { type: "positional", required: false, default: "default", description: "Agent to run" },
     ...dryRunArgs,
