@@ -3,15 +3,21 @@
 # debootstrap a minimal Debian from the machine's own apt mirror and
 # `docker import` it. Images cannot be pulled on the project machines.
 #
-# The image carries what the agent image needs (node, git, curl, socat,
-# dig, ca-certificates, ssh client), so building the agent image from it
-# needs no package downloads at all.
+# The image carries what the agent image needs (node, npm, pip, git, curl,
+# socat, dig, ca-certificates, ssh client), so building the agent image from
+# it needs no package downloads at all.
 set -euo pipefail
 
 tag=${1:-claude-bottle-test/base:bookworm}
+# Every tool the image must carry, as commands; an image from an older
+# version of this script that lacks one is rebuilt.
+tools="node npm git curl socat dig pip3 python3 ssh update-ca-certificates"
 if docker image inspect "$tag" >/dev/null 2>&1; then
-  echo "build-base-image: $tag already present"
-  exit 0
+  if docker run --rm --network none "$tag" sh -c "for t in $tools; do command -v \$t >/dev/null || exit 1; done"; then
+    echo "build-base-image: $tag already present"
+    exit 0
+  fi
+  echo "build-base-image: $tag lacks a tool ($tools); rebuilding"
 fi
 
 if ! command -v debootstrap >/dev/null 2>&1; then
@@ -36,6 +42,13 @@ debootstrap --variant=minbase \
   --include=ca-certificates,curl,git,socat,dnsutils,nodejs,openssh-client,procps,iproute2 \
   bookworm "$work/rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 || {
   tail -n 30 "$work/debootstrap.log" >&2
+  exit 1
+}
+# npm and pip by apt inside the new root: debootstrap's --include does not
+# resolve virtual packages ("Provides"), which npm's dependencies need.
+chroot "$work/rootfs" sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm python3-pip' \
+  >"$work/apt.log" 2>&1 || {
+  tail -n 30 "$work/apt.log" >&2
   exit 1
 }
 # apt lists and caches are not needed in the image.

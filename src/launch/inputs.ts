@@ -1,7 +1,8 @@
 import type { GatePolicy, GateSecrets } from "../gate/types.ts";
 import type { Spec } from "../manifest/spec.ts";
 import { UserError } from "../errors.ts";
-import { GUEST_CA_FILE, RELAY_PORT, SYSTEM_CA_BUNDLE } from "../backends/guest.ts";
+import { RELAY_PORT } from "../backends/guest.ts";
+import { TRUST_ENV } from "./trust-env.ts";
 
 // Pure: from a spec and the env values resolved at launch, everything the
 // gate and the bottle get. The split is the heart of "secrets never enter
@@ -34,9 +35,7 @@ export function proxyEnv(): Record<string, string> {
     https_proxy: RELAY_URL,
     NO_PROXY: "localhost,127.0.0.1",
     no_proxy: "localhost,127.0.0.1",
-    NODE_EXTRA_CA_CERTS: GUEST_CA_FILE,
-    SSL_CERT_FILE: SYSTEM_CA_BUNDLE,
-    REQUESTS_CA_BUNDLE: SYSTEM_CA_BUNDLE,
+    ...TRUST_ENV,
     CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
   };
 }

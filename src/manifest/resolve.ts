@@ -10,6 +10,21 @@ import type { AgentManifest, EgressRoute, GitUpstream } from "./schema.ts";
 // are passed in. Checks here are the ones that need the whole picture (one
 // file alone cannot know them).
 
+// The CA variables the launcher sets for every bottle (launch/trust-env.ts
+// gives each its file; typed against this list so the two cannot drift).
+export const TRUST_VARS = [
+  "NODE_EXTRA_CA_CERTS",
+  "NPM_CONFIG_CAFILE",
+  "SSL_CERT_FILE",
+  "REQUESTS_CA_BUNDLE",
+  "CURL_CA_BUNDLE",
+  "GIT_SSL_CAINFO",
+  "PIP_CERT",
+  "CARGO_HTTP_CAINFO",
+  "DENO_CERT",
+] as const;
+export type TrustVar = (typeof TRUST_VARS)[number];
+
 // Set by the launcher for every bottle (proxy, CA trust); a manifest entry
 // would either be overwritten or break the one door.
 export const RESERVED_ENV = new Set([
@@ -21,9 +36,7 @@ export const RESERVED_ENV = new Set([
   "no_proxy",
   "ALL_PROXY",
   "all_proxy",
-  "NODE_EXTRA_CA_CERTS",
-  "SSL_CERT_FILE",
-  "REQUESTS_CA_BUNDLE",
+  ...TRUST_VARS,
   "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC",
 ]);
 

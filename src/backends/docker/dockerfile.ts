@@ -17,6 +17,10 @@ export const REQUIRED_TOOLS: readonly (readonly [command: string, pkg: string])[
   ["update-ca-certificates", "ca-certificates"],
   ["tar", "tar"],
   ["node", "nodejs"],
+  // The package managers an agent reaches for first; both trust the bottle's
+  // CA through the variables in launch/trust-env.ts.
+  ["npm", "npm"],
+  ["pip3", "python3-pip"],
 ];
 
 // Where the per-platform Claude Code package lands: ADD unpacks a local
