@@ -1,6 +1,8 @@
 import type { EventEmitter } from "node:events";
 import type { AuditEntry, GateLog } from "./audit.ts";
 import { decide, reachable } from "./policy/decide.ts";
+import { privateAllowance, privateAllowed } from "./policy/private.ts";
+import { isForbiddenAddress } from "./policy/ssrf.ts";
 import type { GatePolicy } from "./types.ts";
 
 // The ways out the bottle holds open through the gate, so that a policy
@@ -22,19 +24,25 @@ export interface OpenChannel {
   host: string;
   port: number;
   scheme: "http" | "https";
+  // The address dialled (passthrough, upstream): a private one must still
+  // be one the route's allow_private opens.
+  address: string | null;
   close(): void;
 }
 
 // Why the channel may no longer stay open under `policy`, or null.
 export function revocation(ch: OpenChannel, policy: GatePolicy): string | null {
-  if (ch.kind === "upstream") {
-    const r = reachable(ch.host, ch.port, ch.scheme, policy);
-    return r.allow ? null : r.reason;
-  }
-  const d = decide({ host: ch.host, port: ch.port, method: "CONNECT", path: null, scheme: "https" }, policy);
+  const d =
+    ch.kind === "upstream"
+      ? reachable(ch.host, ch.port, ch.scheme, policy)
+      : decide({ host: ch.host, port: ch.port, method: "CONNECT", path: null, scheme: "https" }, policy);
   if (!d.allow) return d.reason;
   // The new policy inspects this host: a passthrough tunnel would escape it.
   if (ch.kind === "passthrough" && d.route.tls !== "passthrough") return `${ch.host} is no longer a passthrough route`;
+  if (ch.address !== null) {
+    const why = isForbiddenAddress(ch.address);
+    if (why && !privateAllowed(privateAllowance(d.route), ch.address, ch.port)) return `${ch.host} is at ${ch.address}: ${why}, no longer allowed`;
+  }
   return null;
 }
 

@@ -8,6 +8,7 @@ import { sendBlocked } from "./http/respond.ts";
 import { SocketReader, writeAll } from "./io.ts";
 import { decide, policyPart } from "./policy/decide.ts";
 import { normalizeHost, splitHostPort } from "./policy/normalize.ts";
+import { privateAllowance } from "./policy/private.ts";
 import type { Tunnel } from "./target.ts";
 import { auditName, redactHost } from "./redact.ts";
 import { parseClientHelloSni } from "./tls/sni.ts";
@@ -143,7 +144,7 @@ async function terminate(ctx: GateContext, raw: net.Socket, reader: SocketReader
         tlsSock.destroy();
         raw.destroy();
       };
-      ctx.channels.add({ kind: "tunnel", host: tunnel.host, port: tunnel.port, scheme: "https", close }, raw);
+      ctx.channels.add({ kind: "tunnel", host: tunnel.host, port: tunnel.port, scheme: "https", address: null, close }, raw);
     }
     serve(tlsSock, new SocketReader(tlsSock), tunnel)
       .catch((e) => ctx.log.error(`tunnel ${tunnel.host}: ${(e as Error).message}`))
@@ -160,7 +161,7 @@ async function terminate(ctx: GateContext, raw: net.Socket, reader: SocketReader
 // authority), as http. Credentials are never injected over it (decide()).
 async function plainTunnel(ctx: GateContext, raw: net.Socket, reader: SocketReader, tunnel: Tunnel, serve: ServeTunnel): Promise<void> {
   if (!isInternalHost(tunnel.host)) {
-    ctx.channels.add({ kind: "tunnel", host: tunnel.host, port: tunnel.port, scheme: "http", close: () => raw.destroy() }, raw);
+    ctx.channels.add({ kind: "tunnel", host: tunnel.host, port: tunnel.port, scheme: "http", address: null, close: () => raw.destroy() }, raw);
   }
   try {
     await serve(raw, reader, { ...tunnel, plain: true });
@@ -179,7 +180,7 @@ async function passthrough(ctx: GateContext, raw: net.Socket, reader: SocketRead
     ctx.record({ method: "CONNECT", host: tunnel.host, port: tunnel.port, decision: "deny", reason, layer, status });
     await sendBlocked(raw, status, status === 403 ? reason : `gate: ${reason}`, true);
   };
-  const res = await resolveUpstream(tunnel.host, tunnel.isIp, route.allow_private, ctx.resolver);
+  const res = await resolveUpstream(tunnel.host, tunnel.isIp, tunnel.port, privateAllowance(route), ctx.resolver);
   if (!res.ok) return deny(403, res.reason, "ssrf");
   let up: net.Socket;
   try {
@@ -230,7 +231,7 @@ async function passthrough(ctx: GateContext, raw: net.Socket, reader: SocketRead
     raw.destroy();
     up.destroy();
   };
-  ctx.channels.add({ kind: "passthrough", host: tunnel.host, port: tunnel.port, scheme: "https", close }, raw);
+  ctx.channels.add({ kind: "passthrough", host: tunnel.host, port: tunnel.port, scheme: "https", address: res.address, close }, raw);
   const rest = reader.detach();
   up.write(Buffer.concat([hello, rest]));
   raw.setTimeout(ctx.limits.idleTimeoutMs, () => raw.destroy());

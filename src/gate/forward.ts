@@ -9,6 +9,7 @@ import { endToEndHeaders, serializeHeaders, type Framing, type HeaderList, type 
 import { answerExpect, Deny } from "./http/respond.ts";
 import { SocketReader, writeAll } from "./io.ts";
 import { decide, hostGetsCredential, policyPart } from "./policy/decide.ts";
+import { privateAllowance } from "./policy/private.ts";
 import { poolKey, type Upstream } from "./pool.ts";
 import { redactHost } from "./redact.ts";
 import { relayResponse, STALE, type RelayCtl, type RelayResult } from "./relay.ts";
@@ -58,7 +59,7 @@ export async function forward(
   // Resolves (SSRF-checked) now and starts the dial; returns the dial boxed,
   // so awaiting this does not wait for the connection.
   const dialFresh = async (): Promise<{ p: Promise<Upstream> }> => {
-    const res = await resolveUpstream(t.host, t.isIp, route.allow_private, ctx.resolver);
+    const res = await resolveUpstream(t.host, t.isIp, t.port, privateAllowance(route), ctx.resolver);
     if (!res.ok) throw new Deny(403, res.reason, "ssrf");
     ctx.dials++;
     const p = dial({
@@ -69,7 +70,7 @@ export async function forward(
       timeoutMs: ctx.limits.upstreamConnectTimeoutMs,
       ca: ctx.upstreamCa,
     }).then((s) => {
-      ctx.channels.add({ kind: "upstream", host: t.host, port: t.port, scheme: t.scheme, close: () => s.destroy() }, s);
+      ctx.channels.add({ kind: "upstream", host: t.host, port: t.port, scheme: t.scheme, address: res.address, close: () => s.destroy() }, s);
       return { key, sock: s, reader: new SocketReader(s) };
     });
     // Rejection is handled where it is awaited; avoid an unhandled one if

@@ -1,6 +1,7 @@
 import type net from "node:net";
 import type { EgressRoute } from "../manifest/schema.ts";
 import type { SocketReader } from "./io.ts";
+import { allowanceKey, privateAllowance } from "./policy/private.ts";
 
 // Idle upstream connections, shared by the bottle's client connections (a
 // new tunnel to a host it talked to a moment ago skips DNS, TCP and the
@@ -16,10 +17,10 @@ export interface Upstream {
   reader: SocketReader;
 }
 
-// Scheme, host, port and the allow_private flag the address was checked
-// under: a connection is reused only for what it was dialled for.
+// Scheme, host, port and the allow_private the address was checked under:
+// a connection is reused only for what it was dialled for.
 export function poolKey(t: { scheme: string; host: string; port: number }, route: EgressRoute): string {
-  return `${t.scheme}://${t.host}:${t.port}/${route.allow_private ? "p" : ""}`;
+  return `${t.scheme}://${t.host}:${t.port}/${allowanceKey(privateAllowance(route), route)}`;
 }
 
 interface Entry {

@@ -1,6 +1,7 @@
 import { lookup } from "node:dns/promises";
 import net from "node:net";
 import tls from "node:tls";
+import { privateAllowed, type PrivateAllowance } from "./policy/private.ts";
 import { isForbiddenAddress } from "./policy/ssrf.ts";
 
 // Dialing upstreams. The gate resolves names itself, checks every address
@@ -24,7 +25,7 @@ const systemResolver: Resolver = (host) => lookup(host, { all: true, verbatim: t
 // Fixed answers for some names, the system resolver for the rest: how
 // `claude-bottle selftest` gives its local recording upstream a real-looking
 // name without touching the host's resolver. The SSRF check still applies
-// to these answers (a route must say allow_private for a loopback address).
+// to these answers (a route must name a loopback address in allow_private).
 export function fixedResolver(hosts: Record<string, string>, fallback: Resolver = systemResolver): Resolver {
   const m = new Map<string, string>();
   for (const [name, ip] of Object.entries(hosts)) if (net.isIP(ip)) m.set(name.toLowerCase(), ip);
@@ -34,10 +35,13 @@ export function fixedResolver(hosts: Record<string, string>, fallback: Resolver 
   };
 }
 
+// Resolves `host` and checks every address: public, or a private one the
+// route's `allow_private` opens on `port` (policy/private.ts).
 export async function resolveUpstream(
   host: string,
   isIp: boolean,
-  allowPrivate: boolean,
+  port: number,
+  allow: PrivateAllowance,
   resolver: Resolver = systemResolver,
 ): Promise<Resolved> {
   let addrs: { address: string; family: number }[];
@@ -52,12 +56,13 @@ export async function resolveUpstream(
     }
   }
   if (addrs.length === 0) return { ok: false, reason: `cannot resolve ${host}` };
-  if (!allowPrivate) {
-    // Every answer must be public: a name that mixes a public and a private
-    // address is a rebinding attempt or a misconfiguration either way.
-    for (const a of addrs) {
-      const why = isForbiddenAddress(a.address);
-      if (why) return { ok: false, reason: `${host} resolves to ${a.address}: ${why}` };
+  // Every answer must pass: a name that mixes a public and a private
+  // address is a rebinding attempt or a misconfiguration either way.
+  for (const a of addrs) {
+    const why = isForbiddenAddress(a.address);
+    if (why && !privateAllowed(allow, a.address, port)) {
+      const listed = allow.kind === "listed" ? `, and not an address allow_private names for port ${port}` : "";
+      return { ok: false, reason: `${host} resolves to ${a.address}: ${why}${listed}` };
     }
   }
   const first = addrs[0]!;

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { parsePrivateEntry } from "./private-address.ts";
 
 // The manifest schema: the single source of truth for which keys a bottle or
 // an agent may have. Every object is strict, so an unknown key is an error
@@ -33,6 +34,14 @@ export const authSchema = z.strictObject({
   token_ref: envVarName,
 });
 
+const privateEntry = z
+  .string()
+  .max(64)
+  .superRefine((v, ctx) => {
+    const r = parsePrivateEntry(v);
+    if ("error" in r) ctx.addIssue({ code: "custom", message: r.error });
+  });
+
 export const egressRouteSchema = z.strictObject({
   host: hostPattern,
   ports: z.array(z.number().int().min(1).max(65535)).min(1).max(64).optional(),
@@ -42,8 +51,20 @@ export const egressRouteSchema = z.strictObject({
   dlp: onOff.default("on"),
   auth: authSchema.optional(),
   // Private, loopback and link-local upstream addresses are refused after DNS
-  // resolution unless a route explicitly opts in (SSRF / DNS rebinding).
-  allow_private: z.boolean().default(false),
+  // resolution unless a route explicitly opts in (SSRF / DNS rebinding): a
+  // list names the ones it may reach (private-address.ts); `true` opens them
+  // all and is for an exact host only (refused below on a wildcard, where any
+  // name the bottle makes up would reach every private address).
+  allow_private: z.union([z.boolean(), z.array(privateEntry).min(1).max(64)]).default(false),
+}).superRefine((r, ctx) => {
+  if (r.allow_private === true && r.host.startsWith("*.")) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["allow_private"],
+      message:
+        "true on a wildcard route would let any name under it reach every private and loopback address; name the addresses it may reach instead, e.g. allow_private: [\"10.0.0.5\", \"192.168.1.0/24:5432\"]",
+    });
+  }
 });
 
 export const gitUpstreamSchema = z.strictObject({

@@ -52,3 +52,15 @@ export function missingTokenRefs(spec: Spec, hostEnv: Record<string, string | un
   }
   return out;
 }
+
+// A route that may reach every private and loopback address (an exact host
+// only: the manifest refuses it on a wildcard) is shown as a warning: the
+// user may have meant one LAN service, not all of them.
+export function privateWarnings(spec: Spec): string[] {
+  return spec.egress
+    .filter((r) => r.allow_private === true)
+    .map(
+      (r) =>
+        `egress ${r.host}: allow_private: true lets it reach every private and loopback address (LAN services, this machine's own services); name the ones it needs instead, e.g. allow_private: ["10.0.0.5:5432"]`,
+    );
+}

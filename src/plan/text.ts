@@ -12,7 +12,7 @@ function field(label: string, values: string[]): string[] {
   return values.map((v, i) => (i === 0 ? padEnd(label, WIDTH) : pad) + v);
 }
 
-// `host [ports] [methods] [paths] [auth:scheme] [tls] [dlp:off] [private]`
+// `host [ports] [methods] [paths] [auth:scheme] [tls] [dlp:off] [allow-private:all|<addresses>]`
 export function egressLine(r: PlanJson["egress"][number]): string {
   const parts = [r.ports ? `${r.host}:${r.ports.join(",")}` : r.host];
   if (r.methods) parts.push(r.methods.join(","));
@@ -20,7 +20,8 @@ export function egressLine(r: PlanJson["egress"][number]): string {
   if (r.auth) parts.push(`auth:${r.auth.scheme || r.auth.header}`);
   if (r.tls === "passthrough") parts.push("tls:passthrough");
   if (r.dlp === "off") parts.push("dlp:off");
-  if (r.allow_private) parts.push("allow-private");
+  if (r.allow_private === true) parts.push("allow-private:all");
+  else if (Array.isArray(r.allow_private)) parts.push(`allow-private:${r.allow_private.join(",")}`);
   return parts.join(" ");
 }
 

@@ -34,7 +34,9 @@ export const planJsonSchema = z.object({
       tls: z.enum(["terminate", "passthrough"]),
       dlp: z.enum(["on", "off"]),
       auth: z.object({ header: z.string(), scheme: z.string(), token_ref: z.string() }).nullable(),
-      allow_private: z.boolean(),
+      // true: every private address (an exact host only); a list: the
+      // addresses and blocks it names (`10.0.0.5`, `192.168.1.0/24:5432`).
+      allow_private: z.union([z.boolean(), z.array(z.string())]),
     }),
   ),
   workspace: workspaceSchema,

@@ -1,7 +1,9 @@
 import { UserError } from "../errors.ts";
 import type { GatePolicy } from "../gate/types.ts";
 import { allowHost, canonicalPattern, routeKey } from "../policy/edit.ts";
+import { parsePrivateEntry } from "../manifest/private-address.ts";
 import type { EgressRoute, GitUpstream } from "../manifest/schema.ts";
+import { cleanLine } from "./sanitize.ts";
 import type { SuperviseRequest } from "./schema.ts";
 
 // What an approval changes in a bottle's gate policy. Pure: the operator
@@ -10,8 +12,29 @@ import type { SuperviseRequest } from "./schema.ts";
 
 export interface ApproveOptions {
   // The operator lets the approved host resolve to private / loopback
-  // addresses (a LAN service). Never asked for by the agent.
-  allowPrivate?: boolean;
+  // addresses (a LAN service): all of them (true: an exact host only, like
+  // the manifest) or the ones listed (`10.0.0.5`, `192.168.1.0/24:5432`).
+  // Never asked for by the agent.
+  allowPrivate?: boolean | string[];
+}
+
+// The route's allow_private for an approval, checked by the manifest's rules.
+function privateFor(host: string, allow: ApproveOptions["allowPrivate"]): EgressRoute["allow_private"] {
+  if (allow === undefined || allow === false) return false;
+  if (allow === true) {
+    if (host.startsWith("*.")) {
+      throw new UserError(
+        `--allow-private on ${host} would let any name under it reach every private and loopback address; name the addresses it may reach instead: --private-address 10.0.0.5,192.168.1.0/24:5432`,
+      );
+    }
+    return true;
+  }
+  if (allow.length === 0 || allow.length > 64) throw new UserError("--private-address takes 1 to 64 addresses, comma-separated");
+  for (const a of allow) {
+    const e = parsePrivateEntry(a);
+    if ("error" in e) throw new UserError(`--private-address: '${cleanLine(a).slice(0, 64)}' ${e.error}`);
+  }
+  return [...allow];
 }
 
 export interface Edit {
@@ -33,15 +56,16 @@ export function planApproval(req: SuperviseRequest, policy: GatePolicy, opts: Ap
       // allowHost canonicalises and validates; on an empty policy it yields
       // exactly the route it would append.
       const base = allowHost({ ...policy, routes: [] }, e.host, o).policy.routes[0]!;
+      const allowPrivate = privateFor(base.host, opts.allowPrivate);
       const route: EgressRoute = {
         ...base,
         ...(e.ports ? { ports: e.ports } : {}),
-        ...(opts.allowPrivate ? { allow_private: true } : {}),
+        ...(allowPrivate !== false ? { allow_private: allowPrivate } : {}),
       };
       const applied =
         `allowed ${route.host}${route.ports ? `:${route.ports.join(",")}` : ""}` +
         `${route.methods ? ` (${route.methods.join(",")})` : ""}${route.paths ? ` ${route.paths.join(",")}` : ""}` +
-        (opts.allowPrivate ? " including private addresses" : "");
+        (allowPrivate === true ? " including private addresses" : allowPrivate ? ` including private addresses ${allowPrivate.join(", ")}` : "");
       const key = routeKey(route);
       const same = policy.routes.some((r) => routeKey(r) === key);
       return { policy: same ? policy : { ...policy, routes: [...policy.routes, route] }, changed: !same, applied, route };

@@ -2,7 +2,7 @@ import { bottleHome } from "../state/paths.ts";
 import { answerRequest } from "./answer.ts";
 
 // Shared by `approve` and `reject`: answer, then say what happened in one line.
-export function answerFromCli(id: string, decision: "approved" | "denied", note: string | undefined, allowPrivate: boolean): string {
+export function answerFromCli(id: string, decision: "approved" | "denied", note: string | undefined, allowPrivate: boolean | string[]): string {
   const r = answerRequest({ home: bottleHome(), id, decision, note: note ?? null, allowPrivate });
   const verb = decision === "approved" ? "approved" : "rejected";
   let line = `${verb} ${r.request.id}`;

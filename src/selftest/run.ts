@@ -81,14 +81,14 @@ ${env}
 egress:
   - host: ${ALLOWED}
     ports: [${httpsPort}, ${httpPort}]
-    allow_private: true
+    allow_private: ["127.0.0.1:${httpsPort}", "127.0.0.1:${httpPort}"]
     auth: { header: Authorization, scheme: Bearer, token_ref: ${credential.envVar} }
   - host: ${OTHER}
     ports: [${httpsPort}]
-    allow_private: true
+    allow_private: ["127.0.0.1:${httpsPort}"]
   - host: "*.${WILD}"
     ports: [${httpsPort}]
-    allow_private: true
+    allow_private: ["127.0.0.1:${httpsPort}"]
 git:
   - name: escape
     url: ${gitUpstream}

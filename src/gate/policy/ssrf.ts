@@ -34,7 +34,7 @@ const V4_RANGES: V4Range[] = [
   [v4(240, 0, 0, 0), 4, "reserved address (240/4)"],
 ];
 
-function inV4(addr: number, base: number, prefix: number): boolean {
+export function inV4(addr: number, base: number, prefix: number): boolean {
   if (prefix === 0) return true;
   const mask = prefix === 32 ? 0xffffffff : (~0 << (32 - prefix)) >>> 0;
   return ((addr & mask) >>> 0) === ((base & mask) >>> 0);
@@ -48,7 +48,7 @@ export function forbiddenV4(addr: number): string | null {
 }
 
 // Checks the first `bits` bits of the 8 16-bit groups `g` against `prefix`.
-function inV6(g: number[], prefix: number[], bits: number): boolean {
+export function inV6(g: number[], prefix: number[], bits: number): boolean {
   for (let i = 0; bits > 0; i++, bits -= 16) {
     const want = prefix[i] ?? 0;
     const have = g[i]!;

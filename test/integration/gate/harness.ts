@@ -95,11 +95,14 @@ export async function startUpstreams(dir: string): Promise<Upstreams> {
   };
 }
 
+// The harness upstreams listen on 127.0.0.1: an exact host may reach every
+// private address, a wildcard only the one it names (allow_private: true on
+// a wildcard opens nothing).
 export const route = (host: string, extra: Partial<EgressRoute> = {}): EgressRoute => ({
   host,
   tls: "terminate",
   dlp: "on",
-  allow_private: true,
+  allow_private: host.startsWith("*.") ? ["127.0.0.1"] : true,
   ...extra,
 });
 

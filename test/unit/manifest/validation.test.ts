@@ -187,3 +187,37 @@ describe("valid files", () => {
     expect(parseBottle(B, "---\n---\n")).toEqual({});
   });
 });
+
+describe("allow_private: a scalpel, not a switch", () => {
+  const route = (host: string, allow: string) => fm(`egress:\n  - host: "${host}"\n    allow_private: ${allow}`);
+  test("true on a wildcard route is refused, with the fix", () => {
+    expect(bottleError(route("*.lan.example", "true"))).toBe(
+      `${B}: egress[0].allow_private: true on a wildcard route would let any name under it reach every private and loopback address; name the addresses it may reach instead, e.g. allow_private: ["10.0.0.5", "192.168.1.0/24:5432"]`,
+    );
+  });
+  test("true on an exact host, false, and named addresses on a wildcard are accepted", () => {
+    for (const [host, allow, want] of [
+      ["nas.lan.example", "true", true],
+      ["*.lan.example", "false", false],
+      ["*.lan.example", '["10.0.0.5", "192.168.1.0/24:5432", "[fd00::1]:443", "fd00::/8"]', ["10.0.0.5", "192.168.1.0/24:5432", "[fd00::1]:443", "fd00::/8"]],
+    ] as [string, string, boolean | string[]][]) {
+      const m = parseBottle(B, route(host, allow));
+      expect(m.egress![0]!.allow_private).toEqual(want);
+    }
+  });
+  test("an entry that is not an address, a CIDR with a port, or too broad is refused by index, never echoed", () => {
+    for (const [entry, why] of [
+      ["nas.local", "must be an IP address or CIDR, optionally with :port (10.0.0.5, 192.168.1.0/24:5432, [fd00::1]:443)"],
+      ["0x7f.1", "must be an IP address or CIDR, optionally with :port (10.0.0.5, 192.168.1.0/24:5432, [fd00::1]:443)"],
+      ["10.0.0.5:0", "must have a port from 1 to 65535"],
+      ["0.0.0.0/0", "must have a prefix from /8 to /32 (IPv4): name the addresses, not everything"],
+      ["::/0", "must have a prefix from /7 to /128 (IPv6): name the addresses, not everything"],
+      ["::ffff:10.0.0.5", "must name an IPv4 address as IPv4, not as IPv4-mapped IPv6"],
+    ] as const) {
+      const msg = bottleError(route("*.lan.example", `["10.0.0.5", "${entry}"]`));
+      expect(msg).toBe(`${B}: egress[0].allow_private[1]: ${why}`);
+    }
+    expect(bottleError(route("a.example", "[]"))).toStartWith(`${B}: egress[0].allow_private`);
+    expect(bottleError(route("a.example", '"yes"'))).toStartWith(`${B}: egress[0].allow_private`);
+  });
+});

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { buildPlan, missingTokenRefs } from "../../../src/plan/build.ts";
+import { buildPlan, missingTokenRefs, privateWarnings } from "../../../src/plan/build.ts";
 import { egressLine, renderPlanText } from "../../../src/plan/text.ts";
 import { buildCatalog } from "../../../src/manifest/catalog.ts";
 import { resolveSpec } from "../../../src/manifest/resolve.ts";
@@ -23,6 +23,8 @@ egress:
   - host: "*.example.org"
     ports: [443, 8443]
     tls: passthrough
+    allow_private: ["10.1.0.0/16:8443", "[fd00::1]:443"]
+  - host: lan.example.org
     allow_private: true
 git:
   - {name: proj, url: "git@github.com:x/proj.git", branches: [agent/*]}
@@ -80,6 +82,13 @@ describe("buildPlan", () => {
       ["agent", "backend", "bottle", "egress", "env", "git", "image", "resources", "skills", "slug", "sources", "state_dir", "supervise", "version", "warnings", "workspace"].sort(),
     );
   });
+  test("allow_private: a list is carried as written; true (an exact host) is a warning", () => {
+    expect(plan.egress[1]!.allow_private).toEqual(["10.1.0.0/16:8443", "[fd00::1]:443"]);
+    expect(plan.egress[2]!.allow_private).toBe(true);
+    expect(privateWarnings(spec())).toEqual([
+      'egress lan.example.org: allow_private: true lets it reach every private and loopback address (LAN services, this machine\'s own services); name the ones it needs instead, e.g. allow_private: ["10.0.0.5:5432"]',
+    ]);
+  });
   test("token_refs not set on the host are reported", () => {
     expect(missingTokenRefs(spec(), {})).toEqual(["GH"]);
     expect(missingTokenRefs(spec({ GH: "x" }), { GH: "x" })).toEqual([]);
@@ -90,7 +99,8 @@ describe("renderPlanText", () => {
   const plan = buildPlan(spec(), { backend: "smolmachines", slug: "coder-ab12c", stateDir: "/s", warnings: [] });
   test("egress lines: host [ports] [methods] [paths] [auth:scheme] [tls] ...", () => {
     expect(egressLine(plan.egress[0]!)).toBe("api.github.com GET,POST /repos/,/user auth:token");
-    expect(egressLine(plan.egress[1]!)).toBe("*.example.org:443,8443 tls:passthrough allow-private");
+    expect(egressLine(plan.egress[1]!)).toBe("*.example.org:443,8443 tls:passthrough allow-private:10.1.0.0/16:8443,[fd00::1]:443");
+    expect(egressLine(plan.egress[2]!)).toBe("lan.example.org allow-private:all");
     expect(egressLine({ ...plan.egress[0]!, methods: null, paths: null, auth: { header: "x-api-key", scheme: "", token_ref: "K" }, dlp: "off" })).toBe(
       "api.github.com auth:x-api-key dlp:off",
     );
@@ -109,9 +119,9 @@ describe("renderPlanText", () => {
       "          b",
       "git       proj -> git@github.com:x/proj.git",
       "egress    api.github.com GET,POST /repos/,/user auth:token",
-      "          *.example.org:443,8443 tls:passthrough allow-private",
+      "          *.example.org:443,8443 tls:passthrough allow-private:10.1.0.0/16:8443,[fd00::1]:443",
+      "          lan.example.org allow-private:all",
       "          api.anthropic.com dlp:off",
-      "          mcp-proxy.anthropic.com",
     ]);
     expect(text).toContain("\nworkspace copy /w\n");
     expect(text).toContain("\nimage     img:1\n");

@@ -89,6 +89,20 @@ describe("planApproval / approvalVisible", () => {
     expect(p.applied).toContain("including private addresses");
   });
 
+  test("allow_private follows the manifest's rule: all of them on an exact host only, named addresses anywhere", () => {
+    const wild = egress({ host: "*.lan.example" });
+    expect(() => planApproval(wild, policy, { allowPrivate: true })).toThrow(
+      "--allow-private on *.lan.example would let any name under it reach every private and loopback address; name the addresses it may reach instead: --private-address 10.0.0.5,192.168.1.0/24:5432",
+    );
+    const named = planApproval(wild, policy, { allowPrivate: ["10.0.0.5", "192.168.1.0/24:5432"] });
+    expect(named.route!.allow_private).toEqual(["10.0.0.5", "192.168.1.0/24:5432"]);
+    expect(named.applied).toBe("allowed *.lan.example including private addresses 10.0.0.5, 192.168.1.0/24:5432");
+    expect(() => planApproval(wild, policy, { allowPrivate: ["10.0.0.5", "nas.local"] })).toThrow(
+      "--private-address: 'nas.local' must be an IP address or CIDR",
+    );
+    expect(() => planApproval(wild, policy, { allowPrivate: ["0.0.0.0/0"] })).toThrow("must have a prefix from /8 to /32");
+  });
+
   test("git: branch added to an existing list, force and delete set; nothing to do is not a change", () => {
     const req: SuperviseRequest = { ...base, kind: "git", git: { upstream: "origin", branch: "feat/*", allow_force: true, allow_delete: null } };
     const e = planApproval(req, policy);
