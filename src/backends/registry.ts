@@ -46,9 +46,9 @@ export async function installedBackends(env: Record<string, string | undefined> 
 
 export async function usableBackends(): Promise<{ name: BackendName; backend: Backend }[]> {
   const out: { name: BackendName; backend: Backend }[] = [];
-  const { probeBackend } = await import("./select.ts");
+  const { probeBackendAsync } = await import("./select.ts");
   for (const name of BACKEND_NAMES) {
-    if (!probeBackend(name).usable) continue;
+    if (!(await probeBackendAsync(name)).usable) continue;
     try {
       out.push({ name, backend: await getBackend(name) });
     } catch {

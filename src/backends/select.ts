@@ -1,5 +1,6 @@
 import { accessSync, constants, existsSync } from "node:fs";
 import { UserError } from "../errors.ts";
+import { cliSocket, pingSocket } from "./docker/ping.ts";
 import { checkPreflight, type PreflightFacts } from "./smolmachines/preflight.ts";
 import { BACKEND_NAMES, type BackendName } from "./names.ts";
 import type { PreflightProblem } from "./types.ts";
@@ -109,7 +110,13 @@ export function probeDocker(env: Record<string, string | undefined> = process.en
 // For a backend named up front (--backend, CLAUDE_BOTTLE_BACKEND): the probe
 // runs while `up` loads the manifests. Only docker's asks a daemon.
 export async function probeBackendAsync(name: BackendName, env: Record<string, string | undefined> = process.env): Promise<BackendProbe> {
-  return name === "docker" ? dockerVerdict(await runAsync(DOCKER_PROBE, env)) : probeBackend(name, env);
+  if (name !== "docker") return probeBackend(name, env);
+  // The CLI must be there (every docker call goes through it); the daemon
+  // is asked on its socket when that is where the CLI would go.
+  if (!Bun.which("docker", { PATH: env.PATH ?? "" })) return dockerVerdict({ ok: false, missing: true, stdout: "" });
+  const socket = cliSocket(env);
+  if (socket !== null && (await pingSocket(socket))) return { usable: true, problems: [] };
+  return dockerVerdict(await runAsync(DOCKER_PROBE, env));
 }
 
 function dockerVerdict(r: RunResult): BackendProbe {

@@ -1,0 +1,70 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { cliSocket, pingSocket } from "../../../../src/backends/docker/ping.ts";
+import { probeBackendAsync } from "../../../../src/backends/select.ts";
+import { dockerTest } from "../../../helpers/docker.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "cb-ping-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("the socket the docker CLI would use", () => {
+  const none = () => null;
+  test("the default socket when nothing chooses another", () => {
+    expect(cliSocket({ HOME: "/h" }, none)).toBe("/var/run/docker.sock");
+    expect(cliSocket({ HOME: "/h" }, () => '{"auths":{},"currentContext":"default"}')).toBe("/var/run/docker.sock");
+  });
+  test("DOCKER_HOST: a unix socket is used as it is; anything else is the CLI's business", () => {
+    expect(cliSocket({ DOCKER_HOST: "unix:///run/user/1000/docker.sock" }, none)).toBe("/run/user/1000/docker.sock");
+    expect(cliSocket({ DOCKER_HOST: "tcp://10.0.0.1:2376" }, none)).toBeNull();
+    expect(cliSocket({ DOCKER_HOST: "ssh://me@host" }, none)).toBeNull();
+    expect(cliSocket({ DOCKER_HOST: "unix://" }, none)).toBeNull();
+  });
+  test("a context, chosen by variable or in the CLI's config, leaves it to the CLI", () => {
+    expect(cliSocket({ DOCKER_CONTEXT: "desktop-linux" }, none)).toBeNull();
+    expect(cliSocket({ HOME: "/h" }, () => '{"currentContext":"rootless"}')).toBeNull();
+    expect(cliSocket({ HOME: "/h" }, () => "{not json")).toBeNull();
+  });
+  test("DOCKER_CONFIG names the config folder", () => {
+    const seen: string[] = [];
+    cliSocket({ HOME: "/h", DOCKER_CONFIG: "/cfg" }, (f) => (seen.push(f), null));
+    cliSocket({ HOME: "/h" }, (f) => (seen.push(f), null));
+    expect(seen).toEqual(["/cfg/config.json", "/h/.docker/config.json"]);
+  });
+});
+
+describe("pinging a socket", () => {
+  test("OK from /_ping is up; another answer, no socket or no answer is not", async () => {
+    const ok = join(dir, "ok.sock");
+    const bad = join(dir, "bad.sock");
+    const mute = join(dir, "mute.sock");
+    const seen: string[] = [];
+    const s1 = Bun.serve({ unix: ok, fetch: (r) => (seen.push(new URL(r.url).pathname), new Response("OK")) });
+    const s2 = Bun.serve({ unix: bad, fetch: () => new Response("nope", { status: 500 }) });
+    const s3 = Bun.listen({ unix: mute, socket: { data() {} } });
+    chmodSync(ok, 0o600);
+    try {
+      expect(await pingSocket(ok)).toBe(true);
+      expect(seen).toEqual(["/_ping"]);
+      expect(await pingSocket(bad)).toBe(false);
+      expect(await pingSocket(join(dir, "absent.sock"))).toBe(false);
+      const t0 = Date.now();
+      expect(await pingSocket(mute, 300)).toBe(false);
+      expect(Date.now() - t0).toBeLessThan(2000);
+    } finally {
+      s1.stop(true);
+      s2.stop(true);
+      s3.stop(true);
+    }
+  });
+});
+
+dockerTest("probeBackendAsync: the engine answers on its socket; a wrong socket falls back to the CLI, which has the last word", async () => {
+  expect(await probeBackendAsync("docker", process.env)).toEqual({ usable: true, problems: [] });
+  const wrong = { ...process.env, DOCKER_HOST: `unix://${join(dir, "absent.sock")}` };
+  const r = await probeBackendAsync("docker", wrong);
+  expect(r.usable).toBe(false);
+  expect(r.problems[0]!.what).toBe("docker daemon is not reachable");
+  expect(await probeBackendAsync("docker", { ...process.env, PATH: dir })).toMatchObject({ usable: false, problems: [{ what: "docker is not installed" }] });
+});
