@@ -181,7 +181,7 @@ async function passthrough(ctx: GateContext, raw: net.Socket, reader: SocketRead
     await sendBlocked(raw, status, status === 403 ? reason : `gate: ${reason}`, true);
   };
   const res = await resolveUpstream(tunnel.host, tunnel.isIp, tunnel.port, privateAllowance(route), ctx.resolver);
-  if (!res.ok) return deny(403, res.reason, "ssrf");
+  if (!res.ok) return res.unresolvable ? deny(502, res.reason, "gate") : deny(403, res.reason, "ssrf");
   let up: net.Socket;
   try {
     up = await dial({ address: res.address, port: tunnel.port, tlsHost: null, timeoutMs: ctx.limits.upstreamConnectTimeoutMs });

@@ -60,7 +60,7 @@ export async function forward(
   // so awaiting this does not wait for the connection.
   const dialFresh = async (): Promise<{ p: Promise<Upstream> }> => {
     const res = await resolveUpstream(t.host, t.isIp, t.port, privateAllowance(route), ctx.resolver);
-    if (!res.ok) throw new Deny(403, res.reason, "ssrf");
+    if (!res.ok) throw res.unresolvable ? new Deny(502, `gate: ${res.reason}`, "gate") : new Deny(403, res.reason, "ssrf");
     ctx.dials++;
     const p = dial({
       address: res.address,

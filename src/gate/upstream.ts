@@ -16,7 +16,12 @@ import { isForbiddenAddress } from "./policy/ssrf.ts";
 // default trust store honours NODE_EXTRA_CA_CERTS, SSL_CERT_FILE and
 // SSL_CERT_DIR (tried on 1.4.4), so every dial passes its CA list explicitly.
 
-export type Resolved = { ok: true; address: string; family: 4 | 6 } | { ok: false; reason: string };
+// A refusal says whether the name did not resolve (the upstream cannot be
+// reached: a 502 with that reason, nothing was blocked) or resolved to an
+// address the route may not dial (the SSRF rule: a 403 block).
+export type Resolved =
+  | { ok: true; address: string; family: 4 | 6 }
+  | { ok: false; reason: string; unresolvable: boolean };
 
 export type Resolver = (host: string) => Promise<{ address: string; family: number }[]>;
 
@@ -52,17 +57,17 @@ export async function resolveUpstream(
       addrs = await resolver(host);
     } catch (e) {
       const code = (e as { code?: string }).code ?? "lookup failed";
-      return { ok: false, reason: `cannot resolve ${host} (${code})` };
+      return { ok: false, reason: `cannot resolve ${host} (${code})`, unresolvable: true };
     }
   }
-  if (addrs.length === 0) return { ok: false, reason: `cannot resolve ${host}` };
+  if (addrs.length === 0) return { ok: false, reason: `cannot resolve ${host}`, unresolvable: true };
   // Every answer must pass: a name that mixes a public and a private
   // address is a rebinding attempt or a misconfiguration either way.
   for (const a of addrs) {
     const why = isForbiddenAddress(a.address);
     if (why && !privateAllowed(allow, a.address, port)) {
       const listed = allow.kind === "listed" ? `, and not an address allow_private names for port ${port}` : "";
-      return { ok: false, reason: `${host} resolves to ${a.address}: ${why}${listed}` };
+      return { ok: false, reason: `${host} resolves to ${a.address}: ${why}${listed}`, unresolvable: false };
     }
   }
   const first = addrs[0]!;

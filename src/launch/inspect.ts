@@ -46,6 +46,18 @@ export function inspectAll(home: string): StateSnapshot[] {
   return listStateDirs(home).map(({ slug, stateDir }) => inspectState(slug, stateDir));
 }
 
+// Pure: how one audit line counts in `ls`. Blocked is what a rule refused:
+// not the supervise queue's bookkeeping (a pending request is not blocked,
+// nor is its answer a request), not the supervise MCP exchanges, and not an
+// upstream the gate could not reach (5xx: nothing was refused).
+export function countAs(rec: { decision?: unknown; layer?: unknown; status?: unknown }): "allowed" | "blocked" | null {
+  if (rec.layer === "supervise") return null;
+  if (rec.decision === "allow") return "allowed";
+  if (rec.decision !== "deny") return null;
+  if (typeof rec.status === "number" && rec.status >= 500) return null;
+  return "blocked";
+}
+
 // allowed / blocked request counts from audit.jsonl (decision lines only;
 // gate restart events carry no decision).
 export function auditCounts(stateDir: string): { allowed: number; blocked: number } {
@@ -61,9 +73,9 @@ export function auditCounts(stateDir: string): { allowed: number; blocked: numbe
     // Cheap pre-filter; the file can be long.
     if (!line.includes('"decision"')) continue;
     try {
-      const d = (JSON.parse(line) as { decision?: unknown }).decision;
-      if (d === "allow") allowed++;
-      else if (d === "deny") blocked++;
+      const c = countAs(JSON.parse(line) as Record<string, unknown>);
+      if (c === "allowed") allowed++;
+      else if (c === "blocked") blocked++;
     } catch {
       // a torn last line while the gate writes
     }

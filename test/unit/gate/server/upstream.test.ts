@@ -42,7 +42,7 @@ describe("resolveUpstream", () => {
   });
   test("allow_private: true on a wildcard opens nothing (a policy.json no manifest can write)", async () => {
     const r = await resolveUpstream("svc.lan.example", false, 443, allowance("*.lan.example", true), answers("127.0.0.1").r);
-    expect(r).toEqual({ ok: false, reason: "svc.lan.example resolves to 127.0.0.1: loopback address" });
+    expect(r).toEqual({ ok: false, reason: "svc.lan.example resolves to 127.0.0.1: loopback address", unresolvable: false });
   });
   test("a named list opens exactly its addresses, blocks and ports", async () => {
     const a = allowance("*.lan.example", ["10.0.0.5", "192.168.1.0/24:5432", "[fd00::1]:443", "fd10::/16"]);
@@ -64,13 +64,13 @@ describe("resolveUpstream", () => {
     // Public addresses need no entry; one private answer among them refuses.
     expect(await ok("93.184.215.14", 443)).toBe(true);
     const mixed = await resolveUpstream("svc.lan.example", false, 80, a, answers("10.0.0.5", "127.0.0.1").r);
-    expect(mixed).toEqual({ ok: false, reason: "svc.lan.example resolves to 127.0.0.1: loopback address, and not an address allow_private names for port 80" });
+    expect(mixed).toEqual({ ok: false, reason: "svc.lan.example resolves to 127.0.0.1: loopback address, and not an address allow_private names for port 80", unresolvable: false });
   });
   test("lookup failure and empty answers are refusals, not crashes", async () => {
     const fail = async () => {
       throw Object.assign(new Error("nope"), { code: "ENOTFOUND" });
     };
-    expect(await resolveUpstream("x.invalid", false, 443, NONE, fail)).toEqual({ ok: false, reason: "cannot resolve x.invalid (ENOTFOUND)" });
+    expect(await resolveUpstream("x.invalid", false, 443, NONE, fail)).toEqual({ ok: false, reason: "cannot resolve x.invalid (ENOTFOUND)", unresolvable: true });
     expect((await resolveUpstream("x.invalid", false, 443, NONE, answers().r)).ok).toBe(false);
   });
 });
