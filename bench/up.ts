@@ -131,7 +131,9 @@ try {
   // Its trust files too (mounted like ours): the image's bundle plus a CA.
   const hash = must(sh(["docker", "image", "inspect", "--format", `{{index .Config.Labels "${LABEL_IMAGE_HASH}"}}`, image]), "inspect the agent image").out.trim();
   const ca = await ensureCa(join(stateDir, "ca"), "bench");
-  writeTrust(stateDir, await imageBundle({ bin: "docker", env: () => env }, home, { tag: image, hash }), ca.certPem);
+  const bundle = await imageBundle({ bin: "docker", env: () => env }, home, { tag: image, hash });
+  if (bundle === null) throw new Error(`could not read the CA bundle of ${image}`);
+  writeTrust(stateDir, bundle, ca.certPem);
   const agentEnv = gateInputs({ slug: "bench-aaaaa", spec, resolved: { values: {} }, hostEnv: env, makePlaceholder: () => "cbph-bench" }).agentEnv;
   dockerArgv = (name) => {
     const argv = runArgv({ ...bottleRunInput({ spec, slug: "bench-aaaaa", stateDir, image, env: { plain: agentEnv, secretNames: [] } }), name });

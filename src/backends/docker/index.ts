@@ -52,7 +52,7 @@ export function parseLabels(s: string): Record<string, string> {
 // The `docker run` of a bottle, from what the launch knows. bench/up.ts runs
 // the same argv (its own name and image) for its `docker run` baseline, so
 // the comparison stays like for like whatever flags a bottle gains.
-export function bottleRunInput(a: { spec: Spec; slug: string; stateDir: string; image: string; env: RunInput["env"] }): RunInput {
+export function bottleRunInput(a: { spec: Spec; slug: string; stateDir: string; image: string; env: RunInput["env"]; trust?: boolean }): RunInput {
   return {
     name: containerName(a.slug),
     slug: a.slug,
@@ -61,7 +61,7 @@ export function bottleRunInput(a: { spec: Spec; slug: string; stateDir: string; 
     env: a.env,
     resources: a.spec.resources,
     workspace: workspaceMounts(a.spec.workspace.mode, a.spec.workspace.path),
-    trust: trustFiles(a.stateDir),
+    trust: a.trust === false ? undefined : trustFiles(a.stateDir),
   };
 }
 
@@ -107,9 +107,9 @@ export function createDockerBackend(opts: DockerOptions = {}): Backend {
   // The agent image (and its CA bundle) for a spec, started by prepare()
   // and taken by the launch that follows; a launch without a prepare
   // starts it itself.
-  const prepared = new Map<string, Promise<{ image: AgentImage; bundle: string }>>();
+  const prepared = new Map<string, Promise<{ image: AgentImage; bundle: string | null }>>();
   const keyOf = (spec: Spec) => spec.image ?? "";
-  function startPrepare(spec: Spec, ctx: PrepareContext): Promise<{ image: AgentImage; bundle: string }> {
+  function startPrepare(spec: Spec, ctx: PrepareContext): Promise<{ image: AgentImage; bundle: string | null }> {
     const p = (async () => {
       const steps = createSteps({ tty: opts.tty ?? Boolean(process.stderr.isTTY), line: ctx.progress });
       let image: AgentImage;
@@ -202,12 +202,15 @@ export function createDockerBackend(opts: DockerOptions = {}): Backend {
       const { image, bundle } = await takePrepared(spec, ctx);
 
       // The bottle's trust store: the image's bundle (cached per image) plus
-      // the bottle's CA, mounted at start (trust.ts).
+      // the bottle's CA, mounted at start (trust.ts). An image whose bundle
+      // could not be read gets no mount: provisioning then appends the CA
+      // to the image's own bundle (its root step).
       const caFile = join(paths.caDir(ctx.stateDir), "ca.crt");
       if (!existsSync(caFile)) throw new UserError(`the bottle's CA certificate ${caFile} is missing; run 'claude-bottle down' and start again`);
-      writeTrust(ctx.stateDir, bundle, readFileSync(caFile, "utf8"));
+      if (bundle !== null) writeTrust(ctx.stateDir, bundle, readFileSync(caFile, "utf8"));
 
-      const argv = runArgv(bottleRunInput({ spec, slug: plan.slug, stateDir: ctx.stateDir, image: image.tag, env: { plain: ctx.env, secretNames: ctx.secretEnvNames } }));
+      const envArgs = { plain: ctx.env, secretNames: ctx.secretEnvNames };
+      const argv = runArgv(bottleRunInput({ spec, slug: plan.slug, stateDir: ctx.stateDir, image: image.tag, env: envArgs, trust: bundle !== null }));
       assertNoSecretValues(argv, secrets);
       ctx.progress(`starting container ${name}`);
       let r = await docker(d, argv);

@@ -26,19 +26,20 @@ export function trustFiles(stateDir: string): TrustFiles {
 export const TRUST_TARGETS = { bundle: SYSTEM_CA_BUNDLE, ca: GUEST_CA_FILE } as const;
 
 // The image's bundle, read once per image (by content hash) and cached:
-// an image never changes under its hash.
-export async function imageBundle(d: Docker, home: string, image: Pick<AgentImage, "tag" | "hash">): Promise<string> {
+// an image never changes under its hash. null when it cannot be read (no
+// bundle or no `cat` in the image, or the engine failed): nothing is cached
+// then, and the bottle is started without the mount.
+export async function imageBundle(d: Docker, home: string, image: Pick<AgentImage, "tag" | "hash">): Promise<string | null> {
   const dir = join(paths.cacheDir(home), "ca-bundles");
   const file = join(dir, `${image.hash}.crt`);
   if (existsSync(file)) return readFileSync(file, "utf8");
   const r = await docker(d, ["run", "--rm", "--network", "none", "--entrypoint", "cat", image.tag, SYSTEM_CA_BUNDLE]);
-  // An image without a bundle: the bottle's CA alone is the bundle.
-  const text = r.code === 0 ? r.stdout : "";
+  if (r.code !== 0 || !r.stdout.includes("-----BEGIN CERTIFICATE-----")) return null;
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, text);
+  writeFileSync(tmp, r.stdout);
   renameSync(tmp, file);
-  return text;
+  return r.stdout;
 }
 
 // Pure: the image's bundle with the CA appended on a line of its own.
