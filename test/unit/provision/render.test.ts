@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { gateGitUrl, renderGitconfig } from "../../../src/provision/render.ts";
+import { renderGitconfig } from "../../../src/provision/render.ts";
 
 describe("renderGitconfig", () => {
   test("rewrites every upstream to the gate's git vhost", () => {
@@ -15,12 +15,13 @@ describe("renderGitconfig", () => {
         "# written by claude-bottle",
         '[url "http://git.bottle.internal/api.git"]',
         '\tinsteadOf = "https://github.com/acme/api.git"',
+        '\tinsteadOf = "https://github.com/acme/api"',
         '[url "http://git.bottle.internal/web.git"]',
         '\tinsteadOf = "git@github.com:acme/web.git"',
+        '\tinsteadOf = "git@github.com:acme/web"',
         "",
       ].join("\n"),
     );
-    expect(gateGitUrl("x")).toBe("http://git.bottle.internal/x.git");
   });
 
   test("marks the workspace safe and escapes quotes", () => {
@@ -37,8 +38,13 @@ describe("renderGitconfig", () => {
     const dir = (await import("node:fs")).mkdtempSync(`${(await import("node:os")).tmpdir()}/cb-gitcfg-`);
     const file = `${dir}/gitconfig`;
     await Bun.write(file, renderGitconfig([{ name: "web", url: "git@github.com:acme/web.git" }], "/workspace"));
-    const p = Bun.spawnSync(["git", "config", "--file", file, "--get", "url.http://git.bottle.internal/web.git.insteadof"]);
-    expect(p.stdout.toString().trim()).toBe("git@github.com:acme/web.git");
+    const p = Bun.spawnSync(["git", "config", "--file", file, "--get-all", "url.http://git.bottle.internal/web.git.insteadof"]);
+    expect(p.stdout.toString().trim().split("\n")).toEqual(["git@github.com:acme/web.git", "git@github.com:acme/web"]);
+    // Both spellings of the remote go to the gate, as git itself resolves them.
+    for (const remote of ["git@github.com:acme/web.git", "git@github.com:acme/web"]) {
+      const ls = Bun.spawnSync(["git", "ls-remote", "--get-url", remote], { env: { ...process.env, GIT_CONFIG_GLOBAL: file, GIT_CONFIG_NOSYSTEM: "1" } });
+      expect(ls.stdout.toString().trim()).toBe("http://git.bottle.internal/web.git");
+    }
     (await import("node:fs")).rmSync(dir, { recursive: true, force: true });
   });
 });
