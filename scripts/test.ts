@@ -9,6 +9,10 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 
 const root = join(import.meta.dir, "..");
+// The folders tests create as claude-bottle homes must pass the home check
+// (not group- or world-writable, src/state/home.ts) whatever the caller's
+// umask; the suites inherit this one.
+process.umask(0o022);
 const suites = ["test/unit", "test/cli", "test/fuzz", "test/integration", "test/release", "test/escape"].filter((d) =>
   existsSync(join(root, d)),
 );

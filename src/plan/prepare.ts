@@ -1,5 +1,4 @@
-import { statSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { UserError } from "../errors.ts";
 import { chooseBackend, noBackendMessage, probeBackend, type BackendChoice, type BackendProbe } from "../backends/select.ts";
 import { claudeCredential } from "../defaults/claude.ts";
@@ -8,7 +7,8 @@ import { safeName } from "../manifest/issues.ts";
 import { loadCatalog } from "../manifest/load.ts";
 import { resolveSpec } from "../manifest/resolve.ts";
 import { MANIFEST_NAME_RE } from "../manifest/schema.ts";
-import { paths, bottleHome } from "../state/paths.ts";
+import { bottleHome, findGitRoot } from "../state/home.ts";
+import { paths } from "../state/paths.ts";
 import { makeSlug } from "../state/slug.ts";
 import { buildPlan, missingTokenRefs, privateWarnings } from "./build.ts";
 import type { BackendName } from "../backends/names.ts";
@@ -36,34 +36,20 @@ export interface Prepared {
   warnings: string[];
 }
 
-// The top of the git work tree containing dir, found without running git.
-export function findGitRoot(dir: string): string | null {
-  let cur = resolve(dir);
-  for (let i = 0; i < 256; i++) {
-    try {
-      statSync(join(cur, ".git"));
-      return cur;
-    } catch {
-      // keep walking up
-    }
-    const up = dirname(cur);
-    if (up === cur) return null;
-    cur = up;
-  }
-  return null;
-}
-
 export function preparePlan(opts: PrepareOptions): Prepared {
   if (!MANIFEST_NAME_RE.test(opts.agent) || opts.agent.length > 64) {
     throw new UserError(`${safeName(opts.agent)} is not an agent name; names look like my-agent (a-z, 0-9, -)`);
   }
-  const home = bottleHome(opts.env);
+  const home = bottleHome(opts.env, { cwd: opts.cwd });
   const { catalog, warnings } = loadCatalog(home, opts.cwd, opts.env);
   const spec = resolveSpec(catalog, opts.agent, opts.env, {
     cwd: resolve(opts.cwd),
     gitRoot: findGitRoot(opts.cwd),
     mountFlag: opts.mount,
   });
+  // Now the workspace is known: the home must not be inside it either (a
+  // mounted one is writable from the bottle, a copied one goes into it).
+  bottleHome(opts.env, { cwd: opts.cwd, workspace: spec.workspace.path });
   // A dry run reads no values and asks nothing, but a missing ${HOST_VAR}
   // would fail the launch, so it is reported now.
   checkHostVars(spec.env, opts.env, spec.sources.bottle);

@@ -68,9 +68,10 @@ export async function runSelftest(opts: SelftestOptions): Promise<Report> {
     Bun.spawnSync(["git", "init", "-q", "--bare", gitUpstream]);
     const refsOf = () => Bun.spawnSync(["git", "-C", gitUpstream, "for-each-ref"], { stdout: "pipe" }).stdout.toString();
 
-    // The manifests: bottles only ever come from the home dir.
-    mkdirSync(paths.bottlesDir(home), { recursive: true });
-    mkdirSync(paths.agentsDir(home), { recursive: true });
+    // The manifests: bottles only ever come from the home dir, which must
+    // be the user's alone (state/home.ts), whatever the umask.
+    mkdirSync(paths.bottlesDir(home), { recursive: true, mode: 0o700 });
+    mkdirSync(paths.agentsDir(home), { recursive: true, mode: 0o700 });
     const env = secrets.map((s) => `  ${s.name}: "\${${s.name}}"`).join("\n");
     const { httpsPort, httpPort } = rx.upstream;
     writeFileSync(

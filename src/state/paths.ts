@@ -1,15 +1,9 @@
-import { homedir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 
-// Everything claude-bottle keeps lives under one root so that `cleanup` and
-// tests can point the whole tool somewhere else with CLAUDE_BOTTLE_HOME.
-export function bottleHome(env: Record<string, string | undefined> = process.env): string {
-  const override = env.CLAUDE_BOTTLE_HOME;
-  // Absolute: state dirs are how our processes are recognised (their argv
-  // names them) and the gate runs with its state dir as working directory.
-  if (override && override.length > 0) return resolve(override);
-  return join(env.HOME && env.HOME.length > 0 ? env.HOME : homedir(), ".claude-bottle");
-}
+// Everything claude-bottle keeps lives under one root, the home, so that
+// `cleanup` and tests can point the whole tool somewhere else. Which root,
+// and whether it may be used, is decided in one place: state/home.ts.
+export { bottleHome } from "./home.ts";
 
 export const paths = {
   bottlesDir: (home: string) => join(home, "bottles"),

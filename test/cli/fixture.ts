@@ -1,4 +1,4 @@
-import { cpSync, mkdtempSync, readdirSync, statSync } from "node:fs";
+import { chmodSync, cpSync, mkdtempSync, readdirSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 
@@ -9,6 +9,11 @@ export const FIXTURES = join(import.meta.dir, "../fixtures/manifests");
 export function copyFixture(name: string): { dir: string; home: string; repo: string; userHome: string } {
   const dir = mkdtempSync(join(tmpdir(), `cb-cli-${name}-`));
   cpSync(join(FIXTURES, name), dir, { recursive: true });
+  // A checkout made under umask 002 has group-writable folders; a home must
+  // not be (state/home.ts), so the copy's home is made the user's alone.
+  for (const d of [join(dir, "home"), join(dir, "home", "bottles")]) {
+    if (statSync(d, { throwIfNoEntry: false })) chmodSync(d, 0o700);
+  }
   const userHome = join(dir, "user-home");
   return { dir, home: join(dir, "home"), repo: join(dir, "repo"), userHome };
 }

@@ -2,7 +2,8 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { findGitRoot, preparePlan } from "../../../src/plan/prepare.ts";
+import { preparePlan } from "../../../src/plan/prepare.ts";
+import { findGitRoot } from "../../../src/state/home.ts";
 import type { BackendProbe } from "../../../src/backends/select.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "cb-prepare-"));
