@@ -1,7 +1,7 @@
 import type { Duplex } from "node:stream";
 import { relayBody, type BodyEnd, type BodyStep } from "./http/body-relay.ts";
 import { LAST_CHUNK } from "./http/chunked.ts";
-import { headerValues, parseResponseHead, responseFraming, wantsClose } from "./http/head.ts";
+import { headerValue, headerValues, parseResponseHead, responseFraming, wantsClose } from "./http/head.ts";
 import { sendBlocked } from "./http/respond.ts";
 import { writeAll } from "./io.ts";
 import type { Upstream } from "./pool.ts";
@@ -139,10 +139,19 @@ export async function relayResponse(
           .filter((c) => c !== "" && c !== "identity" && c !== "chunked");
         if (codings.length > 0) return refuse("compressed response on a credential route");
         ctl.headSent = true;
-        const g = guardedSink(sock, headBytes, rest.length > 0, guard, framing.kind === "chunked");
+        const g = guardedSink(sock, headBytes, rest.length > 0, guard, framing.kind === "chunked", headerValue(res.headers, "content-type") ?? null);
         bytesIn += headBytes.length;
         if (!g.headPending) await g.flushHead();
-        end = await relayBody(framing, rest, next, g.emit);
+        try {
+          end = await relayBody(framing, rest, next, g.emit);
+        } catch (e) {
+          if (!(e instanceof GuardCut)) throw e;
+          // A credential completed over bytes already forwarded: what
+          // completes it never goes out, and neither does anything after.
+          u.sock.destroy();
+          sock.destroy();
+          return { status: res.status, bytesIn, upstreamReusable: false, clientMayContinue: false, error: null, dlp: { decision: "deny", reason: `upstream response contained the credential for ${e.ref}, response cut` } };
+        }
         dlp = g.replaced();
       } else {
         ctl.headSent = true;
@@ -199,14 +208,15 @@ export async function relayResponse(
 // the head leaves with the first body bytes (one write for the usual small
 // response), or alone at once when none came with it (an SSE stream's
 // client is waiting for it).
-function guardedSink(sock: Duplex, headBytes: Uint8Array, bodyFollows: boolean, guard: ResponseGuard, chunked: boolean) {
-  const gs = guard.stream();
+class GuardCut extends Error {
+  constructor(readonly ref: string) {
+    super(`credential ${ref} in response`);
+  }
+}
+
+function guardedSink(sock: Duplex, headBytes: Uint8Array, bodyFollows: boolean, guard: ResponseGuard, chunked: boolean, contentType: string | null) {
+  const gs = guard.stream(contentType);
   const replaced = new Set<string>();
-  const pass = (c: Uint8Array): Uint8Array => {
-    const r = gs.push(c);
-    for (const ref of r.replaced) replaced.add(ref);
-    return r.out;
-  };
   let head: Uint8Array | null = headBytes;
   const send = async (parts: Uint8Array[]) => {
     if (head) parts.unshift(head);
@@ -216,13 +226,27 @@ function guardedSink(sock: Duplex, headBytes: Uint8Array, bodyFollows: boolean, 
     else if (live.length > 1) await writeAll(sock, Buffer.concat(live));
   };
   const emit = async (s: BodyStep): Promise<void> => {
-    const outs = s.payload.map(pass);
-    if (s.last) outs.push(gs.end());
-    if (!chunked) return send(outs);
+    const outs: Uint8Array[] = [];
+    let cut: string | null = null;
+    for (const p of s.payload) {
+      const r = gs.push(p);
+      for (const ref of r.replaced) replaced.add(ref);
+      outs.push(r.out);
+      if (r.cut !== undefined) {
+        cut = r.cut;
+        break;
+      }
+    }
+    const last = s.last && cut === null;
+    if (last) outs.push(gs.end());
     const size = outs.reduce((n, o) => n + o.length, 0);
-    const parts = size > 0 ? [Buffer.from(size.toString(16) + "\r\n", "latin1"), ...outs, CRLF] : [];
-    if (s.last) parts.push(LAST_CHUNK);
-    return send(parts);
+    if (!chunked) await send(outs);
+    else {
+      const parts = size > 0 ? [Buffer.from(size.toString(16) + "\r\n", "latin1"), ...outs, CRLF] : [];
+      if (last) parts.push(LAST_CHUNK);
+      await send(parts);
+    }
+    if (cut !== null) throw new GuardCut(cut);
   };
   return {
     headPending: bodyFollows,
