@@ -19,7 +19,7 @@ export default defineCommand({
     process.exitCode = await cleanupCommand(bottleHome(), { yes: Boolean(args.yes), dryRun: Boolean(args["dry-run"]), all: Boolean(args.all) }, realBackends, {
       out: (s) => process.stdout.write(s),
       err: (l) => process.stderr.write(l + "\n"),
-      confirm,
+      confirm: (q) => confirm(q, "remove them"),
     });
   },
 });

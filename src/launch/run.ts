@@ -43,7 +43,7 @@ export async function realDeps(
 export async function runUp(args: { spec: Spec; plan: PlanJson; yes: boolean; detached: boolean; cwd: string; verbose?: boolean }): Promise<number> {
   if (!args.yes) {
     const { confirm } = await import("./tty.ts");
-    if (!(await confirm("claude-bottle: launch this agent?"))) {
+    if (!(await confirm("claude-bottle: launch this agent?", "launch"))) {
       process.stderr.write("claude-bottle: aborted by user\n");
       return 0;
     }

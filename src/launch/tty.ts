@@ -61,8 +61,10 @@ export function askLine(question: string, why: string): string {
   }
 }
 
-export async function confirm(question: string): Promise<boolean> {
-  const a = askLine(`${question} [y/N] `, "no terminal to confirm on; pass --yes to launch without asking");
+// `unasked` says what --yes does instead ("launch", "remove them"), for the
+// error when there is no terminal to ask on.
+export async function confirm(question: string, unasked: string): Promise<boolean> {
+  const a = askLine(`${question} [y/N] `, `no terminal to confirm on; pass --yes to ${unasked} without asking`);
   return ["y", "yes"].includes(a.trim().toLowerCase());
 }
 

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { dockerTest } from "../helpers/docker.ts";
 import { BIN, ensureBuilt, runBin } from "./binary.ts";
 
 // Exit codes set with process.exitCode, never process.exit(): Bun can drop
@@ -50,10 +51,29 @@ describe("piped stdout", () => {
     expect(lines[0]).toBe("will remove:");
     expect(lines.filter((l) => l.startsWith("  state     state of ")).length).toBe(slugs.length);
     expect(out).toEndWith(`  state     state of ${slugs.at(-1)} (no metadata)\n`);
-    expect(stderr).toBe("claude-bottle: no terminal to confirm on; pass --yes to launch without asking\n");
+    expect(stderr).toBe("claude-bottle: no terminal to confirm on; pass --yes to remove them without asking\n");
     expect(code).toBe(1);
   }, 60_000);
 });
+
+// The y/N question of each command, with no terminal to ask on: the error
+// says what --yes would do for that command.
+dockerTest("up with no terminal to confirm on: the plan, then one line saying --yes launches, and nothing started", async () => {
+  const home = join(tmp, "up-home");
+  const p = Bun.spawn([Bun.which("setsid")!, "-w", BIN, "up"], {
+    cwd: tmp,
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: tmp, CLAUDE_BOTTLE_HOME: home, CLAUDE_BOTTLE_BACKEND: "docker" },
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  expect(stderr).toMatch(/^agent +default/m);
+  expect(stderr).toEndWith("\nclaude-bottle: no terminal to confirm on; pass --yes to launch without asking\n");
+  expect(stdout).toBe("");
+  expect(code).toBe(1);
+  expect(existsSync(join(home, "state"))).toBe(false);
+}, 60_000);
 
 describe("one slug check, one exit code (2) for a malformed slug", () => {
   const home = join(tmp, "slugs");
