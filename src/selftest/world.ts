@@ -60,10 +60,11 @@ export interface World {
 
 export async function startWorld(opts: {
   dir: string; // a private, empty directory
-  // Also answer and record the host's own name lookups here (port 53: a
-  // resolv.conf names no port). Only a run that can point the host's
-  // resolver at it (bench/escape.ts, in a mount namespace of its own) asks.
-  resolverAddress?: string;
+  // Also answer and record the host's own name lookups, on port 53 (a
+  // resolv.conf names no port) of the first of these addresses that is
+  // free. Only a run that can point the host's resolver at it
+  // (bench/escape.ts, in a mount namespace of its own) asks.
+  resolverAddresses?: string[];
 }): Promise<World> {
   const secrets = plantedSecrets();
   const credential = { envVar: "SELFTEST_TOKEN", realValue: "stk_" + crypto.randomUUID().replaceAll("-", "") };
@@ -71,21 +72,21 @@ export async function startWorld(opts: {
   const stops: (() => void)[] = [() => rx.stop()];
   try {
     let resolver: Endpoint | null = null;
-    if (opts.resolverAddress) {
-      // Every test name is the recording upstream on the host's loopback: a
-      // door that resolves a name it should not have, and then connects,
-      // delivers to a receiver.
-      const ours = (n: string) => n === NAMES.allowed || n === NAMES.other || n === NAMES.evil || n === NAMES.wild || n.endsWith(`.${NAMES.wild}`);
-      const d = await startDnsRecorder({
-        host: opts.resolverAddress,
-        port: 53,
-        label: "host-resolver",
-        log: rx.log,
-        answers: (n) => (ours(n) ? { A: "127.0.0.1" } : null),
-      });
-      stops.push(() => d.stop());
-      resolver = { label: "host-resolver", host: d.host, port: d.port };
+    // Every test name is the recording upstream on the host's loopback: a
+    // door that resolves a name it should not have, and then connects,
+    // delivers to a receiver.
+    const ours = (n: string) => n === NAMES.allowed || n === NAMES.other || n === NAMES.evil || n === NAMES.wild || n.endsWith(`.${NAMES.wild}`);
+    for (const host of opts.resolverAddresses ?? []) {
+      try {
+        const d = await startDnsRecorder({ host, port: 53, label: "host-resolver", log: rx.log, answers: (n) => (ours(n) ? { A: "127.0.0.1" } : null) });
+        stops.push(() => d.stop());
+        resolver = { label: "host-resolver", host: d.host, port: d.port };
+        break;
+      } catch {
+        // taken (another run's resolver): the next address
+      }
     }
+    if (opts.resolverAddresses && !resolver) throw new Error(`no free address for the DNS recorder on port 53 among ${opts.resolverAddresses.join(", ")}`);
 
     const gitUpstream = join(opts.dir, "upstream.git");
     Bun.spawnSync(["git", "init", "-q", "--bare", gitUpstream]);
