@@ -64,8 +64,10 @@ export function denyLayer(audit: AuditRecord[]): Layer | null {
 
 // Blocked by the gate: nothing arrived anywhere, the attacker got a refusal
 // (a 4xx/5xx status, a refused CONNECT, a TLS handshake cut), and the gate's
-// audit has a deny line for it, which also names the layer. A refusal with
-// no deny line is not a block: a 4xx may come from whatever answered.
+// audit has a deny line for it, which names the layer. Every target is a
+// receiver, so a refusal with nothing arrived was made on the way; without a
+// deny line it is a block by no known layer (a peer sandbox keeps no audit),
+// which fails the selftest all the same.
 //
 // A TLS handshake to a host the policy allows, with no request after it, is
 // not a leak: the gate dials while it scans the body (documented in
@@ -88,7 +90,7 @@ export function judgeGate(ev: Evidence, ctx: AttackContext): Verdict {
     /^STATUS none tls-error/m.test(out);
   if (!refused) return through(`no refusal seen (${firstLine(out)})`);
   const layer = denyLayer(ev.audit);
-  if (!layer) return through(`refused (${firstLine(out)}), but no deny line in the gate's audit`);
+  if (!layer) return { blocked: true, layer: null, detail: `refused (${firstLine(out)}), but no deny line in the audit` };
   const early = handshakes.length > 0 ? ` (a TLS handshake to ${handshakes[0]!.text.match(TLS_HANDSHAKE)![1]}, no request)` : "";
   return { blocked: true, layer, detail: `refused; audit layer ${layer}${early}` };
 }
