@@ -1,6 +1,6 @@
 import { accessSync, constants, existsSync } from "node:fs";
 import { UserError } from "../errors.ts";
-import { cliSocket, pingSocket } from "./docker/ping.ts";
+import { cliSocket, pingSocket } from "./docker/api.ts";
 import { checkPreflight, type PreflightFacts } from "./smolmachines/preflight.ts";
 import { BACKEND_NAMES, type BackendName } from "./names.ts";
 import type { PreflightProblem } from "./types.ts";

@@ -6,6 +6,7 @@ import { docker, dockerMessage, spawnDocker, type Docker } from "./cli.ts";
 import { CLAUDE_CODE_VERSION, ENV_AGENT_PACKAGE, LABEL_IMAGE_HASH } from "./constants.ts";
 import { AGENT_PACKAGE_FILE, renderDockerfile } from "./dockerfile.ts";
 import { agentPackageChoice, buildStep, imageHash, imageTag, platformPackage, resolveBaseImage } from "./image-plan.ts";
+import { cliSocket, inspectImageOnSocket, type ImageFacts } from "./api.ts";
 import { packFacts, readImageRecord, writeImageRecord } from "./image-record.ts";
 import type { Steps } from "./progress.ts";
 
@@ -145,18 +146,34 @@ async function expectedImage(opts: EnsureImageOptions, base: string, baseId: str
 async function quickCheck(opts: EnsureImageOptions, base: string): Promise<AgentImage | null> {
   const rec = readImageRecord(opts.home, base);
   if (!rec) return null;
-  // `range` rather than `index`: an imported base has no labels at all,
-  // and indexing that nil map fails the whole command.
-  const label = `{{range $k, $v := .Config.Labels}}{{if eq $k "${LABEL_IMAGE_HASH}"}}{{$v}}{{end}}{{end}}`;
-  const r = await docker(opts.docker, ["image", "inspect", "--format", `{{.Id}} {{.Architecture}} ${label}`, base, rec.tag]);
-  const lines = r.stdout.trim().split("\n");
-  if (r.code !== 0 || lines.length !== 2) return null;
-  const [baseId, arch] = lines[0]!.split(" ");
-  const hash = lines[1]!.split(" ")[2];
-  if (baseId !== rec.baseId || arch !== rec.arch || hash !== rec.hash) return null;
+  const facts = await inspectTwo(opts.docker, base, rec.tag);
+  if (!facts) return null;
+  const [b, agent] = facts;
+  if (b.id !== rec.baseId || b.arch !== rec.arch || agent.labels[LABEL_IMAGE_HASH] !== rec.hash) return null;
   const want = await expectedImage(opts, base, rec.baseId, rec.arch);
   if (want.hash !== rec.hash) return null;
   return { tag: rec.tag, hash: rec.hash, base, agentVersion: want.agent?.version ?? null, built: false };
+}
+
+// Both images' facts, or null when either is missing: on the engine's
+// socket where the CLI would use it (api.ts), else in one CLI run.
+async function inspectTwo(d: Docker, a: string, b: string): Promise<[ImageFacts, ImageFacts] | null> {
+  const socket = cliSocket(d.env());
+  if (socket !== null) {
+    const [x, y] = await Promise.all([inspectImageOnSocket(socket, a), inspectImageOnSocket(socket, b)]);
+    if (x !== undefined && y !== undefined) return x && y ? [x, y] : null;
+  }
+  // `range` rather than `index`: an imported base has no labels at all,
+  // and indexing that nil map fails the whole command.
+  const label = `{{range $k, $v := .Config.Labels}}{{if eq $k "${LABEL_IMAGE_HASH}"}}{{$v}}{{end}}{{end}}`;
+  const r = await docker(d, ["image", "inspect", "--format", `{{.Id}} {{.Architecture}} ${label}`, a, b]);
+  const lines = r.stdout.trim().split("\n");
+  if (r.code !== 0 || lines.length !== 2) return null;
+  const fact = (line: string): ImageFacts => {
+    const [id, arch, hash] = line.split(" ");
+    return { id: id ?? "", arch: arch ?? "", labels: hash ? { [LABEL_IMAGE_HASH]: hash } : {} };
+  };
+  return [fact(lines[0]!), fact(lines[1]!)];
 }
 
 async function cachedHash(d: Docker, tag: string): Promise<string | null> {

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cliSocket, pingSocket } from "../../../../src/backends/docker/ping.ts";
+import { cliSocket, inspectImageOnSocket, pingSocket } from "../../../../src/backends/docker/api.ts";
 import { probeBackendAsync } from "../../../../src/backends/select.ts";
 import { dockerTest } from "../../../helpers/docker.ts";
 
@@ -56,6 +56,34 @@ describe("pinging a socket", () => {
       s1.stop(true);
       s2.stop(true);
       s3.stop(true);
+    }
+  });
+});
+
+describe("inspecting an image on the socket", () => {
+  test("id, architecture and labels; a missing image is null; anything else is undefined (ask the CLI)", async () => {
+    const sock = join(dir, "engine.sock");
+    const asked: string[] = [];
+    const s = Bun.serve({
+      unix: sock,
+      fetch(r) {
+        const path = new URL(r.url).pathname;
+        asked.push(decodeURIComponent(path));
+        if (path.includes("missing")) return Response.json({ message: "No such image" }, { status: 404 });
+        if (path.includes("broken")) return new Response("oops", { status: 500 });
+        if (path.includes("imported")) return Response.json({ Id: "sha256:b", Architecture: "arm64", Config: { Labels: null } });
+        return Response.json({ Id: "sha256:a", Architecture: "amd64", Config: { Labels: { "claude-bottle.image-hash": "h1" } } });
+      },
+    });
+    try {
+      expect(await inspectImageOnSocket(sock, "claude-bottle/agent:abc")).toEqual({ id: "sha256:a", arch: "amd64", labels: { "claude-bottle.image-hash": "h1" } });
+      expect(asked).toEqual(["/images/claude-bottle/agent:abc/json"]);
+      expect(await inspectImageOnSocket(sock, "imported:1")).toEqual({ id: "sha256:b", arch: "arm64", labels: {} });
+      expect(await inspectImageOnSocket(sock, "missing:1")).toBeNull();
+      expect(await inspectImageOnSocket(sock, "broken:1")).toBeUndefined();
+      expect(await inspectImageOnSocket(join(dir, "absent.sock"), "x")).toBeUndefined();
+    } finally {
+      s.stop(true);
     }
   });
 });
