@@ -39,8 +39,10 @@ export default defineCommand({
         say: (line) => process.stderr.write(line + "\n"),
         deny,
         scanners: (dlp) => {
-          const compiled = compileDlp({ secrets: dlp.secrets, placeholders: dlp.placeholders });
-          return () => compiled.bodyScanner();
+          // A zip in a push is read whole to be scanned: up to 64 MiB (the
+          // hook is its own process), and a larger one is refused.
+          const compiled = compileDlp({ secrets: dlp.secrets, placeholders: dlp.placeholders, limits: { maxArchiveBytes: 64 * 1024 * 1024 } });
+          return { plain: () => compiled.bodyScanner(), blob: () => compiled.encodedBodyScanner(null) };
         },
       });
     } catch (e) {

@@ -5,12 +5,16 @@ import { readHookConfig, type HookDlp } from "./hook-config.ts";
 import { pushUpstream, type UpstreamUpdate } from "./push.ts";
 import { destinationRef, trackingRef } from "./refs.ts";
 import { evaluateUpdate, isZeroOid, type RefUpdate } from "./rules.ts";
-import { scanPush, type ContentScanner, type PushFinding } from "./scan.ts";
+import type { GitScanners } from "../gate/gitpush/objects.ts";
+import { scanObjects } from "./scan-objects.ts";
+import { scanPush, type PushFinding } from "./scan.ts";
 
 // `claude-bottle hook pre-receive`, run by receive-pack in a bottle's mirror
 // for every push. In order, and stopping at the first refusal:
 //   1. ref rules (allowed branches, force, delete) — cheap, no content read;
-//   2. the gate's DLP rules over every added line and commit message;
+//   2. the gate's DLP rules over every object the push brings (commit
+//      headers, tags, file names, binary files: scan-objects.ts) and every
+//      added line and commit message (scan.ts);
 //   3. gitleaks over the same commits, when it is installed;
 //   4. forward the accepted updates to the real upstream, atomically.
 // Only if all of that succeeds does receive-pack update the mirror, so the
@@ -32,8 +36,9 @@ export interface PreReceiveIo {
   say: (line: string) => void;
   // One secret-free line per refusal, for the audit (see hook-audit.ts).
   deny: (reason: string) => void;
-  // Builds one content scanner per file / message from the DLP config.
-  scanners: (dlp: HookDlp) => () => ContentScanner;
+  // Builds the content scanners (one per file, message, header) from the
+  // DLP config.
+  scanners: (dlp: HookDlp) => GitScanners;
 }
 
 export function parseUpdates(stdin: string): RefUpdate[] {
@@ -47,12 +52,15 @@ export function parseUpdates(stdin: string): RefUpdate[] {
 }
 
 export function findingMessage(f: PushFinding): string {
-  const where = f.file === null ? "the commit message" : `file ${f.file}`;
-  return `push rejected by the secret scan: rule ${f.rule} matched in ${where} (commit ${f.commit.slice(0, 12)}). Remove it from the history (git commit --amend / git rebase -i) and push again; nothing was sent upstream.`;
+  const object = `${f.object ?? "commit"} ${f.commit.slice(0, 12)}`;
+  const where = f.part !== undefined ? `${f.part} of ${object}` : `${f.file === null ? "the commit message" : `file ${f.file}`} (${object})`;
+  const fix = f.object === "tag" ? "Delete the tag (git tag -d) and tag again" : "Remove it from the history (git commit --amend / git rebase -i)";
+  return `push rejected by the secret scan: rule ${f.rule} matched in ${where}. ${fix} and push again; nothing was sent upstream.`;
 }
 
 export function findingAudit(f: PushFinding): string {
-  return `push refused by the secret scan: rule ${f.rule} in ${f.file === null ? "a commit message" : "a file"} of commit ${f.commit.slice(0, 12)}`;
+  const part = f.part ?? (f.file === null ? "a commit message" : "a file");
+  return `push refused by the secret scan: rule ${f.rule} in ${part} of ${f.object ?? "commit"} ${f.commit.slice(0, 12)}`;
 }
 
 function stringEnv(env: Record<string, string | undefined>): Record<string, string> {
@@ -92,9 +100,14 @@ export async function preReceive(io: PreReceiveIo): Promise<number> {
     return 1;
   }
 
-  // 2. DLP over the new content.
+  // 2. DLP over everything new: the objects first (headers, tags, names,
+  // binary files), so that a file named in a later finding scanned clean,
+  // then the added lines and messages.
   const newOids = [...new Set(updates.map((u) => u.newOid).filter((o) => !isZeroOid(o)))];
-  const finding = await scanPush({ gitDir: io.gitDir, env, newOids, scanner: io.scanners(dlp) });
+  const scanners = io.scanners(dlp);
+  const finding =
+    (await scanObjects({ gitDir: io.gitDir, env, newOids, scanners })) ??
+    (await scanPush({ gitDir: io.gitDir, env, newOids, scanner: scanners.plain }));
   if (finding) {
     say(findingMessage(finding));
     io.deny(findingAudit(finding));

@@ -19,8 +19,13 @@ export interface ContentScanner {
 
 export interface PushFinding {
   rule: string;
+  // The object it was found in (a commit unless `object` says otherwise).
   commit: string;
-  file: string | null; // null: the commit message
+  file: string | null; // null: the commit message (or `part`)
+  // Found by the object pass (scan-objects.ts): which part of the object,
+  // in words with no text of the pusher's ("the author", "the file names").
+  part?: string;
+  object?: "commit" | "tag" | "tree" | "blob";
 }
 
 // Arguments for `git log` that print every commit reachable from the pushed
