@@ -280,6 +280,7 @@ export async function launch(req: LaunchRequest, deps: LaunchDeps): Promise<numb
     });
     if (code === 0) keepState = false;
     await settle(stateDir, slug, code, deps);
+    explainAgentResumeHint(spec, slug, code, deps);
     await stack.unwind();
     return code;
   } catch (e) {
@@ -318,8 +319,21 @@ async function settle(stateDir: string, slug: string, code: number, deps: Launch
   updateMetadata(stateDir, { status: "exited", exit_code: code, owner_pid: null });
   markPreserved(stateDir, `agent exited with code ${code}`);
   deps.err(`claude-bottle: the agent exited with code ${code}; state kept in ${stateDir}`);
+  deps.err(`  why:     claude-bottle logs ${slug}   (what the gate allowed and refused)`);
   deps.err(`  resume:  claude-bottle resume ${slug}`);
   deps.err(`  discard: claude-bottle down ${slug}`);
+}
+
+// Claude Code ends an interactive session with "Resume this session with:
+// claude --resume <id>", a command for inside the bottle, which is gone by
+// now. Say what resuming means here.
+function explainAgentResumeHint(spec: Spec, slug: string, code: number, deps: LaunchDeps): void {
+  if (!deps.tty || agentArgv(spec, deps.hostEnv)[0] !== "claude") return;
+  deps.err(
+    code === 0
+      ? "claude-bottle: the session ended and its bottle is gone; Claude Code's 'claude --resume' line above was for inside the bottle (start a new one with claude-bottle up)"
+      : `claude-bottle: Claude Code's 'claude --resume' line above was for inside the bottle; here it is: claude-bottle resume ${slug}`,
+  );
 }
 
 function readPreviousPolicy(stateDir: string): GatePolicy | undefined {

@@ -1,0 +1,210 @@
+// `up` in a real terminal (tmux) with the REAL pinned Claude Code, talking
+// through the gate to the fake Messages API: it lands at Claude Code's input
+// prompt with no first-run screen, typed text reaches the model, leaving ends
+// the session and removes everything; a crashed agent points to `logs` and
+// `resume`, and `resume` lands at the prompt too; Ctrl-C during the launch
+// exits 130 with no docker error and leaves nothing behind. Every assertion
+// is on what the screen shows, plus the host side (fake API, state, docker).
+import { afterAll, beforeAll, describe, expect } from "bun:test";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startFakeAnthropic, userText, type FakeAnthropic } from "../../fixtures/fake-anthropic/server.ts";
+import { dockerTest } from "../../helpers/docker.ts";
+import { realAgentCliEnv } from "../../helpers/real-agent.ts";
+import { multiSanCert } from "../gate/harness.ts";
+
+const ROOT = join(import.meta.dir, "..", "..", "..");
+const UP = join(ROOT, "test", "fixtures", "up-with-upstream.ts");
+const CLI = join(ROOT, "src", "cli.ts");
+const REAL_KEY = "sk-ant-api03-" + "TtyKeyForTheTmuxTest0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012345678-BBBBBB";
+const API_IP = "127.0.0.7";
+// What Claude Code's first-run and consent screens say (2.1.330, seen on a
+// real terminal before the bottle's config skipped them).
+const ONBOARDING = [
+  "Choose the text style",
+  "Detected a custom API key",
+  "Security notes",
+  "Do you trust the files in this folder",
+  "trust this folder",
+  "Bypass Permissions mode",
+  "Unable to connect to Anthropic services",
+  "Select login method",
+];
+
+const hasTmux = Bun.which("tmux") !== null;
+const socket = `cb-tty-${process.pid}`;
+let home = "";
+let work = "";
+let api: FakeAnthropic;
+let script = "";
+
+function tmux(...args: string[]): string {
+  const r = Bun.spawnSync(["tmux", "-L", socket, ...args], { stdout: "pipe", stderr: "pipe" });
+  return r.stdout.toString();
+}
+
+// Everything the screen showed since `start`, capture by capture.
+let screens: string[] = [];
+let session = "t0";
+const screen = () => tmux("capture-pane", "-p", "-t", session, "-S", "-200");
+
+async function waitFor(what: RegExp | string, ms: number): Promise<string> {
+  const t0 = Date.now();
+  for (;;) {
+    const s = screen();
+    screens.push(s);
+    if (typeof what === "string" ? s.includes(what) : what.test(s)) return s;
+    if (Date.now() - t0 > ms) throw new Error(`not on screen after ${ms} ms: ${what}\n--- screen ---\n${s}`);
+    await Bun.sleep(250);
+  }
+}
+
+// A fresh session (window) per run; the earlier ones stay until the end.
+function start(args: string): void {
+  screens = [];
+  session = `t${Number(session.slice(1)) + 1}`;
+  tmux("new-session", "-d", "-s", session, "-x", "140", "-y", "45", `bash ${script} ${args}; echo EXIT=$?; sleep 600`);
+}
+
+const type = (text: string) => tmux("send-keys", "-t", session, "-l", text);
+const key = (k: string) => tmux("send-keys", "-t", session, k);
+
+function slugs(): string[] {
+  const d = join(home, "state");
+  return existsSync(d) ? readdirSync(d) : [];
+}
+
+const containers = () =>
+  Bun.spawnSync(["docker", "ps", "-a", "--filter", "label=claude-bottle", "--format", "{{.Names}}"], { stdout: "pipe" })
+    .stdout.toString()
+    .split("\n")
+    .filter((n) => n.startsWith("claude-bottle-tty-"));
+
+function noOnboarding(): void {
+  const all = screens.join("\n");
+  for (const m of ONBOARDING) expect(all.includes(m) ? m : null).toBeNull();
+}
+
+// At Claude Code's input prompt, in bypass-permissions mode.
+const AT_PROMPT = /bypass permissions on[\s\S]*$/;
+
+beforeAll(async () => {
+  if (!hasTmux) return;
+  home = mkdtempSync(join(tmpdir(), "cb-tty-"));
+  work = mkdtempSync(join(tmpdir(), "cb-tty-work-"));
+  const cert = await multiSanCert([], "fake-anthropic-tty", [API_IP]);
+  writeFileSync(join(home, "upstream-ca.pem"), cert.caPem);
+  api = startFakeAnthropic({
+    hostname: API_IP,
+    certPem: cert.certPem,
+    keyPem: cert.keyPem,
+    script: (req) => {
+      if (!req.tools?.some((t) => t.name === "Bash")) return null;
+      const m = /TYPED-(\w+)/.exec(userText(req));
+      return [{ type: "text", text: m ? `ANSWER-FOR-${m[1]}` : "no marker" }];
+    },
+  });
+  mkdirSync(join(home, "bottles"), { recursive: true });
+  mkdirSync(join(home, "agents"), { recursive: true });
+  writeFileSync(
+    join(home, "bottles", "tty.md"),
+    `---\nextends: claude\nenv:\n  ANTHROPIC_BASE_URL: "https://${API_IP}:${api.port}"\negress:\n  - host: "${API_IP}"\n    ports: [${api.port}]\n    allow_private: true\n    dlp: off\n    auth: {header: x-api-key, scheme: "", token_ref: ANTHROPIC_API_KEY}\n---\n`,
+  );
+  writeFileSync(join(home, "agents", "tty.md"), "---\nbottle: tty\nworkspace: none\n---\n");
+  // The terminal runs this script: the test's environment, then `up` (or
+  // `resume`) with the gate trusting the fake API's CA.
+  const env = await realAgentCliEnv(home, { ANTHROPIC_API_KEY: REAL_KEY, TERM: "xterm-256color" });
+  script = join(home, "run.sh");
+  const q = (v: string) => `'${v.replaceAll("'", "'\\''")}'`;
+  writeFileSync(
+    script,
+    [
+      ...Object.entries(env).map(([k, v]) => `export ${k}=${q(v)}`),
+      `cd ${q(work)}`,
+      `exec ${q(process.execPath)} ${q(UP)} "$1" --ca ${q(join(home, "upstream-ca.pem"))} "\${@:2}"`,
+      "",
+    ].join("\n"),
+  );
+}, 300_000);
+
+afterAll(async () => {
+  if (!hasTmux) return;
+  tmux("kill-server");
+  for (const slug of slugs()) Bun.spawnSync([process.execPath, CLI, "down", slug], { env: { ...process.env, CLAUDE_BOTTLE_HOME: home } });
+  api?.stop();
+  for (const d of [home, work]) if (d) rmSync(d, { recursive: true, force: true });
+});
+
+describe.skipIf(!hasTmux)("up in a terminal with the real Claude Code", () => {
+  dockerTest(
+    "straight to the prompt; typed text reaches the model; leaving ends the session and cleans up",
+    async () => {
+      start("tty");
+      await waitFor(AT_PROMPT, 300_000);
+      noOnboarding();
+      type("say TYPED-first please");
+      key("Enter");
+      await waitFor("ANSWER-FOR-first", 60_000);
+      const sent = api.seen.filter((s) => s.body && userText(s.body).includes("TYPED-first"));
+      expect(sent.length).toBeGreaterThan(0);
+      for (const s of api.seen) expect(s.apiKey).toBe(REAL_KEY);
+
+      type("/exit");
+      await Bun.sleep(500);
+      key("Enter");
+      const end = await waitFor(/EXIT=\d+/, 60_000);
+      expect(end).toContain("EXIT=0");
+      // Claude Code's own resume line is explained by ours.
+      expect(end).toContain("Claude Code's 'claude --resume' line above was for inside the bottle");
+      expect(slugs()).toEqual([]);
+      expect(containers()).toEqual([]);
+    },
+    420_000,
+  );
+
+  dockerTest(
+    "an agent that dies points to logs and resume; resume lands at the prompt again",
+    async () => {
+      start("tty");
+      await waitFor(AT_PROMPT, 120_000);
+      const slug = slugs()[0]!;
+      // The agent crashes (from outside, as an OOM kill would).
+      Bun.spawnSync(["docker", "exec", `claude-bottle-${slug}`, "pkill", "-KILL", "-x", "claude"]);
+      const end = await waitFor(/EXIT=\d+/, 60_000);
+      expect(end).toMatch(/EXIT=(?!0)\d+/);
+      expect(end).toContain(`claude-bottle logs ${slug}`);
+      expect(end).toContain(`claude-bottle resume ${slug}`);
+      expect(slugs()).toEqual([slug]);
+
+      start(`${slug} --resume`);
+      await waitFor(AT_PROMPT, 120_000);
+      noOnboarding();
+      type("and TYPED-again");
+      key("Enter");
+      await waitFor("ANSWER-FOR-again", 60_000);
+      type("/exit");
+      await Bun.sleep(500);
+      key("Enter");
+      expect(await waitFor(/EXIT=\d+/, 60_000)).toContain("EXIT=0");
+      expect(slugs()).toEqual([]);
+      expect(containers()).toEqual([]);
+    },
+    420_000,
+  );
+
+  dockerTest(
+    "Ctrl-C during the launch: exit 130, no docker error, nothing left to resume",
+    async () => {
+      start("tty");
+      await waitFor(/starting (the )?bottle|starting container/, 120_000);
+      key("C-c");
+      const end = await waitFor(/EXIT=\d+/, 60_000);
+      expect(end).toContain("EXIT=130");
+      expect(end.toLowerCase()).not.toMatch(/docker (could not|failed|error)|error response from daemon/);
+      expect(slugs()).toEqual([]);
+      expect(containers()).toEqual([]);
+    },
+    300_000,
+  );
+});
