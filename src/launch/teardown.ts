@@ -34,14 +34,16 @@ export async function stopSupervisor(stateDir: string): Promise<void> {
   removeQuietly(paths.supervisorPid(stateDir));
 }
 
-// Everything but the state dir, in reverse order of creation: the
-// supervisor first (or it would restart the gate), then the bottle, then the
-// gate and its socket.
-// The bottle and the gate then go together: a bottle whose gate is gone
-// has no way out at all (the relay's connections are refused).
+// Everything but the state dir. The gate only after the supervisor is gone
+// (it would restart the gate, and a gate started after we read gate.pid
+// would be left running); the bottle meanwhile, since nothing restarts it
+// (a bottle whose gate is gone has no way out at all: the relay's
+// connections are refused).
 export async function teardownResources(stateDir: string, slug: string, backend: Backend | null): Promise<void> {
   markStopping(stateDir);
-  await stopSupervisor(stateDir);
-  const [bottle, gate] = await Promise.allSettled([backend ? removeBottle(backend, slug) : Promise.resolve(), stopGate(stateDir)]);
+  const [bottle, gate] = await Promise.allSettled([
+    backend ? removeBottle(backend, slug) : Promise.resolve(),
+    stopSupervisor(stateDir).then(() => stopGate(stateDir)),
+  ]);
   for (const r of [bottle, gate]) if (r.status === "rejected") throw r.reason;
 }
