@@ -1,7 +1,7 @@
 import { UserError } from "../../errors.ts";
 import type { Resources } from "../../manifest/schema.ts";
 import type { WorkspaceMode } from "../../manifest/spec.ts";
-import { DEFAULT_PIDS_LIMIT, GUEST_SOCK_DIR, GUEST_USER, GUEST_WORKSPACE, LABEL_OWNER, LABEL_SLUG } from "./constants.ts";
+import { DEFAULT_PIDS_LIMIT, GUEST_HOME, GUEST_SOCK_DIR, GUEST_USER, GUEST_WORKSPACE, LABEL_OWNER, LABEL_SLUG } from "./constants.ts";
 import { relayCommand } from "./dockerfile.ts";
 import { GUEST_CA_FILE, SYSTEM_CA_BUNDLE } from "../guest.ts";
 
@@ -48,6 +48,21 @@ export interface WorkspaceMounts {
   // (a read-only bind needs an existing source).
   gitHooks?: boolean;
   gitConfig?: boolean;
+  // For mode "mount": the host owner of the work tree (uid:gid). The agent
+  // runs as that owner so it can write the mounted tree whatever the host
+  // uid is; `node` (uid 1000 in the image) would be refused by a work tree
+  // that belongs to anyone else. Nothing privileged: a plain --user.
+  owner?: { uid: number; gid: number };
+}
+
+// The agent's identity in the container: `node`, or the mounted work tree's
+// owner. Its home is then a tmpfs owned by that uid (the image's
+// /home/node belongs to 1000), and HOME names it (a uid with no passwd
+// entry would get "/").
+export function agentUserArgs(ws: WorkspaceMounts): string[] {
+  if (ws.mode !== "mount" || !ws.owner) return ["--user", GUEST_USER];
+  const { uid, gid } = ws.owner;
+  return ["--user", `${uid}:${gid}`, "--tmpfs", `${GUEST_HOME}:uid=${uid},gid=${gid},mode=0700,exec`, "--env", `HOME=${GUEST_HOME}`];
 }
 
 export interface RunInput {
@@ -100,8 +115,7 @@ export function runArgv(input: RunInput): string[] {
     // docker-init as PID 1 reaps the orphans of exec sessions and forwards
     // signals to the relay.
     "--init",
-    "--user",
-    GUEST_USER,
+    ...agentUserArgs(input.workspace),
     "--workdir",
     GUEST_WORKSPACE,
     // The socket DIRECTORY, not the socket: a restarted gate's new socket
@@ -133,8 +147,9 @@ export function execArgv(input: ExecInput): string[] {
     "exec",
     ...(input.interactive ? ["-i"] : []),
     ...(input.tty ? ["-t"] : []),
-    "-u",
-    input.user ?? GUEST_USER,
+    // The agent (GUEST_USER) is whoever the container runs as (agentUserArgs):
+    // no -u, so a mount-mode bottle's agent is the work tree's owner.
+    ...(input.user && input.user !== GUEST_USER ? ["-u", input.user] : []),
     ...(input.workdir ? ["-w", input.workdir] : []),
     ...envArgs({ plain: input.env ?? {}, secretNames: [] }),
     input.name,

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { UserError } from "../../errors.ts";
 import type { PlanJson } from "../../plan/types.ts";
@@ -30,7 +30,8 @@ export interface DockerOptions {
 // not a mount: the launcher's provisioning copies the workspace in.
 export function workspaceMounts(mode: WorkspaceMounts["mode"], path: string | null): WorkspaceMounts {
   if (mode !== "mount" || !path) return { mode, path };
-  return { mode, path, gitHooks: existsSync(join(path, ".git", "hooks")), gitConfig: existsSync(join(path, ".git", "config")) };
+  const st = statSync(path);
+  return { mode, path, gitHooks: existsSync(join(path, ".git", "hooks")), gitConfig: existsSync(join(path, ".git", "config")), owner: { uid: st.uid, gid: st.gid } };
 }
 
 interface PsRow {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { assertNoSecretValues, envArgs, execArgv, mountArg, runArgv, type RunInput } from "../../../../src/backends/docker/args.ts";
+import { assertNoSecretValues, envArgs, execArgv, mountArg, runArgv, type RunInput, agentUserArgs } from "../../../../src/backends/docker/args.ts";
 
 const SECRET = "sk-live-PLANTED-0123456789abcdef";
 
@@ -36,6 +36,16 @@ describe("runArgv", () => {
     expect(Number(pairs(a, "--pids-limit")[0])).toBeGreaterThan(0);
     expect(a).toContain("--init");
     expect(pairs(a, "--user")).toEqual(["node"]);
+    // Mount mode: the work tree's owner, with a home of its own.
+    expect(agentUserArgs({ mode: "mount", path: "/p", owner: { uid: 4321, gid: 99 } })).toEqual([
+      "--user",
+      "4321:99",
+      "--tmpfs",
+      "/home/node:uid=4321,gid=99,mode=0700,exec",
+      "--env",
+      "HOME=/home/node",
+    ]);
+    expect(agentUserArgs({ mode: "copy", path: "/p", owner: { uid: 4321, gid: 99 } })).toEqual(["--user", "node"]);
   });
 
   test("labels and name carry the slug", () => {
@@ -104,8 +114,10 @@ describe("mountArg", () => {
 });
 
 describe("execArgv", () => {
-  test("defaults to the node user; -i/-t only when asked", () => {
-    expect(execArgv({ name: "c", argv: ["sh", "-c", "exit 7"] })).toEqual(["exec", "-u", "node", "c", "sh", "-c", "exit 7"]);
+  test("the agent is the container's own user (node, or the mounted tree's owner); -i/-t only when asked", () => {
+    expect(execArgv({ name: "c", argv: ["sh", "-c", "exit 7"] })).toEqual(["exec", "c", "sh", "-c", "exit 7"]);
+    expect(execArgv({ name: "c", argv: ["id"], user: "node" })).toEqual(["exec", "c", "id"]);
+    expect(execArgv({ name: "c", argv: ["id"], user: "root" })).toEqual(["exec", "-u", "root", "c", "id"]);
     expect(execArgv({ name: "c", argv: ["claude"], interactive: true, tty: true, user: "0", workdir: "/w", env: { A: "1" } })).toEqual([
       "exec",
       "-i",
