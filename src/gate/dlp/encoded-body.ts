@@ -29,6 +29,21 @@ class Stop extends Error {
   }
 }
 
+const UNDECODABLE: DlpFinding = { rule: "undecodable-body", where: "body" };
+
+// How a decoder step ended: null (fine), the finding a sink stopped it
+// with, or "undecodable" (the stream is broken).
+async function settle(p: Promise<void>): Promise<DlpFinding | "undecodable" | null> {
+  try {
+    await p;
+    return null;
+  } catch (e) {
+    if (e instanceof Stop) return e.finding;
+    if (e instanceof DecodeError) return "undecodable";
+    throw e;
+  }
+}
+
 export interface EncodedLimits {
   // A zip body is held whole to be read; past this it is refused.
   maxArchiveBytes: number;
@@ -92,14 +107,10 @@ export class EncodedBody implements EncodedBodyScanner {
   }
 
   private async guard(p: Promise<void>): Promise<void> {
-    try {
-      await p;
-    } catch (e) {
-      if (e instanceof Stop) this.finding = e.finding;
-      else if (e instanceof DecodeError) this.finding = { rule: "undecodable-body", where: "body" };
-      else throw e;
-      this.close();
-    }
+    const r = await settle(p);
+    if (r === null) return;
+    this.finding = r === "undecodable" ? UNDECODABLE : r;
+    this.close();
   }
 }
 
@@ -184,17 +195,14 @@ class Sniffer {
   }
 
   private async guard(p: Promise<void>): Promise<void> {
-    try {
-      await p;
-    } catch (e) {
-      if (e instanceof Stop) this.finding = e.finding;
-      else if (!(e instanceof DecodeError)) throw e;
-      // A body that only looked compressed: text that happens to start
-      // like a zlib header is scanned as the text it is (it was).
-      else if (this.kind === "zlib" && looksLikeText(this.head)) this.kind = null;
-      else this.finding = { rule: "undecodable-body", where: "body" };
-      this.decoder?.close();
-      this.decoder = null;
-    }
+    const r = await settle(p);
+    if (r === null) return;
+    // A body that only looked compressed: text that happens to start like
+    // a zlib header is scanned as the text it is (it was).
+    if (r !== "undecodable") this.finding = r;
+    else if (this.kind === "zlib" && looksLikeText(this.head)) this.kind = null;
+    else this.finding = UNDECODABLE;
+    this.decoder?.close();
+    this.decoder = null;
   }
 }

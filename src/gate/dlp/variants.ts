@@ -54,20 +54,24 @@ function latin1(bytes: Uint8Array): string {
 }
 
 export function base64Cores(value: Uint8Array): string[] {
-  const cores: string[] = [];
+  return cores(value, 3, 6, (b) => Buffer.from(b).toString("base64"));
+}
+
+// The characters of `encode(value)` at each alignment (0 to width-1 unknown
+// bytes before the value) that the value's own bits fully determine: the
+// ones mixing in unknown leading bytes are skipped, the encoding stops
+// before the ones that would mix in unknown trailing bytes.
+function cores(value: Uint8Array, width: number, bits: number, encode: (b: Uint8Array) => string): string[] {
+  const out: string[] = [];
   const n = value.length;
-  for (let o = 0; o < 3; o++) {
+  for (let o = 0; o < width; o++) {
     const padded = new Uint8Array(o + n);
     padded.set(value, o);
-    const b64 = Buffer.from(padded).toString("base64");
-    // Characters fully determined by the value's own bits: skip the ones
-    // that mix in the o unknown leading bytes, stop before the ones that
-    // would mix in unknown trailing bytes.
-    const start = Math.ceil((o * 8) / 6);
-    const end = Math.floor(((o + n) * 8) / 6);
-    if (end - start >= MIN_CORE) cores.push(b64.slice(start, end));
+    const start = Math.ceil((o * 8) / bits);
+    const end = Math.floor(((o + n) * 8) / bits);
+    if (end - start >= MIN_CORE) out.push(encode(padded).slice(start, end));
   }
-  return cores;
+  return out;
 }
 
 const B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
@@ -89,20 +93,9 @@ function base32(bytes: Uint8Array): string {
   return out;
 }
 
-// As base64Cores: the characters of each alignment (0-4 unknown bytes
-// before the value) that the value's own bits fully determine.
+// As base64Cores, five alignments of 5-bit characters.
 export function base32Cores(value: Uint8Array): string[] {
-  const cores: string[] = [];
-  const n = value.length;
-  for (let o = 0; o < 5; o++) {
-    const padded = new Uint8Array(o + n);
-    padded.set(value, o);
-    const b32 = base32(padded);
-    const start = Math.ceil((o * 8) / 5);
-    const end = Math.floor(((o + n) * 8) / 5);
-    if (end - start >= MIN_CORE) cores.push(b32.slice(start, end));
-  }
-  return cores;
+  return cores(value, 5, 5, base32);
 }
 
 function pct(bytes: Uint8Array, upper: boolean): string {
