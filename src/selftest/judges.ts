@@ -189,6 +189,41 @@ export function judgeEcho(ev: Evidence, ctx: AttackContext, where: "body" | "hea
     : { blocked: true, layer: null, detail: `credential absent, but no 502 refusal (HTTP ${st?.http ?? "?"}, audit ${dlp?.decision ?? "none"})` };
 }
 
+// What an agent makes of an SSE body: the text deltas ("text" and
+// "content" string values of each data: line's JSON, or the line itself
+// when it is not JSON), joined.
+export function reassembleSse(body: string): string {
+  let out = "";
+  for (const line of body.split(/\r?\n/)) {
+    if (!line.startsWith("data:")) continue;
+    const d = line.slice(5).trimStart();
+    try {
+      JSON.stringify(JSON.parse(d), (k, v) => {
+        if (typeof v === "string" && (k === "text" || k === "content")) out += v;
+        return v;
+      });
+    } catch {
+      out += d;
+    }
+  }
+  return out;
+}
+
+// The credential echoed back in pieces (two streamed text deltas). The
+// upstream must have got the real value; the attacker's body, joined as an
+// agent joins it, must not hold it; and the gate must be the wall that
+// acted (a dlp line: replaced, or the response cut).
+export function judgeEchoPieces(ev: Evidence, ctx: AttackContext): Verdict {
+  const real = ctx.credential.realValue;
+  if ((ev.exec.stdout + ev.exec.stderr).includes(real)) return through("the real credential reached the sandbox");
+  if (!ev.arrivals.some((a) => a.text.includes(real))) return through("the upstream never received the real credential: nothing was echoed");
+  const body = ev.exec.stdout.split("--- body\n")[1] ?? "";
+  if (reassembleSse(body).includes(real)) return through("the streamed text deltas, joined, are the real credential");
+  const dlp = ev.audit.filter((a) => a.layer === "dlp").at(-1);
+  if (!dlp) return { blocked: true, layer: null, detail: "the joined deltas hold no credential, but no dlp line in the audit" };
+  return { blocked: true, layer: "gate-dlp", detail: `the joined deltas hold no credential; audit: ${dlp.reason ?? dlp.decision}` };
+}
+
 // A control got through: curl succeeded with 200 and the upstream for the
 // allowed host recorded it.
 export function judgeControl(ev: Evidence, ctx: AttackContext): Verdict {

@@ -1,5 +1,6 @@
 import { judgeControl } from "../judges.ts";
 import type { Attack, AttackContext } from "../types.ts";
+import { channelAttacks } from "./channels.ts";
 import { gateAttacks } from "./gate.ts";
 import { insideAttacks } from "./inside.ts";
 import { sealedAttacks } from "./sealed.ts";
@@ -13,7 +14,7 @@ import { sealedAttacks } from "./sealed.ts";
 // peer sandbox runs the same bodies against the same receivers.
 
 export function attacks(ctx: AttackContext): Attack[] {
-  return [...gateAttacks(ctx), ...sealedAttacks(ctx), ...insideAttacks(ctx)].sort((a, b) => a.category - b.category);
+  return [...gateAttacks(ctx), ...channelAttacks(ctx), ...sealedAttacks(ctx), ...insideAttacks(ctx)].sort((a, b) => a.category - b.category);
 }
 
 // Controls: the same paths with innocent content must work, otherwise the

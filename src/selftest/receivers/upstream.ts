@@ -20,7 +20,8 @@ export interface RecordingUpstream {
 
 // /echo and /echo-header play a careless upstream that reflects the
 // request (httpbin's /headers, a debug page): the credential a gate
-// injected comes back in the body, or in a response header.
+// injected comes back in the body, or in a response header; /echo-sse
+// streams it back in two text deltas, as a model API streams text.
 // The head is recorded as soon as it arrives, the body when it is complete:
 // a request whose body never completes (a gate that cut it off) still shows.
 async function answer(req: Request, scheme: "https" | "http", log: ArrivalLog, from: string): Promise<Response> {
@@ -37,6 +38,23 @@ async function answer(req: Request, scheme: "https" | "http", log: ArrivalLog, f
   }
   if (body.length > 0) log.add({ kind: scheme, receiver, from, text: `(body)\n${body}\n` });
   if (url.pathname === "/echo") return new Response(`${headers}\n`, { status: 200 });
+  if (url.pathname === "/echo-sse") {
+    // A streaming API echoing the header the way model APIs stream text:
+    // two text deltas, in two writes, each half of the value.
+    const v = req.headers.get("authorization") ?? "";
+    const half = Math.floor(v.length / 2);
+    const event = (text: string) =>
+      `event: content_block_delta\ndata: ${JSON.stringify({ type: "content_block_delta", index: 0, delta: { type: "text_delta", text } })}\n\n`;
+    const stream = new ReadableStream<Uint8Array>({
+      async start(ctrl) {
+        ctrl.enqueue(new TextEncoder().encode(event(v.slice(0, half))));
+        await new Promise((r) => setTimeout(r, 50));
+        ctrl.enqueue(new TextEncoder().encode(event(v.slice(half))));
+        ctrl.close();
+      },
+    });
+    return new Response(stream, { status: 200, headers: { "content-type": "text/event-stream" } });
+  }
   if (url.pathname === "/echo-header") {
     return new Response("upstream-ok\n", { status: 200, headers: { "x-echo-authorization": req.headers.get("authorization") ?? "" } });
   }

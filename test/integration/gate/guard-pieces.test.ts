@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { makePlaceholder } from "../../../src/gate/credentials.ts";
+import { reassembleSse } from "../../../src/selftest/judges.ts";
 import { auditLines, connectTunnel, route, startEnv, tlsOver, type Env } from "./harness.ts";
 import { Received, startRawUpstream, type RawUpstream } from "./raw-upstream.ts";
 
@@ -91,25 +92,10 @@ async function fetchStream(path: string): Promise<{ text: string; closedEarly: b
   return { text, closedEarly: !text.endsWith("0\r\n\r\n") };
 }
 
-// What an agent would reassemble: the concatenation of the text deltas
-// (JSON "text" / "content" values) and plain data lines in the stream.
-function reassembled(http: string): string {
-  const body = http.slice(http.indexOf("\r\n\r\n") + 4).replace(/\r\n[0-9a-f]+\r\n/g, "").replace(/^[0-9a-f]+\r\n/, "");
-  let out = "";
-  for (const line of body.split("\n")) {
-    if (!line.startsWith("data: ")) continue;
-    const d = line.slice(6);
-    try {
-      JSON.stringify(JSON.parse(d), (k, v) => {
-        if (typeof v === "string" && (k === "text" || k === "content")) out += v;
-        return v;
-      });
-    } catch {
-      out += d;
-    }
-  }
-  return out;
-}
+// What an agent would reassemble: the text deltas joined (the escape
+// suite's judge does the same, src/selftest/judges.ts).
+const reassembled = (http: string) =>
+  reassembleSse(http.slice(http.indexOf("\r\n\r\n") + 4).replace(/\r\n[0-9a-f]+\r\n/g, "").replace(/^[0-9a-f]+\r\n/, ""));
 
 describe("gate: a credential echoed in pieces never reaches the bottle", () => {
   for (const name of Object.keys(shapes(LONG))) {

@@ -78,6 +78,10 @@ describe("captured from an open sandbox: every judge says 'got through'", () => 
     ["8.smuggle-cl-te", /^STATUS /m, /upstream http \(tcp\) received/],
     ["9.credential-absent", /^FOUND env$/m, /FOUND env/],
     ["9.credential-echo-header", /x-echo-authorization: Bearer stk_/, /the real credential reached the sandbox/],
+    ["9.credential-echo-pieces", /"text_delta","text":"/, /the streamed text deltas, joined, are the real credential/],
+    ["1.credential-plain-http", /^CURL=0 HTTP=200/m, /upstream allowed\.selftest\.test received GET \/auth/],
+    ["4.subdomain-letters", /^CURL=0 HTTP=200/m, /\.wild\.selftest\.test received GET/],
+    ["3.body-gzip-undeclared", /^CURL=0 HTTP=200/m, /upstream allowed\.selftest\.test received POST/],
   ];
   for (const [id, tool, detail] of spots) {
     test(`${id}: the real tool's success is judged 'got through'`, () => {
@@ -184,6 +188,19 @@ describe("captured from a real bottle: every judge says 'blocked by the expected
     const ev = clone(c.evidence);
     ev.arrivals.push({ kind: "https", receiver: "upstream https (tcp)", from: "127.0.0.1", text: "(connection)", bytes: 0 });
     expect(judge(bottle, c, ev).pass).toBe(false);
+  });
+
+  test("echo in pieces: the real stream passes; the same deltas holding the value, or no dlp line, fail", () => {
+    const c = byId(bottle, "9.credential-echo-pieces");
+    expect(c.evidence.exec.stdout).toMatch(/"text_delta","text":"/);
+    expect(judge(bottle, c).pass).toBe(true);
+    const real = bottle.ctx.credential.realValue;
+    const half = Math.floor(("Bearer " + real).length / 2);
+    const leaked = clone(c.evidence);
+    const delta = (t: string) => `data: ${JSON.stringify({ type: "content_block_delta", delta: { type: "text_delta", text: t } })}\n`;
+    leaked.exec.stdout = leaked.exec.stdout.replace(/--- body\n[\s\S]*$/, `--- body\n${delta(("Bearer " + real).slice(0, half))}\n${delta(("Bearer " + real).slice(half))}\n`);
+    expect(judge(bottle, c, leaked).pass).toBe(false);
+    expect(judge(bottle, c, { ...clone(c.evidence), audit: c.evidence.audit.filter((a) => a.layer !== "dlp") }).pass).toBe(false);
   });
 
   test("git: the real rejected push passes only with the hook's deny line in the audit", () => {
