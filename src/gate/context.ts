@@ -1,6 +1,7 @@
 import type { AuditEntry, GateLog } from "./audit.ts";
 import type { Channels } from "./channels.ts";
 import { compileDlp, type Dlp } from "./dlp/index.ts";
+import type { EgressRoute } from "../manifest/schema.ts";
 import type { Upstream, UpstreamPool } from "./pool.ts";
 import { compileResponseGuard, type ResponseGuard } from "./response-guard.ts";
 import type { LeafMinter } from "./tls/leaf.ts";
@@ -63,6 +64,9 @@ export interface Generation {
   // Scans responses on `auth` routes for the real credentials (null: no
   // credential long enough to match). See docs/design/gate.md.
   guard: ResponseGuard | null;
+  // What a `dlp: off` route is still scanned for: the placeholders of every
+  // credential it does not inject itself (null: none to look for).
+  placeholderScan(route: EgressRoute): Dlp | null;
 }
 
 export async function makeGeneration(
@@ -79,7 +83,23 @@ export async function makeGeneration(
     placeholders: Object.entries(policy.placeholders).map(([name, value]) => ({ name, value })),
   });
   const built = await buildVhosts(vhosts, { stateDir, policy, secrets, log: (m) => log.info(m) });
-  return { policy, dlp, vhosts: built, guard: compileResponseGuard(secrets.credentials, policy.placeholders) };
+  return { policy, dlp, vhosts: built, guard: compileResponseGuard(secrets.credentials, policy.placeholders), placeholderScan: placeholderScanner(policy) };
+}
+
+// One literal-only scanner per credential a route injects (few distinct
+// values), built on first use.
+function placeholderScanner(policy: GatePolicy): (route: EgressRoute) => Dlp | null {
+  const cache = new Map<string, Dlp | null>();
+  return (route) => {
+    const own = route.auth?.token_ref ?? "";
+    let d = cache.get(own);
+    if (d === undefined) {
+      const others = Object.entries(policy.placeholders).filter(([name]) => name !== own);
+      d = others.length ? compileDlp({ secrets: [], placeholders: others.map(([name, value]) => ({ name, value })), literalsOnly: true }) : null;
+      cache.set(own, d);
+    }
+    return d;
+  };
 }
 
 export interface GateContext {

@@ -130,10 +130,10 @@ export async function forward(
       const u = await getUp();
       await writeAll(u.sock, baseHead + "\r\n");
       headSent(u);
-    } else if (route.dlp !== "on") {
-      await sendPlainBody(ctx, send);
     } else {
-      await sendScannedBody(ctx, g.dlp, send);
+      const dlp = route.dlp === "on" ? g.dlp : g.placeholderScan(route);
+      if (dlp) await sendScannedBody(ctx, dlp, send);
+      else await sendPlainBody(ctx, send);
     }
   } catch (e) {
     sendError = e;
@@ -219,11 +219,14 @@ function admit(g: Generation, head: RequestHead, t: Target): EgressRoute {
     throw new Deny(403, d.reason, "policy");
   }
   const route = d.route;
-  if (route.dlp === "on") {
-    const f = g.dlp.scanPath(t.pathAndQuery);
+  // DLP on: everything. DLP off: still every placeholder the route does not
+  // inject itself, so a placeholder never leaves through any route.
+  const dlp = route.dlp === "on" ? g.dlp : g.placeholderScan(route);
+  if (dlp) {
+    const f = dlp.scanPath(t.pathAndQuery);
     if (f) throw new Deny(403, `dlp: ${f.rule} in ${f.where}`, "dlp");
     const visible = route.auth ? withoutHeader(head.headers, route.auth.header) : head.headers;
-    const hf = g.dlp.scanHeaders(visible);
+    const hf = dlp.scanHeaders(visible);
     if (hf) throw new Deny(403, `dlp: ${hf.rule} in ${hf.where}`, "dlp");
   }
   return route;

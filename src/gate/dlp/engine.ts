@@ -59,7 +59,8 @@ export function collectLiterals(
   return out;
 }
 
-export function buildMatcher(literals: Literal[], ci: boolean): Matcher {
+// withRules false: the literals alone (no built-in token shapes).
+export function buildMatcher(literals: Literal[], ci: boolean, withRules = true): Matcher {
   const byKey = new Map<string, Needle>();
   const key = (b: Uint8Array): string => (ci ? latin1(b).toLowerCase() : latin1(b));
   const addNeedle = (bytes: Uint8Array, t: Target): void => {
@@ -76,7 +77,7 @@ export function buildMatcher(literals: Literal[], ci: boolean): Matcher {
     addNeedle(lit.bytes.subarray(0, PREFIX), { kind: "lit", lit });
     maxWindow = Math.max(maxWindow, lit.bytes.length);
   }
-  for (const rule of RULES) {
+  for (const rule of withRules ? RULES : []) {
     for (const a of rule.anchors) addNeedle(new TextEncoder().encode(a), { kind: "rule", rule });
     maxWindow = Math.max(maxWindow, rule.window);
   }

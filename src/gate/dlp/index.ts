@@ -47,6 +47,10 @@ import { findHighEntropy } from "./entropy.ts";
 export interface DlpContext {
   secrets: { name: string; value: string }[];
   placeholders: { name: string; value: string }[];
+  // Only the given values, in every encoding, and nothing else (no token
+  // shapes, no entropy): what a `dlp: off` route is still held to, so a
+  // placeholder can never leave through it.
+  literalsOnly?: boolean;
   limits?: { maxDecodedBytes?: number; maxArchiveBytes?: number };
 }
 
@@ -131,6 +135,7 @@ class Scanner implements Dlp {
     private readonly folded: Matcher,
     private readonly maxDecoded: number,
     private readonly maxArchive: number,
+    private readonly entropy: boolean = true,
   ) {}
 
   scanUrl(host: string, pathAndQuery: string): DlpFinding | null {
@@ -162,6 +167,7 @@ class Scanner implements Dlp {
     }
 
     // Entropy last, so a specific rule wins when both apply.
+    if (!this.entropy) return null;
     if (findHighEntropy(decodedPath ? utf8.decode(decodedPath) : path, "path")) return { rule: "entropy", where: "path" };
     if (query !== "") {
       for (const pair of query.split(/[&;]/)) {
@@ -184,7 +190,7 @@ class Scanner implements Dlp {
     if (!f && host.includes(".")) f = scanComplete(this.folded, enc.encode(host.replace(/\./g, "")));
     if (f) return { rule: f, where: "host" };
     // IP literals have no labels to speak of.
-    if (/^[0-9.]+$/.test(host) || host.includes(":")) return null;
+    if (!this.entropy || /^[0-9.]+$/.test(host) || host.includes(":")) return null;
     // The labels the bottle chose: those left of the policy's part, or,
     // with no route to say, all but the registrable name and TLD.
     const labels = host.split(".");
@@ -205,7 +211,7 @@ class Scanner implements Dlp {
   scanMethod(method: string): DlpFinding | null {
     const f = scanComplete(this.exact, enc.encode(method));
     if (f) return { rule: f, where: "method" };
-    if (findHighEntropy(method, "path")) return { rule: "entropy", where: "method" };
+    if (this.entropy && findHighEntropy(method, "path")) return { rule: "entropy", where: "method" };
     return null;
   }
 
@@ -271,10 +277,12 @@ class Body implements BodyScanner {
 
 export function compileDlp(ctx: DlpContext): Dlp {
   const literals = collectLiterals(ctx.secrets, ctx.placeholders);
+  const rules = !ctx.literalsOnly;
   return new Scanner(
-    buildMatcher(literals, false),
-    buildMatcher(literals, true),
+    buildMatcher(literals, false, rules),
+    buildMatcher(literals, true, rules),
     ctx.limits?.maxDecodedBytes ?? DEFAULT_MAX_DECODED,
     ctx.limits?.maxArchiveBytes ?? DEFAULT_MAX_ARCHIVE,
+    rules,
   );
 }
