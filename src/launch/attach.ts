@@ -1,6 +1,6 @@
 import type { Bottle } from "../backends/types.ts";
 import { UserError } from "../errors.ts";
-import { specSchema, type Spec } from "../manifest/spec.ts";
+import type { Spec } from "../manifest/spec.ts";
 import { readJsonFile } from "../state/json.ts";
 import { requireMetadata, type Metadata } from "../state/metadata.ts";
 import { paths } from "../state/paths.ts";
@@ -21,7 +21,9 @@ export async function runningBottle(home: string, slug: string, backends: Backen
 }
 
 // The spec saved at launch (names and non-secret literals only).
-export function savedSpec(stateDir: string): Spec {
+// Its schema is loaded here, not with this module: `exec` needs none of it.
+export async function savedSpec(stateDir: string): Promise<Spec> {
+  const { specSchema } = await import("../manifest/spec.ts");
   const file = paths.spec(stateDir);
   const r = readJsonFile(file, specSchema);
   if (r.ok) return r.value;
@@ -32,7 +34,7 @@ export function savedSpec(stateDir: string): Spec {
 export async function attachCommand(home: string, slug: string, backends: Backends): Promise<number> {
   const { bottle, stateDir } = await runningBottle(home, slug, backends);
   const tty = Boolean(process.stdin.isTTY && process.stdout.isTTY);
-  return bottle.exec(agentArgv(savedSpec(stateDir)), { tty, stdin: true });
+  return bottle.exec(agentArgv(await savedSpec(stateDir)), { tty, stdin: true });
 }
 
 export async function execCommand(home: string, slug: string, argv: string[], backends: Backends): Promise<number> {

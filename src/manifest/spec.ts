@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { egressRouteSchema, gitUpstreamSchema, resourcesSchema } from "./schema.ts";
+import { workspaceModeSchema, workspaceSchema } from "./workspace.ts";
 
 // The resolved spec, declared here because manifest produces it
 // (resolve.ts, env.ts); plan, launch, provision and the backends consume it.
@@ -14,8 +15,7 @@ export const envEntrySchema = z.discriminatedUnion("kind", [
   z.object({ name: z.string(), kind: z.literal("prompt"), prompt: z.string() }),
 ]);
 
-export const workspaceModeSchema = z.enum(["copy", "mount", "none"]);
-export const workspaceSchema = z.object({ mode: workspaceModeSchema, path: z.string().nullable() });
+export { workspaceModeSchema, workspaceSchema } from "./workspace.ts";
 
 // Agent + bottle after `extends`, with the Claude Code defaults merged in.
 // Pure data, produced by resolve.ts.

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { BACKEND_NAMES } from "../backends/names.ts";
 import { resourcesSchema } from "../manifest/schema.ts";
-import { workspaceSchema } from "../manifest/spec.ts";
+import { workspaceSchema } from "../manifest/workspace.ts";
 
 // PlanJson is produced by build.ts. Spec lives with manifest (which produces
 // it), BackendName with backends. The schema is what a saved plan.json is

@@ -1,7 +1,7 @@
 import { renameSync, writeFileSync } from "node:fs";
 import { z } from "zod";
 import { BACKEND_NAMES } from "../backends/names.ts";
-import { workspaceSchema } from "../manifest/spec.ts";
+import { workspaceSchema } from "../manifest/workspace.ts";
 import { UserError } from "../errors.ts";
 import { readJsonFile } from "./json.ts";
 import { paths } from "./paths.ts";

@@ -40,7 +40,7 @@ test("a kept session reads back whole: the spec and plan as written", async () =
   expect(r.spec).toEqual(spec);
   expect(r.plan).toEqual(JSON.parse(readFileSync(paths.plan(dir), "utf8")));
   expect(r.meta.slug).toBe("tester-sf001");
-  expect(savedSpec(dir)).toEqual(spec);
+  expect(await savedSpec(dir)).toEqual(spec);
 });
 
 test("a spec.json cut short, a plan.json with a wrong field, a missing one: one line each, no contents", async () => {
@@ -49,7 +49,7 @@ test("a spec.json cut short, a plan.json with a wrong field, a missing one: one 
   writeFileSync(paths.spec(dir), whole.slice(0, whole.indexOf(LITERAL) + 8));
   const cut = () => loadResumable(home, "tester-sf002");
   expect(cut).toThrow(`state of tester-sf002 is incomplete: ${paths.spec(dir)} is not valid JSON; remove it with 'claude-bottle down tester-sf002'`);
-  expect(() => savedSpec(dir)).toThrow(`${paths.spec(dir)} is not valid JSON; start a new bottle with 'claude-bottle up'`);
+  await expect(savedSpec(dir)).rejects.toThrow(`${paths.spec(dir)} is not valid JSON; start a new bottle with 'claude-bottle up'`);
 
   writeFileSync(paths.spec(dir), whole);
   const plan = JSON.parse(readFileSync(paths.plan(dir), "utf8"));
@@ -63,7 +63,7 @@ test("a spec.json cut short, a plan.json with a wrong field, a missing one: one 
   writeFileSync(paths.spec(dir), whole.replace(`"value": "${LITERAL}"`, `"value": 7, "x": "${LITERAL}"`));
   let message = "";
   try {
-    savedSpec(dir);
+    await savedSpec(dir);
   } catch (e) {
     message = (e as Error).message;
   }
