@@ -1,6 +1,6 @@
 import { gzipSync } from "node:zlib";
 import type { AttackContext, Evidence } from "../../../src/selftest/types.ts";
-import { gunzipped } from "./peer-judge.ts";
+import { encodedForms, inflated, PIECE } from "./peer-judge.ts";
 import type { Side } from "./report.ts";
 
 // `bun run bench:escape -- --capture <file>`: what the real srt printed and
@@ -27,11 +27,6 @@ export interface PeerFixture {
   cases: CapturedCase[];
 }
 
-const encodings = (v: string): string[] => {
-  const b = Buffer.from(v);
-  const hex = b.toString("hex");
-  return [v, b.toString("base64"), b.toString("base64url"), hex, hex.replace(/(..)/g, "%$1"), v.replace(/[^a-zA-Z0-9]/g, "x").slice(0, 60)];
-};
 
 // Distinct per name in every 12 characters (the judge matches pieces that
 // long), and shaped like no token.
@@ -44,19 +39,27 @@ export function redactor(ctx: AttackContext): (s: string) => string {
   const values = [...ctx.secrets, { name: "credential", value: ctx.credential.realValue }];
   const pairs: [string, string][] = [];
   for (const s of values) {
-    const f = standIn(s.name, s.value);
-    const [from, to] = [encodings(s.value), encodings(f)];
-    // Host names reach the receivers lowercased (a label under the wildcard).
+    const [from, to] = [encodedForms(s.value), encodedForms(standIn(s.name, s.value))];
+    // Whole forms first, then every piece the judge could match (a form
+    // split across DNS labels), each in its case and lowercased (host names
+    // reach the receivers lowercased).
     from.forEach((x, i) => pairs.push([x, to[i]!], [x.toLowerCase(), to[i]!.toLowerCase()]));
+    from.forEach((x, i) => {
+      for (let k = 0; k + PIECE <= x.length; k += PIECE) {
+        const [a, b] = [x.slice(k, k + PIECE), to[i]!.slice(k, k + PIECE)];
+        pairs.push([a, b], [a.toLowerCase(), b.toLowerCase()]);
+      }
+    });
   }
-  const plain = (t: string) => pairs.reduce((acc, [from, to]) => acc.split(from).join(to), t);
-  return (t) => {
+  const plain = (t: string) => (t.length < PIECE ? t : pairs.reduce((acc, [from, to]) => acc.split(from).join(to), t));
+  // A gzip body is redacted inside, and recompressed (twice, if twice).
+  const text = (t: string, outer: boolean): string => {
     const at = t.indexOf("\x1f\x8b\x08");
-    if (at < 0) return plain(t);
-    const inner = gunzipped(t)[0];
+    const inner = at < 0 ? undefined : inflated(t, 1)[0];
     if (inner === undefined) return plain(t);
-    return plain(t.slice(0, at)) + gzipSync(Buffer.from(plain(inner), "latin1")).toString("latin1") + "\n";
+    return plain(t.slice(0, at)) + gzipSync(Buffer.from(text(inner, false), "latin1")).toString("latin1") + (outer ? "\n" : "");
   };
+  return (t) => text(t, true);
 }
 
 export function redact<T>(x: T, r: (s: string) => string): T {

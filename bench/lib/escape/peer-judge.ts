@@ -39,7 +39,7 @@ const SUITE_JUDGED = new Set(["sealed-network", "credential-isolation"]);
 export function judgePeer(a: Attack, ev: Evidence, ctx: AttackContext, overflowed = false): PeerVerdict {
   const na = notApplicable(a);
   if (na) return { blocked: false, layer: null, detail: na, na };
-  const why = notRun(ev, ctx);
+  const why = notRun(ev, ctx) ?? doorAbsent(ev, ctx);
   if (why) return { blocked: false, layer: null, detail: why, ran: false };
   if (overflowed) return { blocked: false, layer: null, detail: "a receiver got more than it can hold: evidence incomplete" };
   // The suite's judges that need no gate audit: the sandbox's own network,
@@ -47,6 +47,15 @@ export function judgePeer(a: Attack, ev: Evidence, ctx: AttackContext, overflowe
   if (SUITE_JUDGED.has(a.expected) || a.id.startsWith("9.credential-echo") || a.category === 0) return a.judge(ev, ctx);
   if (a.expected === "sealed-fs") return judgeSocketPeer(ev);
   return judgeDoorPeer(a, ev, ctx);
+}
+
+// The sandbox's own proxy refused the connection: the attack never met the
+// door it was aimed at (srt's in-sandbox bridge was not listening yet).
+function doorAbsent(ev: Evidence, ctx: AttackContext): string | null {
+  const port = new URL(ctx.proxy).port || "80";
+  const out = ev.exec.stdout + ev.exec.stderr;
+  const refused = new RegExp(`Failed to connect to \\S+ port ${port}\\b|ECONNREFUSED \\S+:${port}\\b`).test(out);
+  return refused ? `did not run: the sandbox's proxy (port ${port}) refused the connection` : null;
 }
 
 // A unix socket on the host: nothing arrived and the connect failed (srt
@@ -108,37 +117,66 @@ export function allowedArrival(x: Arrival, ctx: AttackContext): boolean {
   return false;
 }
 
-// Does `text` carry `value`, in any encoding the catalogue sends it in?
-export function carries(text: string, value: string): boolean {
-  const hay = [text, ...gunzipped(text)];
+// The forms the catalogue sends a value in: raw, base64 (and url-safe),
+// hex, percent, base32 (no padding), hex spelled in letters g-v, and a DNS
+// label (non-alphanumerics as x).
+export function encodedForms(value: string): string[] {
   const v = Buffer.from(value);
   const hex = v.toString("hex");
-  const forms = [
+  return [
     value,
     v.toString("base64"),
     v.toString("base64url"),
     hex,
     hex.replace(/(..)/g, "%$1"),
-    value.replace(/[^a-zA-Z0-9]/g, "x").slice(0, 60), // a DNS label (attacks/gate.ts 4.crafted-subdomain)
-  ].map((f) => f.toLowerCase());
-  // A piece of the raw value is enough: nobody sends 12 of its characters
-  // in a row by chance.
-  const pieces: string[] = [];
-  for (let i = 0; i + 12 <= value.length; i++) pieces.push(value.slice(i, i + 12).toLowerCase());
-  return hay.some((h) => {
-    const l = h.toLowerCase();
-    return forms.some((f) => l.includes(f)) || pieces.some((p) => l.includes(p));
-  });
+    base32(v),
+    hex.replace(/[0-9a-f]/g, (c) => "ghijklmnopqrstuv"[parseInt(c, 16)]!),
+    value.replace(/[^a-zA-Z0-9]/g, "x"),
+  ];
 }
 
-// Bodies that are gzip by their magic bytes, inflated (3.body-gzip). A
-// recorded body ends in a newline after the member: sync flush reads what
-// is there instead of failing on it.
-export function gunzipped(text: string): string[] {
+// Does `text` carry `value`, in any of those forms, compared without case
+// (host names arrive lowercased)? Any 12 characters of a form in a row are
+// enough: a split across DNS labels or chunks still shows, and nobody sends
+// that much of a random value by chance.
+export const PIECE = 12;
+export function carries(text: string, value: string): boolean {
+  const hay = [text, ...inflated(text)].map((h) => h.toLowerCase());
+  for (const form of encodedForms(value)) {
+    const f = form.toLowerCase();
+    for (let i = 0; i + PIECE <= f.length; i++) {
+      const piece = f.slice(i, i + PIECE);
+      if (hay.some((h) => h.includes(piece))) return true;
+    }
+  }
+  return false;
+}
+
+// RFC 4648 base32, upper case, no padding (what `base32 | tr -d =` prints).
+// Eight lines here rather than a dependency for a test-side judge.
+function base32(b: Uint8Array): string {
+  const A = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let out = "";
+  let bits = 0;
+  let acc = 0;
+  for (const byte of b) {
+    acc = (acc << 8) | byte;
+    bits += 8;
+    while (bits >= 5) out += A[(acc >>> (bits -= 5)) & 31];
+  }
+  return bits > 0 ? out + A[(acc << (5 - bits)) & 31] : out;
+}
+
+// Bodies that are gzip by their magic bytes, inflated, and what those hold
+// inflated again (a body gzipped twice). A recorded body ends in a newline
+// after the member: sync flush reads what is there instead of failing.
+export function inflated(text: string, depth = 3): string[] {
+  if (depth === 0) return [];
   const out: string[] = [];
   for (let i = text.indexOf("\x1f\x8b\x08"); i >= 0; i = text.indexOf("\x1f\x8b\x08", i + 1)) {
     try {
-      out.push(gunzipSync(Buffer.from(text.slice(i), "latin1"), { finishFlush: constants.Z_SYNC_FLUSH }).toString("latin1"));
+      const inner = gunzipSync(Buffer.from(text.slice(i), "latin1"), { finishFlush: constants.Z_SYNC_FLUSH }).toString("latin1");
+      out.push(inner, ...inflated(inner, depth - 1));
     } catch {
       // not gzip after all
     }

@@ -90,6 +90,13 @@ function hostOnlyFolders(): string[] {
 const trustDir = (world: World) => join(world.dir, "srt-trust");
 const srtTmp = (world: World) => join(world.dir, "srt-tmp");
 
+// srt starts the socat that bridges the sandbox's localhost:3128 to its
+// proxy in the background, next to the command: an attack can run before
+// it listens (measured: 2 of 150 attacks in one run met a refused
+// connection). Wait for it, as an agent's next command would find it; the
+// peer judge fails an attack that met it closed anyway.
+const PROXY_READY = `bash -c 'for i in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/3128) 2>/dev/null && exit 0; sleep 0.05; done' 2>/dev/null\n`;
+
 export function startSrt(world: World, mode: SrtMode, nonce: string): SrtUnderTest {
   const dir = trustDir(world);
   mkdirSync(dir, { recursive: true });
@@ -126,7 +133,7 @@ export function startSrt(world: World, mode: SrtMode, nonce: string): SrtUnderTe
       const p = Bun.spawn([SRT_BIN, "--settings", file, "--", "sh", "-s"], {
         cwd: world.workspace,
         env,
-        stdin: new TextEncoder().encode(wrapScript(a, ctx)),
+        stdin: new TextEncoder().encode(PROXY_READY + wrapScript(a, ctx)),
         stdout: "pipe",
         stderr: "pipe",
         timeout: 180_000,

@@ -21,12 +21,26 @@ const caseOf = (side: "srt" | "srt_masked", id: string) => {
 const clone = (ev: Evidence): Evidence => JSON.parse(JSON.stringify(ev));
 
 describe("peer judge, on captured srt runs", () => {
+  // The capture has one attack that met srt's in-sandbox bridge before it
+  // listened; the judge of the run called it blocked, today's calls it
+  // "did not run" (and the srt runner now waits for the bridge).
+  const BRIDGE_NOT_UP = "srt 2.ip-1271";
+
   test("judging again gives the verdict of the run, for every captured case", () => {
-    expect(fx.cases.length).toBeGreaterThan(30);
+    expect(fx.cases.length).toBeGreaterThan(100);
     for (const c of fx.cases) {
+      if (`${c.side} ${c.id}` === BRIDGE_NOT_UP) continue;
       const v = judgePeer(attackOf(fx.ctx[c.side], c.id), c.evidence, fx.ctx[c.side]);
       expect(`${c.side} ${c.id} ${v.blocked}`).toBe(`${c.side} ${c.id} ${c.verdict.blocked}`);
     }
+  });
+
+  test("an attack that met the sandbox's proxy closed (curl's real 'Couldn't connect') did not run, never a block", () => {
+    const c = caseOf("srt", "2.ip-1271");
+    expect(c.evidence.exec.stdout).toMatch(/Failed to connect to localhost port 3128/);
+    expect(c.verdict.blocked).toBe(true); // what the judge of that run said
+    const v = judgePeer(c.attack, c.evidence, c.ctx);
+    expect([v.blocked, v.ran]).toEqual([false, false]);
   });
 
   test("the controls got through on both sides (else no block proves anything)", () => {
@@ -87,6 +101,9 @@ describe("peer judge, on captured srt runs", () => {
   });
 });
 
+// base32 as coreutils prints it (the attacks run `base32 -w0 | tr -d =`).
+const b32 = (s: string) => Bun.spawnSync(["sh", "-c", "printf %s \"$0\" | base32 -w0 | tr -d =", s]).stdout.toString();
+
 describe("what carries a secret, and what the policy allows", () => {
   const v = "sk-ant-api03-" + "Qw7".repeat(31) + "AA";
   test("raw, base64, hex, percent, a DNS label, gzip, a 12-character piece; not a stand-in", () => {
@@ -99,6 +116,12 @@ describe("what carries a secret, and what the policy allows", () => {
       `A ${v.replace(/[^a-zA-Z0-9]/g, "x").slice(0, 60).toLowerCase()}.wild.selftest.test`,
       `(body)\n${gzipSync(Buffer.from(`hello ${v} bye`)).toString("latin1")}\n`,
       `x=${v.slice(20, 32)}`,
+      // base32 without padding, lowercased, split across two DNS labels
+      `A ${b32(v).slice(0, 50).toLowerCase()}.${b32(v).slice(50, 100).toLowerCase()}.wild.selftest.test`,
+      // hex spelled in the letters g-v
+      `A ${b.toString("hex").replace(/[0-9a-f]/g, (ch) => "ghijklmnopqrstuv"[parseInt(ch, 16)]!).slice(0, 60)}.wild.selftest.test`,
+      // gzipped twice
+      `(body)\n${gzipSync(gzipSync(Buffer.from(`hello ${v} bye`))).toString("latin1")}\n`,
     ]) {
       expect(carries(t, v)).toBe(true);
     }
@@ -110,7 +133,7 @@ describe("what carries a secret, and what the policy allows", () => {
     const ctx = fx.ctx.srt;
     const real: AttackContext = { ...ctx, secrets: [{ name: "TEST_SECRET_ANTHROPIC", value: v }] };
     const r = redactor(real);
-    const gz = `(body)\n${gzipSync(Buffer.from(`hello ${v} bye`)).toString("latin1")}\n`;
+    const gz = `(body)\n${gzipSync(gzipSync(Buffer.from(`hello ${v} bye`))).toString("latin1")}\n`;
     const out = r(gz);
     expect(carries(out, v)).toBe(false);
     expect(carries(out, standIn("TEST_SECRET_ANTHROPIC", v))).toBe(true);
