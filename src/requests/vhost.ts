@@ -145,8 +145,16 @@ function isToolsCall(msg: unknown): msg is { id: string | number; method: "tools
   return typeof m === "object" && m !== null && m.jsonrpc === "2.0" && m.method === "tools/call" && (typeof m.id === "string" || typeof m.id === "number");
 }
 
+// The requests that open a session and negotiate the version, so their
+// header cannot be held to a version yet: `initialize`, and `server/discover`,
+// the probe a 2026-07-28 client (Claude Code 2.1.330) sends first with its
+// own version. The probe then gets "method not found" with its id echoed,
+// which such a client reads as "an older server" and goes on with
+// `initialize` (a 400 with no id made it log a probe error first).
+const NEGOTIATING = new Set(["initialize", "server/discover"]);
+
 function carriesInitialize(msg: unknown): boolean {
-  const one = (m: unknown) => typeof m === "object" && m !== null && (m as { method?: unknown }).method === "initialize";
+  const one = (m: unknown) => typeof m === "object" && m !== null && NEGOTIATING.has((m as { method?: unknown }).method as string);
   return Array.isArray(msg) ? msg.some(one) : one(msg);
 }
 

@@ -38,6 +38,14 @@ describe("MCP protocol", () => {
       const want = asked === "2025-06-18" ? "2025-06-18" : "2025-11-25";
       expect(((await r.json()) as any).result.protocolVersion).toBe(want);
     }
+    // Its first message is a server/discover probe (MCP 2026-07-28) with that
+    // version in the header: "method not found" with the id echoed, so it
+    // falls back to initialize, not a 400.
+    const probe = await post(v, JSON.stringify({ jsonrpc: "2.0", id: "server-discover-probe-1", method: "server/discover", params: {} }), { "mcp-protocol-version": "2026-07-28" });
+    expect(probe.status).toBe(200);
+    const pj = (await probe.json()) as any;
+    expect(pj.id).toBe("server-discover-probe-1");
+    expect(pj.error.code).toBe(-32601);
     // In a batch too.
     const batch = await post(v, JSON.stringify([{ jsonrpc: "2.0", id: 90, method: "initialize", params: { protocolVersion: "2026-07-28" } }]), { "mcp-protocol-version": "2026-07-28" });
     expect(batch.status).toBe(200);
