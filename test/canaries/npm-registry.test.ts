@@ -2,7 +2,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { dockerAvailable, dockerCliEnv } from "../helpers/docker.ts";
+import { dockerAvailable, dockerCliEnv, runCli } from "../helpers/docker.ts";
 import { canariesEnabled, canaryName, OPT_IN } from "./enabled.ts";
 
 // Upstream regression: the real npm registry, through a real bottle and its
@@ -11,18 +11,13 @@ import { canariesEnabled, canaryName, OPT_IN } from "./enabled.ts";
 // npm is configured with (`npm config get registry`), so no host name is
 // written here and a mirror works too.
 
-const CLI = join(import.meta.dir, "..", "..", "src", "cli.ts");
 const skip = !canariesEnabled ? OPT_IN : !Bun.which("npm") ? "npm is not on PATH" : !dockerAvailable() ? "no Docker engine" : undefined;
 
 describe.skipIf(skip !== undefined)(canaryName("npm install of a scoped package from the real registry, through the gate", skip), () => {
   const home = mkdtempSync(join(tmpdir(), "cb-canary-npm-"));
   let slug = "";
   const env = dockerCliEnv(home);
-  const cli = async (args: string[]) => {
-    const p = Bun.spawn([process.execPath, CLI, ...args], { cwd: home, env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-    const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
-    return { code, stdout, stderr };
-  };
+  const cli = (args: string[]) => runCli(args, { cwd: home, env });
   afterAll(async () => {
     if (slug) await cli(["down", slug]);
     rmSync(home, { recursive: true, force: true });

@@ -1,4 +1,5 @@
 import { test } from "bun:test";
+import { join } from "node:path";
 
 // Integration tests use a real Docker engine. On a laptop without one they
 // are skipped; in CI (CLAUDE_BOTTLE_REQUIRE_DOCKER=1) a missing engine is a
@@ -49,4 +50,18 @@ export function dockerCliEnv(home: string, extra: Record<string, string> = {}): 
     CLAUDE_BOTTLE_AGENT_PACKAGE: "none",
     ...extra,
   };
+}
+
+// The CLI from source, as a user runs it in a shell: its output and code.
+export const CLI = join(import.meta.dir, "..", "..", "src", "cli.ts");
+
+export async function runCli(
+  args: string[],
+  opts: { cwd: string; env: Record<string, string>; timeoutMs?: number },
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const p = Bun.spawn([process.execPath, CLI, ...args], { cwd: opts.cwd, env: opts.env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const timer = opts.timeoutMs ? setTimeout(() => p.kill(), opts.timeoutMs) : null;
+  const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  if (timer) clearTimeout(timer);
+  return { code, stdout, stderr };
 }

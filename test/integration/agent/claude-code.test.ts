@@ -17,13 +17,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AuditRecord } from "../../../src/gate/types.ts";
 import { lastIsToolResult, startFakeAnthropic, toolUseId, userText, type ApiError, type Block, type FakeAnthropic, type MessagesRequest } from "../../fixtures/fake-anthropic/server.ts";
-import { dockerTest } from "../../helpers/docker.ts";
+import { dockerTest, runCli } from "../../helpers/docker.ts";
 import { realAgentCliEnv } from "../../helpers/real-agent.ts";
 import { multiSanCert } from "../gate/harness.ts";
 import { waitForPending } from "../supervise/fixture.ts";
 import { upWithUpstream } from "../../fixtures/up-with-upstream.ts";
 
-const CLI = join(import.meta.dir, "..", "..", "..", "src", "cli.ts");
 // Shaped like an Anthropic key so Claude Code accepts it; the placeholder the
 // bottle gets keeps the prefix and the length.
 const REAL_KEY = "sk-ant-api03-" + "RealKeyForTheE2eTest0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01234567-AAAAAA";
@@ -91,13 +90,7 @@ function script(req: MessagesRequest): Block[] | ApiError | null {
   }
 }
 
-async function cli(args: string[], opts: { timeoutMs?: number } = {}) {
-  const p = Bun.spawn([process.execPath, CLI, ...args], { cwd: work, env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-  const timer = setTimeout(() => p.kill(), opts.timeoutMs ?? 300_000);
-  const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
-  clearTimeout(timer);
-  return { code, stdout, stderr };
-}
+const cli = (args: string[], opts: { timeoutMs?: number } = {}) => runCli(args, { cwd: work, env, timeoutMs: opts.timeoutMs ?? 300_000 });
 
 // `claude -p` in the bottle, as a user scripting it would run it.
 const claudeP = (prompt: string) =>

@@ -11,10 +11,9 @@ import type { AuditRecord } from "../../../src/gate/types.ts";
 import { TRUST_VARS } from "../../../src/manifest/resolve.ts";
 import { NPM_MARKER, NPM_NAME, NPM_SCOPE, PY_MARKER, PY_NAME, startNpmRegistry, startPypiIndex, type Registry } from "../../fixtures/registries.ts";
 import { upWithUpstream } from "../../fixtures/up-with-upstream.ts";
-import { dockerCliEnv, dockerTest } from "../../helpers/docker.ts";
+import { dockerCliEnv, dockerTest, runCli } from "../../helpers/docker.ts";
 import { multiSanCert } from "../gate/harness.ts";
 
-const CLI = join(import.meta.dir, "..", "..", "..", "src", "cli.ts");
 const NPM_IP = "127.0.0.5";
 const PY_IP = "127.0.0.6";
 
@@ -26,11 +25,7 @@ let slug = "";
 let env: Record<string, string> = {};
 let caPem = "";
 
-async function cli(args: string[]) {
-  const p = Bun.spawn([process.execPath, CLI, ...args], { cwd: work, env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-  const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
-  return { code, stdout, stderr };
-}
+const cli = (args: string[]) => runCli(args, { cwd: work, env });
 
 const sh = (script: string) => cli(["exec", slug, "--", "sh", "-c", script]);
 

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, expect } from "bun:test";
 import { chownSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { dockerCliEnv, dockerTest } from "../../helpers/docker.ts";
+import { dockerCliEnv, dockerTest, runCli } from "../../helpers/docker.ts";
 
 // `up --mount` on Linux with a work tree that does NOT belong to uid 1000
 // (the image's `node`): the agent runs as the tree's owner, writes the tree
@@ -10,19 +10,13 @@ import { dockerCliEnv, dockerTest } from "../../helpers/docker.ts";
 // own home, and git works in the mounted repository. The bottle stays
 // unprivileged (a plain --user; no capability, no root step).
 
-const CLI = join(import.meta.dir, "..", "..", "..", "src", "cli.ts");
 const UID = 4321;
 const GID = 4322;
 let home = "";
 let repo = "";
 let slug = "";
 
-async function cli(args: string[]) {
-  const env = dockerCliEnv(home, { CLAUDE_BOTTLE_AGENT_ARGV: JSON.stringify(["sleep", "infinity"]) });
-  const p = Bun.spawn([process.execPath, CLI, ...args], { cwd: repo, env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-  const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
-  return { code, stdout, stderr };
-}
+const cli = (args: string[]) => runCli(args, { cwd: repo, env: dockerCliEnv(home, { CLAUDE_BOTTLE_AGENT_ARGV: JSON.stringify(["sleep", "infinity"]) }) });
 
 const canChown = process.platform === "linux" && process.getuid?.() === 0;
 

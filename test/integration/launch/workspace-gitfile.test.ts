@@ -2,7 +2,7 @@ import { afterAll, beforeAll, expect } from "bun:test";
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { dockerCliEnv, dockerTest } from "../../helpers/docker.ts";
+import { dockerCliEnv, dockerTest, runCli } from "../../helpers/docker.ts";
 
 // Workspaces whose `.git` is a FILE pointing into another repository on the
 // host: a linked worktree (`git worktree add`) and a submodule checkout. The
@@ -10,7 +10,6 @@ import { dockerCliEnv, dockerTest } from "../../helpers/docker.ts";
 // as a repository of its own: same branch, same commit, clean status, and
 // (worktree) a push to origin that lands on the host.
 
-const CLI = join(import.meta.dir, "..", "..", "..", "src", "cli.ts");
 let home = "";
 let base = "";
 const slugs: string[] = [];
@@ -22,12 +21,7 @@ function git(dir: string, ...args: string[]): string {
   return r.stdout.toString().trim();
 }
 
-async function cli(cwd: string, args: string[]) {
-  const env = dockerCliEnv(home, { CLAUDE_BOTTLE_AGENT_ARGV: JSON.stringify(["sleep", "infinity"]) });
-  const p = Bun.spawn([process.execPath, CLI, ...args], { cwd, env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-  const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
-  return { code, stdout, stderr };
-}
+const cli = (cwd: string, args: string[]) => runCli(args, { cwd, env: dockerCliEnv(home, { CLAUDE_BOTTLE_AGENT_ARGV: JSON.stringify(["sleep", "infinity"]) }) });
 
 async function up(cwd: string): Promise<string> {
   const r = await cli(cwd, ["up", "gitfile", "-d", "--yes"]);
