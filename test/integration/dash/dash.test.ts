@@ -102,13 +102,23 @@ describe("claude-bottle dash", () => {
     const pendingIds = JSON.parse((await cli(h.home, "requests", "--json")).out).map((e: { id: string; kind: string }) => [e.id, e.kind]);
     const twoId = pendingIds.find((p: string[]) => p[1] === "egress")[0];
     const thirdId = pendingIds.find((p: string[]) => p[1] === "stuck")[0];
-    // Select the egress one explicitly: down then up wraps around the list.
+    // Select the egress one with the arrow keys, then j. Each key is sent
+    // only once the screen shows what the previous one did: a frame read
+    // while a key is still on its way shows a selection that is about to
+    // change, and a key sent on the strength of it lands elsewhere (under
+    // load the test once sent d while the selection was moving on, denied
+    // the other request and waited out the egress call's 60 s).
+    const selectedIn = (x: string) => /> (claude-dsh1a-\w{4})/.exec(x)?.[1];
+    const start = selectedIn(await waitScreen((x) => selectedIn(x) !== undefined, "a selection"))!;
+    const other = start === twoId ? thirdId : twoId;
     tmux("send-keys", "Down");
+    await waitScreen((x) => selectedIn(x) === other, "Down moving the selection");
     tmux("send-keys", "Up");
-    s = await waitScreen((x) => /> claude-dsh1a-\w{4}/.test(x), "a selection");
-    const selected = /> (claude-dsh1a-\w{4})/.exec(s)![1]!;
-    if (selected !== twoId) tmux("send-keys", "j");
-    await waitScreen((x) => x.includes(`> ${twoId}`), "the egress request selected");
+    await waitScreen((x) => selectedIn(x) === start, "Up moving it back");
+    if (start !== twoId) {
+      tmux("send-keys", "j");
+      await waitScreen((x) => selectedIn(x) === twoId, "j selecting the egress request");
+    }
     tmux("send-keys", "d");
     expect((await second).text).toContain("denied by the operator");
     await waitScreen((x) => x.includes(`denied ${twoId}`) && x.includes(`> ${thirdId}`), "the deny message");
