@@ -4,7 +4,7 @@ import { answerRequest } from "../requests/answer.ts";
 import { ensureRequestsDir, pruneRequests } from "../requests/store.ts";
 import { paths } from "../state/paths.ts";
 import { colorsFor } from "../ui/style.ts";
-import { parseKeys } from "./keys.ts";
+import { ESC_WAIT_MS, KeyReader, type Key } from "./keys.ts";
 import { loadSnapshot, type Snapshot } from "./model.ts";
 import { clampSelection, initialUi, renderFrame, type UiState } from "./render.ts";
 import { openTerminal } from "./terminal.ts";
@@ -63,8 +63,16 @@ export async function runDash(home: string): Promise<void> {
   tryWatch(ensureRequestsDir(home));
   const timer = setInterval(() => redraw(true), TICK_MS);
 
+  const reader = new KeyReader();
+  let escWait: ReturnType<typeof setTimeout> | null = null;
   const onData = (buf: Buffer) => {
-    for (const key of parseKeys(buf.toString("utf8"))) {
+    if (escWait) clearTimeout(escWait);
+    escWait = null;
+    onKeys(reader.push(buf));
+    if (reader.waiting) escWait = setTimeout(() => onKeys(reader.flush()), ESC_WAIT_MS);
+  };
+  const onKeys = (keys: Key[]) => {
+    for (const key of keys) {
       const r = update(ui, key, snap);
       ui = r.ui;
       if (r.action?.kind === "quit") return finish();
@@ -97,6 +105,7 @@ export async function runDash(home: string): Promise<void> {
   } finally {
     clearInterval(timer);
     if (pending) clearTimeout(pending);
+    if (escWait) clearTimeout(escWait);
     for (const w of watchers) w.close();
     stdin.off("data", onData);
     stdout.off("resize", onResize);

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { parseKeys } from "../../../src/dash/keys.ts";
+import { KeyReader, parseKeys } from "../../../src/dash/keys.ts";
 import { blockedFrom, type Snapshot } from "../../../src/dash/model.ts";
 import { initialUi, renderFrame } from "../../../src/dash/render.ts";
 import { update } from "../../../src/dash/update.ts";
@@ -26,6 +26,33 @@ describe("keys", () => {
       { kind: "interrupt" },
     ]);
     expect(parseKeys("\x1b[1;5C")).toEqual([]); // ignored sequence
+  });
+
+  test("a key split across reads is still that key (per read it was Escape, '[' and 'B')", () => {
+    expect([...parseKeys("\x1b"), ...parseKeys("[B")]).toEqual([{ kind: "escape" }, { kind: "char", ch: "[" }, { kind: "char", ch: "B" }]);
+    const r = new KeyReader();
+    const b = (s: string) => Buffer.from(s, "latin1");
+    expect(r.push(b("j\x1b"))).toEqual([{ kind: "char", ch: "j" }]);
+    expect(r.waiting).toBe(true);
+    expect(r.push(b("[B"))).toEqual([{ kind: "down" }]);
+    expect(r.push(b("\x1bO"))).toEqual([]);
+    expect(r.push(b("Ad"))).toEqual([{ kind: "up" }, { kind: "char", ch: "d" }]);
+    // Parameters split from their final byte: ignored whole, no stray chars.
+    expect(r.push(b("\x1b[1;"))).toEqual([]);
+    expect(r.push(b("5Ck"))).toEqual([{ kind: "char", ch: "k" }]);
+    expect(r.waiting).toBe(false);
+    // A UTF-8 character split between reads (a note typed over ssh).
+    const e = Buffer.from("é", "utf8");
+    expect(r.push(e.subarray(0, 1))).toEqual([]);
+    expect(r.push(e.subarray(1))).toEqual([{ kind: "char", ch: "é" }]);
+  });
+
+  test("an ESC that nothing follows is the Escape key once the reader stops waiting", () => {
+    const r = new KeyReader();
+    expect(r.push(Buffer.from("\x1b"))).toEqual([]);
+    expect(r.flush()).toEqual([{ kind: "escape" }]);
+    expect(r.waiting).toBe(false);
+    expect(r.push(Buffer.from("\x1b\x1b[A"))).toEqual([{ kind: "escape" }, { kind: "up" }]);
   });
 });
 
