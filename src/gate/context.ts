@@ -40,6 +40,11 @@ export interface GateLimits {
   // (pool.ts). 0: none, every client connection dials its own, as mitmdump
   // does (bench/gate.ts measures both ways; nothing a user sets reaches it).
   upstreamPoolPerKey: number;
+  // A git push on a route with `git_push: scan` is held whole and its
+  // packfile read: at most this many bytes on the wire, and this many
+  // inflated.
+  gitPushMaxBytes: number;
+  gitPushMaxInflated: number;
 }
 
 export const DEFAULT_LIMITS: GateLimits = {
@@ -53,6 +58,8 @@ export const DEFAULT_LIMITS: GateLimits = {
   dlpHoldbackBytes: 64 * 1024,
   dlpMemoryBudgetBytes: 128 * 1024 * 1024,
   upstreamPoolPerKey: 8,
+  gitPushMaxBytes: 32 * 1024 * 1024,
+  gitPushMaxInflated: 128 * 1024 * 1024,
 };
 
 // Everything derived from one policy.json: replaced as a whole on reload,

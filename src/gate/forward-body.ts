@@ -1,6 +1,7 @@
 import type { GateContext } from "./context.ts";
 import type { Dlp } from "./dlp/index.ts";
 import { requestBody, type BodyRead } from "./http/body.ts";
+import { pushRefusalAnswer, scanReceivePack, type PushCommands } from "./gitpush/receive-pack.ts";
 import { HeldBody } from "./held-body.ts";
 import { encodeChunk, LAST_CHUNK } from "./http/chunked.ts";
 import { headerValues, type Framing, type RequestHead } from "./http/head.ts";
@@ -65,7 +66,10 @@ export async function sendPlainBody(ctx: GateContext, s: BodySend): Promise<void
 // scanned clean. Past the window (counted in wire bytes, framing included),
 // or when all requests together hold the memory budget, stream all but a
 // hold-back tail.
-export async function sendScannedBody(ctx: GateContext, dlp: Dlp, s: BodySend): Promise<void> {
+// `gitPush`: a git push on a route that opted in: the whole body is held
+// (never streamed), and its packfile read and scanned before anything goes
+// upstream (gitpush/receive-pack.ts).
+export async function sendScannedBody(ctx: GateContext, dlp: Dlp, s: BodySend, gitPush = false): Promise<void> {
   const { limits } = ctx;
   const scanner = dlp.encodedBodyScanner(contentEncoding(s.head));
   const held = new HeldBody(s.framing.kind === "length" ? s.framing.length : null);
@@ -83,7 +87,12 @@ export async function sendScannedBody(ctx: GateContext, dlp: Dlp, s: BodySend): 
       const added = held.push(c);
       charged += added;
       ctx.dlpHeld += added;
-      if (!streaming && (read.wire! > limits.dlpWindowBytes || ctx.dlpHeld > limits.dlpMemoryBudgetBytes)) {
+      if (gitPush) {
+        if (read.wire! > limits.gitPushMaxBytes) {
+          throw new Deny(413, `gate: a git push over ${limits.gitPushMaxBytes >> 20} MiB cannot be scanned on an egress route; push through the git gate (git.bottle.internal)`, "gate");
+        }
+        if (ctx.dlpHeld > limits.dlpMemoryBudgetBytes) throw new Deny(503, "gate: too many bodies held for scanning right now; push again", "gate");
+      } else if (!streaming && (read.wire! > limits.dlpWindowBytes || ctx.dlpHeld > limits.dlpMemoryBudgetBytes)) {
         streaming = await s.getUp();
         await writeAll(streaming.sock, s.baseHead + framingHeader(s.framing) + "\r\n");
         s.headSent(streaming);
@@ -107,6 +116,15 @@ export async function sendScannedBody(ctx: GateContext, dlp: Dlp, s: BodySend): 
     if (f) throw new Deny(403, `dlp: ${f.rule} in ${f.where}`, "dlp");
     const length = held.bytes;
     const rest = held.drain();
+    if (gitPush) {
+      const scanners = { plain: () => dlp.bodyScanner(), blob: () => dlp.encodedBodyScanner(null) };
+      const commands: PushCommands = { refs: [], sideband: false };
+      const r = await scanReceivePack(Buffer.concat(rest), contentEncoding(s.head), scanners, { maxInflated: limits.gitPushMaxInflated }, commands);
+      if (!r.ok) {
+        const reason = `dlp: ${r.rule} in ${r.where}`;
+        throw new Deny(403, reason, "dlp", undefined, pushRefusalAnswer(commands, `blocked by the gate's secret scan: ${reason}; nothing was sent upstream`));
+      }
+    }
     const u = streaming ?? (await s.getUp());
     if (!streaming) {
       await writeAll(u.sock, s.baseHead + `content-length: ${length}\r\n\r\n`);

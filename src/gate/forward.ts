@@ -8,6 +8,7 @@ import { BodyError } from "./http/body.ts";
 import { endToEndHeaders, serializeHeaders, type Framing, type HeaderList, type RequestHead } from "./http/head.ts";
 import { answerExpect, Deny } from "./http/respond.ts";
 import { SocketReader, writeAll } from "./io.ts";
+import { isReceivePack, RECEIVE_PACK_REFUSAL } from "./gitpush/receive-pack.ts";
 import { decide, hostGetsCredential, policyPart } from "./policy/decide.ts";
 import { privateAllowance } from "./policy/private.ts";
 import { poolKey, type Upstream } from "./pool.ts";
@@ -132,7 +133,8 @@ export async function forward(
       headSent(u);
     } else {
       const dlp = route.dlp === "on" ? g.dlp : g.placeholderScan(route);
-      if (dlp) await sendScannedBody(ctx, dlp, send);
+      // git_push: scan is only valid with dlp: on (schema.ts).
+      if (dlp) await sendScannedBody(ctx, dlp, send, route.git_push === "scan" && isReceivePack(t.pathAndQuery, head.headers));
       else await sendPlainBody(ctx, send);
     }
   } catch (e) {
@@ -229,6 +231,9 @@ function admit(g: Generation, head: RequestHead, t: Target): EgressRoute {
     const hf = dlp.scanHeaders(visible);
     if (hf) throw new Deny(403, `dlp: ${hf.rule} in ${hf.where}`, "dlp");
   }
+  // A git push goes through the git gate, unless this route opted in to
+  // having the packfile scanned here (gitpush/receive-pack.ts).
+  if (isReceivePack(t.pathAndQuery, head.headers) && route.git_push !== "scan") throw new Deny(403, RECEIVE_PACK_REFUSAL, "policy");
   return route;
 }
 

@@ -10,7 +10,7 @@ import { forward } from "./forward.ts";
 import { BodyError } from "./http/body.ts";
 import { headerValues, requestFraming, wantsClose, type RequestHead } from "./http/head.ts";
 import { readRequestHead } from "./http/read-head.ts";
-import { Deny, sendBlocked, simpleResponse } from "./http/respond.ts";
+import { Deny, sendAnswer, sendBlocked, simpleResponse } from "./http/respond.ts";
 import { SocketReader } from "./io.ts";
 import { UpstreamPool } from "./pool.ts";
 import { REDACTED, safeEntry } from "./redact.ts";
@@ -199,8 +199,9 @@ export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
         ctx.record({ method, host: e.auditHost ?? t.host, port: t.port, path: e.layer === "dlp" ? null : auditPath(t.pathAndQuery), decision: "deny", reason: e.reason, layer: e.layer, status: e.status });
         // A request whose body was not (fully) read cannot be followed by
         // another one on this connection.
-        const close = clientWantsClose || framing.kind !== "none";
-        await sendBlocked(sock, e.status, e.reason, close);
+        const close = clientWantsClose || framing.kind !== "none" || e.answer !== undefined;
+        if (e.answer) await sendAnswer(sock, e.answer);
+        else await sendBlocked(sock, e.status, e.reason, close);
         return !close;
       }
       if (e instanceof BodyError) {

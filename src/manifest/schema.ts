@@ -56,7 +56,18 @@ export const egressRouteSchema = z.strictObject({
   // all and is for an exact host only (refused below on a wildcard, where any
   // name the bottle makes up would reach every private address).
   allow_private: z.union([z.boolean(), z.array(privateEntry).min(1).max(64)]).default(false),
+  // git's receive-pack (a `git push` over https) is refused on egress
+  // routes: pushes go through git.bottle.internal. `scan` lets this route
+  // take them, and the gate reads the packfile and scans every object.
+  git_push: z.literal("scan").optional(),
 }).superRefine((r, ctx) => {
+  if (r.git_push === "scan" && (r.tls === "passthrough" || r.dlp === "off")) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["git_push"],
+      message: "scan needs a route the gate reads: tls: terminate (the default) and dlp: on",
+    });
+  }
   if (r.allow_private === true && r.host.startsWith("*.")) {
     ctx.addIssue({
       code: "custom",

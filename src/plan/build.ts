@@ -34,6 +34,7 @@ export function buildPlan(
       dlp: r.dlp,
       auth: r.auth ? { header: r.auth.header, scheme: r.auth.scheme, token_ref: r.auth.token_ref } : null,
       allow_private: r.allow_private,
+      git_push: r.git_push ?? null,
     })),
     workspace: { ...spec.workspace },
     image: spec.image ?? null,

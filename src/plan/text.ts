@@ -12,7 +12,7 @@ function field(label: string, values: string[]): string[] {
   return values.map((v, i) => (i === 0 ? padEnd(label, WIDTH) : pad) + v);
 }
 
-// `host [ports] [methods] [paths] [auth:scheme] [tls] [dlp:off] [allow-private:all|<addresses>]`
+// `host [ports] [methods] [paths] [auth:scheme] [tls] [dlp:off] [allow-private:all|<addresses>] [git-push:scan]`
 export function egressLine(r: PlanJson["egress"][number]): string {
   const parts = [r.ports ? `${r.host}:${r.ports.join(",")}` : r.host];
   if (r.methods) parts.push(r.methods.join(","));
@@ -22,6 +22,7 @@ export function egressLine(r: PlanJson["egress"][number]): string {
   if (r.dlp === "off") parts.push("dlp:off");
   if (r.allow_private === true) parts.push("allow-private:all");
   else if (Array.isArray(r.allow_private)) parts.push(`allow-private:${r.allow_private.join(",")}`);
+  if (r.git_push === "scan") parts.push("git-push:scan");
   return parts.join(" ");
 }
 

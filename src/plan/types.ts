@@ -37,6 +37,9 @@ export const planJsonSchema = z.object({
       // true: every private address (an exact host only); a list: the
       // addresses and blocks it names (`10.0.0.5`, `192.168.1.0/24:5432`).
       allow_private: z.union([z.boolean(), z.array(z.string())]),
+      // "scan": git pushes over this route are read and scanned by the gate
+      // (otherwise refused); optional for plans saved before it existed.
+      git_push: z.literal("scan").nullable().optional(),
     }),
   ),
   workspace: workspaceSchema,

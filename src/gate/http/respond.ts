@@ -17,6 +17,9 @@ export class Deny extends Error {
     // The host as the audit may show it, when the request's own host
     // carried a secret (redact.ts).
     readonly auditHost?: string,
+    // The whole answer, when the client's protocol needs its own (a git
+    // push refused in git's report format); default `blocked: <reason>`.
+    readonly answer?: Buffer,
   ) {
     super(reason);
   }
@@ -47,6 +50,16 @@ export function simpleResponse(status: number, body: string, close: boolean, ext
     `HTTP/1.1 ${status} ${text}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${b}\r\n` +
     `${extra}${close ? "connection: close\r\n" : ""}\r\n${body}`
   );
+}
+
+// A whole answer the gate wrote itself (Deny.answer); the connection closes.
+export async function sendAnswer(sock: Duplex, answer: Buffer): Promise<void> {
+  try {
+    await writeAll(sock, answer);
+  } catch {
+    /* client gone */
+  }
+  sock.end();
 }
 
 // A 403 reads `blocked: <reason>`; other statuses carry the reason as is.

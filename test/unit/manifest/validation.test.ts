@@ -38,7 +38,7 @@ describe("unknown keys", () => {
   });
   test("nested in a list item: key path names the index", () => {
     expect(bottleError(fm("egress:\n  - host: a.com\n    metods: [GET]"))).toBe(
-      `${B}: egress[0].metods: unknown key; did you mean "methods"? allowed keys: host, ports, methods, paths, tls, dlp, auth, allow_private`,
+      `${B}: egress[0].metods: unknown key; did you mean "methods"? allowed keys: host, ports, methods, paths, tls, dlp, auth, allow_private, git_push`,
     );
   });
   test("a swapped pair of letters is one edit", () => {
@@ -219,5 +219,19 @@ describe("allow_private: a scalpel, not a switch", () => {
     }
     expect(bottleError(route("a.example", "[]"))).toStartWith(`${B}: egress[0].allow_private`);
     expect(bottleError(route("a.example", '"yes"'))).toStartWith(`${B}: egress[0].allow_private`);
+  });
+});
+
+describe("git_push", () => {
+  test("scan on a terminated DLP route; anything else, or on a route the gate cannot read, is refused", () => {
+    expect(parseBottle(B, fm("egress:\n  - host: git.example\n    git_push: scan")).egress![0]!.git_push).toBe("scan");
+    expect(parseBottle(B, fm("egress:\n  - host: git.example")).egress![0]!.git_push).toBeUndefined();
+    expect(bottleError(fm("egress:\n  - host: git.example\n    git_push: allow"))).toStartWith(`${B}: egress[0].git_push`);
+    expect(bottleError(fm("egress:\n  - host: git.example\n    git_push: scan\n    tls: passthrough"))).toBe(
+      `${B}: egress[0].git_push: scan needs a route the gate reads: tls: terminate (the default) and dlp: on`,
+    );
+    expect(bottleError(fm("egress:\n  - host: git.example\n    git_push: scan\n    dlp: off"))).toBe(
+      `${B}: egress[0].git_push: scan needs a route the gate reads: tls: terminate (the default) and dlp: on`,
+    );
   });
 });

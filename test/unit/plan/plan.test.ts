@@ -26,6 +26,7 @@ egress:
     allow_private: ["10.1.0.0/16:8443", "[fd00::1]:443"]
   - host: lan.example.org
     allow_private: true
+    git_push: scan
 git:
   - {name: proj, url: "git@github.com:x/proj.git", branches: [agent/*]}
 image: img:1
@@ -77,6 +78,7 @@ describe("buildPlan", () => {
       dlp: "on",
       auth: { header: "Authorization", scheme: "token", token_ref: "GH" },
       allow_private: false,
+      git_push: null,
     });
     expect(Object.keys(plan).sort()).toEqual(
       ["agent", "backend", "bottle", "egress", "env", "git", "image", "resources", "skills", "slug", "sources", "state_dir", "supervise", "version", "warnings", "workspace"].sort(),
@@ -100,7 +102,7 @@ describe("renderPlanText", () => {
   test("egress lines: host [ports] [methods] [paths] [auth:scheme] [tls] ...", () => {
     expect(egressLine(plan.egress[0]!)).toBe("api.github.com GET,POST /repos/,/user auth:token");
     expect(egressLine(plan.egress[1]!)).toBe("*.example.org:443,8443 tls:passthrough allow-private:10.1.0.0/16:8443,[fd00::1]:443");
-    expect(egressLine(plan.egress[2]!)).toBe("lan.example.org allow-private:all");
+    expect(egressLine(plan.egress[2]!)).toBe("lan.example.org allow-private:all git-push:scan");
     expect(egressLine({ ...plan.egress[0]!, methods: null, paths: null, auth: { header: "x-api-key", scheme: "", token_ref: "K" }, dlp: "off" })).toBe(
       "api.github.com auth:x-api-key dlp:off",
     );
@@ -120,7 +122,7 @@ describe("renderPlanText", () => {
       "git       proj -> git@github.com:x/proj.git",
       "egress    api.github.com GET,POST /repos/,/user auth:token",
       "          *.example.org:443,8443 tls:passthrough allow-private:10.1.0.0/16:8443,[fd00::1]:443",
-      "          lan.example.org allow-private:all",
+      "          lan.example.org allow-private:all git-push:scan",
       "          api.anthropic.com dlp:off",
     ]);
     expect(text).toContain("\nworkspace copy /w\n");
