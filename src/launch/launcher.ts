@@ -331,8 +331,8 @@ function explainAgentResumeHint(spec: Spec, slug: string, code: number, deps: La
   if (!deps.tty || agentArgv(spec, deps.hostEnv)[0] !== "claude") return;
   deps.err(
     code === 0
-      ? "claude-bottle: the session ended and its bottle is gone; Claude Code's 'claude --resume' line above was for inside the bottle (start a new one with claude-bottle up)"
-      : `claude-bottle: Claude Code's 'claude --resume' line above was for inside the bottle; here it is: claude-bottle resume ${slug}`,
+      ? "claude-bottle: the session ended and its bottle is gone (a 'claude --resume' line from Claude Code was for inside the bottle; start anew with claude-bottle up)"
+      : `claude-bottle: a 'claude --resume' line from Claude Code was for inside the bottle; resume this one with: claude-bottle resume ${slug}`,
   );
 }
 

@@ -156,7 +156,8 @@ describe.skipIf(!hasTmux)("up in a terminal with the real Claude Code", () => {
       const end = await waitFor(/EXIT=\d+/, 60_000);
       expect(end).toContain("EXIT=0");
       // Claude Code's own resume line is explained by ours.
-      expect(end).toContain("Claude Code's 'claude --resume' line above was for inside the bottle");
+      expect(end).toContain("Resume this session with");
+      expect(end).toContain("a 'claude --resume' line from Claude Code was for inside the bottle");
       expect(slugs()).toEqual([]);
       expect(containers()).toEqual([]);
     },
@@ -191,6 +192,25 @@ describe.skipIf(!hasTmux)("up in a terminal with the real Claude Code", () => {
       expect(containers()).toEqual([]);
     },
     420_000,
+  );
+
+  dockerTest(
+    "Ctrl-C at the prompt before anything was asked: the session ends, nothing to resume",
+    async () => {
+      start("tty");
+      await waitFor(AT_PROMPT, 120_000);
+      noOnboarding();
+      await Bun.sleep(1000);
+      key("C-c");
+      await Bun.sleep(300);
+      key("C-c");
+      const end = await waitFor(/EXIT=\d+/, 60_000);
+      expect(end).toContain("EXIT=0");
+      expect(end).not.toContain("claude-bottle resume");
+      expect(slugs()).toEqual([]);
+      expect(containers()).toEqual([]);
+    },
+    300_000,
   );
 
   dockerTest(
