@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startFakeAnthropic, userText, type FakeAnthropic } from "../../fixtures/fake-anthropic/server.ts";
+import { startFakeAnthropic, toolResultsOf, toolUseId, userText, type FakeAnthropic } from "../../fixtures/fake-anthropic/server.ts";
 import { dockerTest } from "../../helpers/docker.ts";
 import { realAgentCliEnv } from "../../helpers/real-agent.ts";
 import { multiSanCert } from "../gate/harness.ts";
@@ -101,7 +101,15 @@ beforeAll(async () => {
     keyPem: cert.keyPem,
     script: (req) => {
       if (!req.tools?.some((t) => t.name === "Bash")) return null;
-      const m = /TYPED-(\w+)/.exec(userText(req));
+      const text = userText(req);
+      // An allowed host whose name does not resolve: the tool result (what
+      // curl printed) goes back into the answer, onto the screen.
+      if (text.includes("TYPED-unreachable")) {
+        const results = toolResultsOf(req);
+        if (results.length === 0) return [{ type: "tool_use", id: toolUseId(), name: "Bash", input: { command: "curl -sS -m 20 https://nowhere.invalid/x; echo", description: "fetch" } }];
+        return [{ type: "text", text: `CURL-SAID: ${results[0]!.trim().replace(/\s+/g, " ")}` }];
+      }
+      const m = /TYPED-(\w+)/.exec(text);
       return [{ type: "text", text: m ? `ANSWER-FOR-${m[1]}` : "no marker" }];
     },
   });
@@ -109,7 +117,7 @@ beforeAll(async () => {
   mkdirSync(join(home, "agents"), { recursive: true });
   writeFileSync(
     join(home, "bottles", "tty.md"),
-    `---\nextends: claude\nenv:\n  ANTHROPIC_BASE_URL: "https://${API_IP}:${api.port}"\negress:\n  - host: "${API_IP}"\n    ports: [${api.port}]\n    allow_private: true\n    dlp: off\n    auth: {header: x-api-key, scheme: "", token_ref: ANTHROPIC_API_KEY}\n---\n`,
+    `---\nextends: claude\nenv:\n  ANTHROPIC_BASE_URL: "https://${API_IP}:${api.port}"\negress:\n  - host: "${API_IP}"\n    ports: [${api.port}]\n    allow_private: true\n    dlp: off\n    auth: {header: x-api-key, scheme: "", token_ref: ANTHROPIC_API_KEY}\n  - host: nowhere.invalid\n---\n`,
   );
   writeFileSync(join(home, "agents", "tty.md"), "---\nbottle: tty\nworkspace: none\n---\n");
   // The terminal runs this script: the test's environment, then `up` (or
@@ -149,6 +157,29 @@ describe.skipIf(!hasTmux)("up in a terminal with the real Claude Code", () => {
       const sent = api.seen.filter((s) => s.body && userText(s.body).includes("TYPED-first"));
       expect(sent.length).toBeGreaterThan(0);
       for (const s of api.seen) expect(s.apiKey).toBe(REAL_KEY);
+      // The image was reused: the first-run text does not say it is built.
+      const launchText = screens.join("\n");
+      if (launchText.includes("is up to date")) expect(launchText).not.toContain("Building the agent image");
+
+      // An allowed host that does not resolve: the agent sees the gate's 502
+      // with the reason, not a block, and ls does not count it as blocked.
+      type("now TYPED-unreachable");
+      key("Enter");
+      const said = await waitFor(/CURL-SAID: [^\n]*/, 90_000);
+      expect(said).toContain("cannot resolve nowhere.invalid");
+      expect(said).not.toMatch(/CURL-SAID:[^\n]*blocked/);
+      const ls = Bun.spawnSync([process.execPath, CLI, "ls", "--json"], { env: { ...process.env, CLAUDE_BOTTLE_HOME: home }, stdout: "pipe" });
+      const rows = JSON.parse(ls.stdout.toString()) as { slug: string; blocked: number; allowed: number }[];
+      expect(rows.length).toBe(1);
+      const logs = Bun.spawnSync([process.execPath, CLI, "logs", rows[0]!.slug, "--json"], { env: { ...process.env, CLAUDE_BOTTLE_HOME: home }, stdout: "pipe" });
+      const lines = logs.stdout.toString().trim().split("\n").map((l) => JSON.parse(l) as { host: string; decision: string; status: number | null; layer: string });
+      const nowhere = lines.filter((l) => l.host === "nowhere.invalid" && l.decision === "deny");
+      expect(nowhere.length).toBe(1);
+      expect(nowhere[0]).toMatchObject({ status: 502, layer: "gate" });
+      // Blocked in ls: the refusals by a rule (Claude Code's own attempts at
+      // hosts the bottle does not allow), not the 502s.
+      expect(rows[0]!.blocked).toBe(lines.filter((l) => l.decision === "deny" && l.layer !== "supervise" && (l.status ?? 0) < 500).length);
+      expect(rows[0]!.allowed).toBeGreaterThan(0);
 
       type("/exit");
       await Bun.sleep(500);
