@@ -4,7 +4,7 @@
 // target). Node is in every agent image. It talks to the in-bottle relay
 // like any other client would.
 //
-// usage: node raw.js <proxyPort> <connectTarget|-> <servername|-> <delayMs> <piece>...
+// usage: node raw.js <proxyUrl> <connectTarget|-> <servername|-> <delayMs> <piece>...
 // Each piece is sent as-is (JSON-string-decoded, so "\r\n" works), with
 // <delayMs> between pieces. Prints "STATUS <code>" for the first response
 // status line seen (or "STATUS none" / "ERROR <msg>"), then the first 300

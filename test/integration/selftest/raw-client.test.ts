@@ -22,7 +22,7 @@ const server = Bun.serve({
 afterAll(() => server.stop(true));
 
 async function raw(...args: string[]) {
-  const p = Bun.spawn(["node", file, String(server.port), ...args], { stdout: "pipe" });
+  const p = Bun.spawn(["node", file, `http://127.0.0.1:${server.port}`, ...args], { stdout: "pipe" });
   await p.exited;
   return await new Response(p.stdout).text();
 }
@@ -42,7 +42,7 @@ test("a refused CONNECT is reported as such", async () => {
     socket: { data: (s) => void s.end("HTTP/1.1 403 Forbidden\r\nContent-Length: 9\r\n\r\nblocked: ") },
   });
   try {
-    const p = Bun.spawn(["node", file, String(refuser.port), "example.test:443", "-", "0", JSON.stringify("GET / HTTP/1.1\r\n\r\n")], { stdout: "pipe" });
+    const p = Bun.spawn(["node", file, `http://127.0.0.1:${refuser.port}`, "example.test:443", "-", "0", JSON.stringify("GET / HTTP/1.1\r\n\r\n")], { stdout: "pipe" });
     await p.exited;
     const out = await new Response(p.stdout).text();
     expect(out).toContain("STATUS 403 connect-refused");
