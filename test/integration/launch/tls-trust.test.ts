@@ -3,14 +3,15 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createCa } from "../../../src/gate/tls/ca.ts";
+import { TRUST_VARS } from "../../../src/manifest/resolve.ts";
 import { dockerCliEnv, dockerTest } from "../../helpers/docker.ts";
 
 // The bottle trusts its CA in the system store from the moment `up -d`
 // returns, for every kind of client: the real CLI, the real gate and the
 // real Docker backend; each tool inside the bottle opens a TLS connection
 // that the gate terminates with a leaf of the bottle's CA, through the
-// relay, with SSL_CERT_FILE and REQUESTS_CA_BUNDLE unset so only the system
-// store (or, for Node, NODE_EXTRA_CA_CERTS) can vouch for the leaf.
+// relay, with every CA variable but NODE_EXTRA_CA_CERTS unset so only the
+// system store (or, for Node, NODE_EXTRA_CA_CERTS) can vouch for the leaf.
 //
 // Nothing listens upstream: the gate answers 502 inside the tunnel. A tool
 // that got as far as an HTTP answer verified the leaf (none of them sends a
@@ -37,8 +38,10 @@ async function cli(args: string[], input?: string) {
 }
 
 // Inside the bottle, without the proxy exceptions for localhost and without
-// the CA variables that point at the bundle.
-const bare = (script: string) => ["exec", slug, "--", "env", "-u", "NO_PROXY", "-u", "no_proxy", "-u", "SSL_CERT_FILE", "-u", "REQUESTS_CA_BUNDLE", "sh", "-c", script];
+// the CA variables that point at the bundle (launch/trust-env.ts): only the
+// system store itself vouches.
+const unsetTrust = TRUST_VARS.filter((v) => v !== "NODE_EXTRA_CA_CERTS").flatMap((v) => ["-u", v]);
+const bare = (script: string) => ["exec", slug, "--", "env", "-u", "NO_PROXY", "-u", "no_proxy", ...unsetTrust, "sh", "-c", script];
 
 function auditPaths(): string[] {
   const file = join(home, "state", slug, "audit.jsonl");
