@@ -17,6 +17,9 @@ export interface GateLimits {
   maxConnections: number;
   // From the first byte of a request head to its end (slowloris).
   headerTimeoutMs: number;
+  // A connection to the TCP door must send the bottle's token within this
+  // (gate/door.ts).
+  doorTokenTimeoutMs: number;
   // Idle keep-alive connection / idle tunnel.
   idleTimeoutMs: number;
   // No byte of a request body for this long while the gate waits for one:
@@ -50,6 +53,7 @@ export interface GateLimits {
 export const DEFAULT_LIMITS: GateLimits = {
   maxConnections: 1024,
   headerTimeoutMs: 15_000,
+  doorTokenTimeoutMs: 5_000,
   idleTimeoutMs: 300_000,
   bodyTimeoutMs: 30_000,
   upstreamConnectTimeoutMs: 10_000,

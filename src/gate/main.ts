@@ -3,6 +3,7 @@ import { z } from "zod";
 import { UserError } from "../errors.ts";
 import { paths } from "../state/paths.ts";
 import { openLog } from "./audit.ts";
+import { DOOR_TOKEN } from "./door.ts";
 import { governMemory } from "./memory.ts";
 import { readPolicy } from "./policy/file.ts";
 import { startGate, type GateLimits } from "./server.ts";
@@ -23,6 +24,13 @@ const secretsSchema = z.object({
   secrets: z.array(z.object({ name: z.string(), value: z.string() })),
   upstream: z
     .object({ hosts: z.record(z.string(), z.string()).optional(), ca: z.string().optional() })
+    .strict()
+    .optional(),
+  door: z
+    .object({
+      listen: z.object({ host: z.string().min(1), port: z.number().int().min(1).max(65535) }).strict(),
+      token: z.string().regex(DOOR_TOKEN),
+    })
     .strict()
     .optional(),
 });
@@ -53,6 +61,7 @@ export async function runGate(opts: { stateDir: string; listen?: string; limits?
     secrets,
     listen: opts.listen,
     limits: opts.limits,
+    door: secrets.door ? { ...secrets.door.listen, token: secrets.door.token } : undefined,
     resolver: up?.hosts ? fixedResolver(up.hosts) : undefined,
     upstreamCa: up?.ca ? upstreamTrust(up.ca) : undefined,
   });

@@ -5,6 +5,7 @@ import { paths } from "../state/paths.ts";
 import { auditPath, auditRecord, openAudit, openLog, type GateLog } from "./audit.ts";
 import { Channels } from "./channels.ts";
 import { handleConnect } from "./connect.ts";
+import { admitDoor, doorHello } from "./door.ts";
 import { DEFAULT_LIMITS, makeGeneration, type ConnState, type GateContext, type GateLimits } from "./context.ts";
 import { forward } from "./forward.ts";
 import { BodyError } from "./http/body.ts";
@@ -41,6 +42,9 @@ export interface StartGateOptions {
   listen?: string | { host: string; port: number };
   // Listen on <state>/sock/gate.sock (default true).
   socket?: boolean;
+  // The TCP door for a bridge container (gate/door.ts): served only after
+  // the bottle's token. Bound where the engine routes the bridge's traffic.
+  door?: { host: string; port: number; token: string };
   // Default: the registered vhosts (vhosts/index.ts registerVhost).
   vhosts?: VhostFactories;
   limits?: Partial<GateLimits>;
@@ -52,6 +56,7 @@ export interface StartGateOptions {
 export interface RunningGate {
   socketPath: string;
   port?: number;
+  doorPort?: number;
   ca: CaMaterial;
   reload(policy: GatePolicy): Promise<void>;
   close(): Promise<void>;
@@ -85,13 +90,15 @@ export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
   const refused = new Set<net.Socket>();
 
   // Admission: past maxConnections a client gets a 503 and the socket is
-  // closed soon after, so a flood cannot pin the gate's memory.
-  function onConnection(raw: net.Socket): void {
+  // closed soon after, so a flood cannot pin the gate's memory. On the TCP
+  // door (`hello` set) nothing is answered, not even that, before the token.
+  function onConnection(raw: net.Socket, hello?: Buffer): void {
     if (connections >= limits.maxConnections) {
       raw.on("error", () => {});
       refused.add(raw);
       raw.once("close", () => refused.delete(raw));
-      raw.end(simpleResponse(503, "gate: too many connections\n", true));
+      if (hello) raw.end();
+      else raw.end(simpleResponse(503, "gate: too many connections\n", true));
       setTimeout(() => raw.destroy(), 1000).unref();
       log.error(`connection refused: ${connections} open connections (limit ${limits.maxConnections})`);
       ctx.record({ method: "-", host: "-", port: 0, decision: "deny", reason: `too many connections (limit ${limits.maxConnections})`, layer: "gate", status: 503 });
@@ -105,7 +112,20 @@ export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
       connections--;
       sockets.delete(raw);
     });
-    serveHttp(raw, new SocketReader(raw), null).then(
+    const reader = new SocketReader(raw);
+    (async () => {
+      if (hello) {
+        const v = await admitDoor(reader, hello, limits.doorTokenTimeoutMs);
+        if (!v.ok) {
+          // Audited like any refusal (`ls` counts it as blocked); the peer's
+          // address says who knocked.
+          ctx.record({ method: "-", host: "-", port: 0, decision: "deny", reason: `door: ${v.reason} from ${raw.remoteAddress}:${raw.remotePort}`, layer: "gate" });
+          raw.destroy();
+          return true;
+        }
+      }
+      return serveHttp(raw, reader, null);
+    })().then(
       (taken) => {
         // Done with this connection (its last answer said close, or the
         // client went away): it is destroyed once the answer had a moment
@@ -222,6 +242,17 @@ export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
       start(() => resolve());
     });
   const socketPath = paths.gateSocket(stateDir);
+  // The door first: readiness is "the unix socket answers", which must
+  // imply that the door listens too.
+  let doorPort: number | undefined;
+  if (opts.door) {
+    const hello = doorHello(opts.door.token);
+    const s = net.createServer((raw) => onConnection(raw, hello));
+    const d = opts.door;
+    await listening(s, (done) => s.listen(d.port, d.host, done));
+    doorPort = (s.address() as net.AddressInfo).port;
+    servers.push(s);
+  }
   if (opts.socket !== false) {
     mkdirSync(paths.sockDir(stateDir), { recursive: true, mode: 0o755 });
     if (existsSync(socketPath)) unlinkSync(socketPath);
@@ -240,11 +271,13 @@ export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
     port = (s.address() as net.AddressInfo).port;
     servers.push(s);
   }
-  log.info(`gate started for ${opts.policy.slug}: ${opts.policy.routes.length} routes, CA ${ca.fingerprint.slice(0, 16)}`);
+  const door = opts.door ? `, door on ${opts.door.host}:${doorPort}` : "";
+  log.info(`gate started for ${opts.policy.slug}: ${opts.policy.routes.length} routes, CA ${ca.fingerprint.slice(0, 16)}${door}`);
 
   return {
     socketPath,
     port,
+    doorPort,
     ca,
     async reload(policy: GatePolicy) {
       ctx.gen = await makeGeneration(policy, opts.secrets, vhosts, stateDir, log);

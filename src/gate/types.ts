@@ -30,6 +30,17 @@ export interface GateSecrets {
   // not in an environment variable, so no .envrc or shell profile can steer
   // the gate; a restarted gate gets it again from its supervisor.
   upstream?: UpstreamOverrides;
+  // The TCP door (gate/door.ts) when the bottle is reached through a bridge
+  // container: where to listen and the token a connection must present
+  // first. Chosen by the launcher from what the docker engine reports, never
+  // from an environment variable; a restarted gate gets the same from its
+  // supervisor, so the bridge's connections keep working.
+  door?: DoorSecret;
+}
+
+export interface DoorSecret {
+  listen: { host: string; port: number };
+  token: string; // 64 hex digits; a secret like the credentials
 }
 
 export interface UpstreamOverrides {
