@@ -1,6 +1,11 @@
 import { accessSync, constants, existsSync } from "node:fs";
 import { UserError } from "../errors.ts";
-import { cliSocket, pingSocket } from "./docker/api.ts";
+import { cliSocket, engineInfoOnSocket } from "./docker/api.ts";
+import { parseEngineInfo, type EngineInfo } from "./docker/engine.ts";
+import { run, runAsync, type RunResult } from "./probe-run.ts";
+import { planDoor } from "./door-probe.ts";
+import type { DoorPlan } from "../plan/types.ts";
+import { doorLines } from "../plan/text.ts";
 import { checkPreflight, type PreflightFacts } from "./smolmachines/preflight.ts";
 import { BACKEND_NAMES, type BackendName } from "./names.ts";
 import type { PreflightProblem } from "./types.ts";
@@ -12,6 +17,8 @@ import type { PreflightProblem } from "./types.ts";
 export interface BackendProbe {
   usable: boolean;
   problems: PreflightProblem[];
+  // docker: what the engine said about itself (the door follows from it).
+  engine?: EngineInfo | null;
 }
 
 export type Probes = Record<BackendName, BackendProbe>;
@@ -21,6 +28,7 @@ export interface BackendChoice {
   source: "flag" | "env" | "auto";
   usable: boolean;
   problems: PreflightProblem[];
+  engine?: EngineInfo | null; // docker: from its probe
 }
 
 export function parseBackendName(value: string, from: string): BackendName {
@@ -63,45 +71,9 @@ export function noBackendMessage(choice: BackendChoice): string {
 
 // ---- probing edge ----------------------------------------------------------
 
-interface RunResult {
-  ok: boolean;
-  missing: boolean;
-  stdout: string;
-}
-
-function run(argv: string[], env: Record<string, string | undefined>): RunResult {
-  const path = env.PATH ?? "";
-  const exe = Bun.which(argv[0]!, { PATH: path });
-  if (!exe) return { ok: false, missing: true, stdout: "" };
-  try {
-    const r = Bun.spawnSync([exe, ...argv.slice(1)], {
-      stdin: "ignore",
-      stdout: "pipe",
-      stderr: "pipe",
-      env: env as Record<string, string>,
-      // A wedged daemon must not hang `up --dry-run` or `doctor`.
-      timeout: 8000,
-    });
-    return { ok: r.exitCode === 0, missing: false, stdout: r.stdout.toString() };
-  } catch {
-    return { ok: false, missing: true, stdout: "" };
-  }
-}
-
-// The same, without blocking: `up` starts it before it loads the manifests.
-async function runAsync(argv: string[], env: Record<string, string | undefined>): Promise<RunResult> {
-  const exe = Bun.which(argv[0]!, { PATH: env.PATH ?? "" });
-  if (!exe) return { ok: false, missing: true, stdout: "" };
-  try {
-    const p = Bun.spawn([exe, ...argv.slice(1)], { stdin: "ignore", stdout: "pipe", stderr: "ignore", env: env as Record<string, string>, timeout: 8000 });
-    const [stdout, code] = await Promise.all([new Response(p.stdout).text(), p.exited]);
-    return { ok: code === 0, missing: false, stdout };
-  } catch {
-    return { ok: false, missing: true, stdout: "" };
-  }
-}
-
-const DOCKER_PROBE = ["docker", "info", "--format", "{{.ServerVersion}}"];
+// The whole of `docker info` costs the same one call, and says which engine
+// this is (docker/engine.ts): the door follows from it.
+const DOCKER_PROBE = ["docker", "info", "--format", "{{json .}}"];
 
 export function probeDocker(env: Record<string, string | undefined> = process.env): BackendProbe {
   return dockerVerdict(run(DOCKER_PROBE, env));
@@ -112,10 +84,12 @@ export function probeDocker(env: Record<string, string | undefined> = process.en
 export async function probeBackendAsync(name: BackendName, env: Record<string, string | undefined> = process.env): Promise<BackendProbe> {
   if (name !== "docker") return probeBackend(name, env);
   // The CLI must be there (every docker call goes through it); the daemon
-  // is asked on its socket when that is where the CLI would go.
+  // is asked on its socket when that is where the CLI would go: GET /info,
+  // what `docker info` prints (the door follows from it), in a few ms.
   if (!Bun.which("docker", { PATH: env.PATH ?? "" })) return dockerVerdict({ ok: false, missing: true, stdout: "" });
   const socket = cliSocket(env);
-  if (socket !== null && (await pingSocket(socket))) return { usable: true, problems: [] };
+  const engine = socket !== null ? await engineInfoOnSocket(socket) : null;
+  if (engine) return { usable: true, problems: [], engine };
   return dockerVerdict(await runAsync(DOCKER_PROBE, env));
 }
 
@@ -126,7 +100,7 @@ function dockerVerdict(r: RunResult): BackendProbe {
   if (!r.ok) {
     return { usable: false, problems: [{ what: "docker daemon is not reachable", fix: "start Docker (or dockerd) and check that your user may use it" }] };
   }
-  return { usable: true, problems: [] };
+  return { usable: true, problems: [], engine: parseEngineInfo(r.stdout) };
 }
 
 // The facts are gathered here, synchronously (a dry run must stay cheap);
@@ -180,13 +154,24 @@ export function probeBackend(name: BackendName, env: Record<string, string | und
 
 // Pure: the doctor's text and verdict from probe results. A backend counts as
 // usable only when git is there too (workspace copies and the git gate need it).
-export function formatDoctor(probes: Probes, git: PreflightProblem | null): { ok: boolean; text: string } {
+// `doors`: the door `up` would use with each usable backend, and what
+// would stop it or is unverified about it.
+export function formatDoctor(
+  probes: Probes,
+  git: PreflightProblem | null,
+  doors: Partial<Record<BackendName, { door: DoorPlan; notes: string[] }>> = {},
+): { ok: boolean; text: string } {
   const lines: string[] = [];
   const usable: BackendName[] = [];
   for (const name of BACKEND_NAMES) {
     const p = probes[name];
     if (p.usable) {
       lines.push(`${name}: ok`);
+      const d = doors[name];
+      if (d) {
+        lines.push(`  door: ${doorLines(d.door).join("; ")}`);
+        for (const n of d.notes) lines.push(`  - ${n}`);
+      }
       if (!git) usable.push(name);
     } else {
       lines.push(`${name}: not usable`);
@@ -206,5 +191,15 @@ export function formatDoctor(probes: Probes, git: PreflightProblem | null): { ok
 
 export function doctorReport(env: Record<string, string | undefined> = process.env): { ok: boolean; text: string } {
   const probes = Object.fromEntries(BACKEND_NAMES.map((n) => [n, probeBackend(n, env)])) as Probes;
-  return formatDoctor(probes, probeGit(env));
+  const doors: Partial<Record<BackendName, { door: DoorPlan; notes: string[] }>> = {};
+  if (probes.docker.usable) {
+    try {
+      const d = planDoor({ backend: "docker", env, engine: probes.docker.engine });
+      doors.docker = { door: d.door, notes: [...d.problems, ...d.warnings] };
+    } catch (e) {
+      // A bad CLAUDE_BOTTLE_DOOR: said here, as `up` would say it.
+      probes.docker = { usable: false, problems: [{ what: (e as Error).message, fix: "unset it or use unix, bridge or auto" }] };
+    }
+  }
+  return formatDoctor(probes, probeGit(env), doors);
 }

@@ -1,5 +1,5 @@
 import type { BackendName } from "../backends/names.ts";
-import type { PlanJson } from "./types.ts";
+import type { DoorPlan, PlanJson } from "./types.ts";
 import type { Spec } from "../manifest/spec.ts";
 
 // Spec -> the plan a user confirms. Pure. Only names and modes of env entries
@@ -7,7 +7,7 @@ import type { Spec } from "../manifest/spec.ts";
 
 export function buildPlan(
   spec: Spec,
-  opts: { backend: BackendName; slug: string; stateDir: string; warnings: string[] },
+  opts: { backend: BackendName; slug: string; stateDir: string; warnings: string[]; door?: DoorPlan },
 ): PlanJson {
   return {
     version: 1,
@@ -41,6 +41,7 @@ export function buildPlan(
     resources: { ...spec.resources },
     supervise: spec.supervise,
     state_dir: opts.stateDir,
+    door: opts.door ?? { kind: "unix", source: "auto", why: "not asked", engine: null, gate_listen: null, add_host: null },
     warnings: [...opts.warnings],
   };
 }

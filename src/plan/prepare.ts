@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import { UserError } from "../errors.ts";
 import { chooseBackend, noBackendMessage, probeBackend, type BackendChoice, type BackendProbe } from "../backends/select.ts";
+import { planDoor } from "../backends/door-probe.ts";
 import { claudeCredential } from "../defaults/claude.ts";
 import { checkHostVars } from "../manifest/env.ts";
 import { safeName } from "../manifest/issues.ts";
@@ -23,6 +24,7 @@ export interface PrepareOptions {
   agent: string;
   dryRun: boolean;
   backendFlag?: string;
+  doorFlag?: string;
   mount: boolean;
   cwd: string;
   env: Record<string, string | undefined>;
@@ -65,7 +67,13 @@ export function preparePlan(opts: PrepareOptions): Prepared {
     if (!opts.dryRun) throw new UserError(noBackendMessage(choice));
     warnings.push(`${noBackendMessage(choice)} (the plan shows ${choice.backend})`);
   }
+  const d = planDoor({ backend: choice.backend, flag: opts.doorFlag, env: opts.env, engine: choice.engine });
+  warnings.push(...d.warnings);
+  if (d.problems.length > 0) {
+    if (!opts.dryRun) throw new UserError(d.problems[0]!);
+    warnings.push(...d.problems);
+  }
   const slug = makeSlug(spec.agent);
-  const plan = buildPlan(spec, { backend: choice.backend, slug, stateDir: paths.stateDir(home, slug), warnings });
+  const plan = buildPlan(spec, { backend: choice.backend, slug, stateDir: paths.stateDir(home, slug), warnings, door: d.door });
   return { spec, plan, choice, warnings };
 }

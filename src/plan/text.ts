@@ -26,6 +26,15 @@ export function egressLine(r: PlanJson["egress"][number]): string {
   return parts.join(" ");
 }
 
+// "bridge (auto)" and why; for the bridge door, how the bridge reaches the gate.
+export function doorLines(d: NonNullable<PlanJson["door"]>): string[] {
+  const out = [`${d.kind} (${d.source}): ${d.why}`];
+  if (d.kind === "bridge") {
+    out.push(`gate door on ${d.gate_listen ?? "?"}:<port>, dialled from a bridge container as host.docker.internal${d.add_host ? ` (--add-host ${d.add_host})` : ""}`);
+  }
+  return out;
+}
+
 function envLine(e: PlanJson["env"][number]): string {
   if (e.mode === "host") return `${e.name} (from host $${e.host_var})`;
   if (e.mode === "prompt") return `${e.name} (asked at launch)`;
@@ -49,5 +58,6 @@ export function renderPlanText(plan: PlanJson): string {
     ...field("workspace", [plan.workspace.path ? `${plan.workspace.mode} ${plan.workspace.path}` : plan.workspace.mode]),
   ];
   if (plan.image) lines.push(...field("image", [plan.image]));
+  if (plan.door) lines.push(...field("door", doorLines(plan.door)));
   return lines.join("\n") + "\n";
 }

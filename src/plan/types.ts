@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { BACKEND_NAMES } from "../backends/names.ts";
+import { DOOR_KINDS } from "../backends/door.ts";
 import { resourcesSchema } from "../manifest/schema.ts";
 import { workspaceSchema } from "../manifest/workspace.ts";
 
@@ -10,6 +11,21 @@ import { workspaceSchema } from "../manifest/workspace.ts";
 // The JSON plan (`up --dry-run --format json`). Stable and documented in the
 // README; bump `version` on any incompatible change. Never holds a value of
 // an env entry or a credential: names only.
+// The bottle's door to its gate (backends/door.ts): which one, chosen how,
+// and why. For the bridge door also where the gate's TCP door listens (its
+// port is chosen at launch) and the bridge container's --add-host entry
+// (null: the engine resolves host.docker.internal itself).
+export const doorPlanSchema = z.object({
+  kind: z.enum(DOOR_KINDS),
+  source: z.enum(["flag", "env", "auto"]),
+  why: z.string(),
+  engine: z.string().nullable(),
+  gate_listen: z.string().nullable(),
+  add_host: z.string().nullable(),
+});
+
+export type DoorPlan = z.output<typeof doorPlanSchema>;
+
 export const planJsonSchema = z.object({
   version: z.literal(1),
   agent: z.string(),
@@ -47,6 +63,9 @@ export const planJsonSchema = z.object({
   resources: resourcesSchema,
   supervise: z.boolean(),
   state_dir: z.string(),
+  // Added without a version bump: optional, so a plan saved before it
+  // (resume) still reads; buildPlan always sets it.
+  door: doorPlanSchema.optional(),
   // Things the user should know before confirming (e.g. no usable backend
   // during a dry run, a token_ref not set on the host). Also printed on stderr.
   warnings: z.array(z.string()),

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { parseEngineInfo, type EngineInfo } from "./engine.ts";
 
 // The few read-only questions a launch asks the engine on its critical
 // path, asked on the engine's socket (about a millisecond) instead of
@@ -45,6 +46,17 @@ export async function pingSocket(socket: string, timeoutMs = 2000): Promise<bool
     return r.ok && (await r.text()) === "OK";
   } catch {
     return false;
+  }
+}
+
+// GET /info: what `docker info` prints, the facts the door is chosen from
+// (engine.ts); null when the socket could not answer (ask the CLI).
+export async function engineInfoOnSocket(socket: string, timeoutMs = 2000): Promise<EngineInfo | null> {
+  try {
+    const r = await fetch("http://docker/info", { unix: socket, signal: AbortSignal.timeout(timeoutMs) });
+    return r.ok ? parseEngineInfo(await r.text()) : null;
+  } catch {
+    return null;
   }
 }
 

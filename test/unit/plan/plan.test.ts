@@ -81,7 +81,7 @@ describe("buildPlan", () => {
       git_push: null,
     });
     expect(Object.keys(plan).sort()).toEqual(
-      ["agent", "backend", "bottle", "egress", "env", "git", "image", "resources", "skills", "slug", "sources", "state_dir", "supervise", "version", "warnings", "workspace"].sort(),
+      ["agent", "backend", "bottle", "door", "egress", "env", "git", "image", "resources", "skills", "slug", "sources", "state_dir", "supervise", "version", "warnings", "workspace"].sort(),
     );
   });
   test("allow_private: a list is carried as written; true (an exact host) is a warning", () => {
@@ -128,6 +128,23 @@ describe("renderPlanText", () => {
     expect(text).toContain("\nworkspace copy /w\n");
     expect(text).toContain("\nimage     img:1\n");
     expect(text).not.toContain(SECRET_LITERAL);
+  });
+  test("the door, and for the bridge door how the bridge reaches the gate", () => {
+    const bridge = renderPlanText({
+      ...plan,
+      backend: "docker",
+      door: { kind: "bridge", source: "auto", why: "the engine runs in a VM (Docker Desktop): a host unix socket cannot cross into it", engine: "Docker Desktop", gate_listen: "127.0.0.1", add_host: null },
+    });
+    expect(bridge).toEndWith(
+      [
+        "door      bridge (auto): the engine runs in a VM (Docker Desktop): a host unix socket cannot cross into it",
+        "          gate door on 127.0.0.1:<port>, dialled from a bridge container as host.docker.internal",
+        "",
+      ].join("\n"),
+    );
+    const linux = renderPlanText({ ...plan, door: { kind: "bridge", source: "flag", why: "chosen with --door bridge", engine: null, gate_listen: "172.17.0.1", add_host: "host.docker.internal:172.17.0.1" } });
+    expect(linux).toContain("          gate door on 172.17.0.1:<port>, dialled from a bridge container as host.docker.internal (--add-host host.docker.internal:172.17.0.1)\n");
+    expect(renderPlanText(plan)).toContain("\ndoor      unix (auto): ");
   });
   test("empty fields say (none)", () => {
     const text = renderPlanText({ ...plan, env: [], skills: [], git: [] });
