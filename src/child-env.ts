@@ -34,3 +34,14 @@ export const GATE_OWN_ENV = ["CLAUDE_BOTTLE_HOME", "CLAUDE_BOTTLE_SUPERVISE_TIME
 export function gateEnv(from: Record<string, string | undefined>): Record<string, string> {
   return childEnv(from, GATE_OWN_ENV);
 }
+
+// The detached supervisor restarts a bridge door's bridge container
+// (backends/docker/bridge.ts) with the docker CLI, on the engine `up` used:
+// these name it. They choose the engine that receives the door's token,
+// the same engine `up` already gave the bottle's own secret env; nothing
+// the gate holds goes through docker. The gate never gets them.
+export const DOCKER_CLIENT_ENV = ["DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY"] as const;
+
+export function supervisorEnv(from: Record<string, string | undefined>): Record<string, string> {
+  return childEnv(from, [...GATE_OWN_ENV, ...DOCKER_CLIENT_ENV]);
+}

@@ -1,4 +1,5 @@
 import { networkInterfaces } from "node:os";
+import { UserError } from "../errors.ts";
 import type { DoorPlan } from "../plan/types.ts";
 import { cliSocket } from "./docker/api.ts";
 import { chooseDoor } from "./door.ts";
@@ -76,4 +77,15 @@ export function planDoor(args: { backend: BackendName; flag?: string; env: Env; 
   const target = route.addHost === "<bridge>" ? listen : route.addHost;
   door.add_host = target === null ? null : `${GATE_HOST_NAME}:${target}`;
   return { door, problems, warnings };
+}
+
+// The door for a launch now (`resume`): the engine may have changed since
+// the bottle was planned (another context, Docker Desktop started). Throws
+// what would stop the launch; returns what to warn about.
+export async function doorNow(backend: BackendName, flag: string | undefined, env: Env): Promise<{ door: DoorPlan; warnings: string[] }> {
+  const { probeDocker } = await import("./select.ts");
+  const engine = backend === "docker" ? probeDocker(env).engine : null;
+  const d = planDoor({ backend, flag, env, engine });
+  if (d.problems.length > 0) throw new UserError(d.problems[0]!);
+  return { door: d.door, warnings: d.warnings };
 }

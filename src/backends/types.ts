@@ -48,12 +48,29 @@ export interface BottleInfo {
   backend: BackendName;
   status: "running" | "stopped" | "created" | "missing" | "unknown";
   name: string; // container / machine name
+  // The bridge door's bridge, for a bottle that uses one: running, or not
+  // (stopped or gone; the bottle then has no way out until it is back).
+  door?: "up" | "down";
 }
 
 export interface CleanupItem {
-  kind: "container" | "machine" | "process" | "socket" | "state";
+  kind: "container" | "machine" | "volume" | "process" | "socket" | "state";
   id: string;
   detail: string;
+  // The bottle it belongs to, when the backend knows (from a label).
+  slug?: string | null;
+  // Part of a bottle's door (a bridge container, its volume), not the
+  // bottle itself: its presence says nothing about whether the bottle is.
+  door?: boolean;
+}
+
+// Looks after what a bottle's door needs besides the gate (the docker
+// bridge door's bridge container), for the gate's watcher. `ensure`
+// returns what it found wrong and put right, or null when all was well;
+// it throws when it could not put it right.
+export interface DoorKeeper {
+  what: string; // "bridge"
+  ensure(): Promise<string | null>;
 }
 
 // How a backend explains itself the first time it is used (src/launch/
@@ -84,6 +101,9 @@ export interface Backend {
   list(): Promise<BottleInfo[]>;
   cleanupPlan(): Promise<CleanupItem[]>;
   cleanup(items: CleanupItem[]): Promise<void>;
+  // The bottle's door keeper, when its door needs one (null otherwise). The
+  // token is the door's (GateSecrets.door), held in memory by the caller.
+  doorKeeper?(slug: string, stateDir: string, token: string): DoorKeeper | null;
 }
 
 export type PrepareContext = Pick<LaunchContext, "verbose" | "progress" | "imageBuild">;
@@ -99,4 +119,9 @@ export interface LaunchContext {
   // slow, once-per-version step), never when a cached image is reused: the
   // launcher explains the build there, once per home.
   imageBuild: () => void;
+  // The bridge door (plan.door.kind "bridge"): where the gate's TCP door
+  // listens, the bridge container's --add-host entry, and the token it must
+  // send first. The token is a secret: it goes to the backend's child by
+  // env name only.
+  door?: { gate: { host: string; port: number }; addHost: string | null; token: string };
 }

@@ -17,6 +17,10 @@ export const backendArgs = {
   backend: { type: "string", description: `${BACKEND_NAMES.join(" or ")} (default: CLAUDE_BOTTLE_BACKEND, else auto)` },
 } as const satisfies Record<string, ArgDef>;
 
+export const doorArgs = {
+  door: { type: "string", description: "The bottle's door to its gate: unix, bridge or auto (default: CLAUDE_BOTTLE_DOOR, else auto from the docker engine)" },
+} as const satisfies Record<string, ArgDef>;
+
 export const yesArgs = {
   yes: { type: "boolean", alias: "y", description: "Go ahead without the y/N question" },
 } as const satisfies Record<string, ArgDef>;

@@ -7,10 +7,21 @@ export default defineCommand({
   meta: commandMeta("supervise-gate"),
   args: { ...stateArgs },
   async run({ args }) {
-    const [{ runSupervisor }, { readMetadata }] = await Promise.all([import("../supervise/supervisor.ts"), import("../state/metadata.ts")]);
+    const [{ runSupervisor }, { readMetadata }, { readSecrets }] = await Promise.all([
+      import("../supervise/supervisor.ts"),
+      import("../state/metadata.ts"),
+      import("../gate/secrets.ts"),
+    ]);
     const stateDir = String(args.state);
-    const secrets = JSON.parse(await new Response(Bun.stdin.stream()).text());
-    const slug = readMetadata(stateDir)?.slug ?? stateDir.split("/").pop()!;
-    await runSupervisor({ stateDir, slug, secrets });
+    const secrets = await readSecrets(Bun.stdin.stream());
+    const meta = readMetadata(stateDir);
+    const slug = meta?.slug ?? stateDir.split("/").pop()!;
+    // Behind the bridge door, the bridge container is looked after too.
+    let door = null;
+    if (secrets.door && meta) {
+      const { getBackend } = await import("../backends/registry.ts");
+      door = (await getBackend(meta.backend)).doorKeeper?.(slug, stateDir, secrets.door.token) ?? null;
+    }
+    await runSupervisor({ stateDir, slug, secrets, door });
   },
 });

@@ -1,6 +1,6 @@
 import { defineCommand } from "citty";
 import { commandMeta } from "./registry.ts";
-import { backendArgs, detachArgs, dryRunArgs, yesArgs } from "./_shared.ts";
+import { backendArgs, detachArgs, doorArgs, dryRunArgs, yesArgs } from "./_shared.ts";
 
 export default defineCommand({
   meta: commandMeta("up"),
@@ -9,6 +9,7 @@ export default defineCommand({
     ...dryRunArgs,
     format: { type: "string", description: "Plan format for --dry-run: text or json", default: "text" },
     ...backendArgs,
+    ...doorArgs,
     mount: { type: "boolean", description: "Mount the working directory into the bottle instead of copying it" },
     ...yesArgs,
     ...detachArgs,
@@ -34,6 +35,7 @@ export default defineCommand({
       agent: String(args.agent ?? "default"),
       dryRun,
       backendFlag: args.backend ? String(args.backend) : undefined,
+      doorFlag: args.door ? String(args.door) : undefined,
       mount: Boolean(args.mount),
       cwd: process.cwd(),
       env: process.env,

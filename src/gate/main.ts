@@ -1,13 +1,10 @@
 import { writeFileSync } from "node:fs";
-import { z } from "zod";
-import { UserError } from "../errors.ts";
 import { paths } from "../state/paths.ts";
 import { openLog } from "./audit.ts";
-import { DOOR_TOKEN } from "./door.ts";
 import { governMemory } from "./memory.ts";
 import { readPolicy } from "./policy/file.ts";
+import { readSecrets } from "./secrets.ts";
 import { startGate, type GateLimits } from "./server.ts";
-import type { GateSecrets } from "./types.ts";
 import { fixedResolver, upstreamTrust } from "./upstream.ts";
 
 // The gate process: read secrets from stdin, serve, reload on SIGHUP, stop
@@ -18,36 +15,6 @@ import { fixedResolver, upstreamTrust } from "./upstream.ts";
 // once (memory.ts); its budget for bodies held for DLP is 128 MiB on top of
 // a ~60 MiB baseline.
 const SOFT_RSS_BYTES = 192 * 1024 * 1024;
-
-const secretsSchema = z.object({
-  credentials: z.record(z.string(), z.string()),
-  secrets: z.array(z.object({ name: z.string(), value: z.string() })),
-  upstream: z
-    .object({ hosts: z.record(z.string(), z.string()).optional(), ca: z.string().optional() })
-    .strict()
-    .optional(),
-  door: z
-    .object({
-      listen: z.object({ host: z.string().min(1), port: z.number().int().min(1).max(65535) }).strict(),
-      token: z.string().regex(DOOR_TOKEN),
-    })
-    .strict()
-    .optional(),
-});
-
-export async function readSecrets(stream: ReadableStream<Uint8Array>): Promise<GateSecrets> {
-  const text = await new Response(stream).text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    // Never echo the input: it holds secrets.
-    throw new UserError("the gate expects one JSON GateSecrets document on stdin");
-  }
-  const r = secretsSchema.safeParse(json);
-  if (!r.success) throw new UserError(`GateSecrets on stdin: ${r.error.issues[0]!.path.join(".")}: ${r.error.issues[0]!.message}`);
-  return r.data;
-}
 
 // `limits`: only bench/gate.ts passes any (the pool switched off); the gate
 // command has no flag or variable that reaches them.

@@ -44,7 +44,7 @@ export function composeCleanupPlan(args: {
   const items: PlannedItem[] = [];
   const kept: CleanupPlan["kept"] = [];
   const known = args.states.map((s) => s.slug);
-  const present = new Set(args.backendItems.map(({ item }) => known.find((k) => itemBelongsTo(item, k))).filter((k) => k !== undefined));
+  const present = new Set(args.backendItems.filter(({ item }) => !item.door).map(({ item }) => known.find((k) => itemBelongsTo(item, k))).filter((k) => k !== undefined));
   // A detached bottle whose container/machine was removed outside
   // claude-bottle: its supervisor keeps the gate alive for nothing.
   const orphaned = (s: StateSnapshot) =>
@@ -60,7 +60,7 @@ export function composeCleanupPlan(args: {
       foreign++;
       continue;
     }
-    items.push({ ...item, slug: mine ?? slugFromItem(item), backend });
+    items.push({ ...item, slug: mine ?? item.slug ?? slugFromItem(item), backend });
   }
   if (foreign > 0) kept.push({ slug: `${foreign} bottle(s)`, why: "no state in this home (another CLAUDE_BOTTLE_HOME?); 'cleanup --all' removes them" });
   for (const s of args.states) {
@@ -74,7 +74,8 @@ export function composeCleanupPlan(args: {
     if (s.preserved) kept.push({ slug: s.slug, why: "preserved for resume (remove with 'claude-bottle down')" });
     else items.push({ kind: "state", id: s.stateDir, detail: `state of ${s.slug}${s.meta ? "" : " (no metadata)"}`, slug: s.slug, stateDir: s.stateDir });
   }
-  const order = { container: 0, machine: 0, process: 1, socket: 2, state: 3 } as const;
+  // A volume goes after the containers that mount it.
+  const order = { container: 0, machine: 0, volume: 1, process: 2, socket: 3, state: 4 } as const;
   items.sort((a, b) => order[a.kind] - order[b.kind]);
   return { items, kept };
 }
@@ -107,8 +108,8 @@ export async function executeCleanup(
   for (const i of plan.items) if (i.kind === "state" && i.stateDir) markStopping(i.stateDir);
   const byBackend = new Map<BackendName, CleanupItem[]>();
   for (const i of plan.items) {
-    if ((i.kind === "container" || i.kind === "machine") && i.backend) {
-      const { slug: _s, backend: _b, stateDir: _d, pid: _p, ...item } = i;
+    if ((i.kind === "container" || i.kind === "machine" || i.kind === "volume") && i.backend) {
+      const { backend: _b, stateDir: _d, pid: _p, ...item } = i;
       byBackend.set(i.backend, [...(byBackend.get(i.backend) ?? []), item]);
     }
   }

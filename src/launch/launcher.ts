@@ -2,7 +2,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "n
 import { join } from "node:path";
 import type { Backend, Bottle, LaunchContext } from "../backends/types.ts";
 import { UserError } from "../errors.ts";
-import type { GatePolicy, UpstreamOverrides } from "../gate/types.ts";
+import type { GatePolicy, GateSecrets, UpstreamOverrides } from "../gate/types.ts";
 import type { PlanJson } from "../plan/types.ts";
 import type { Spec } from "../manifest/spec.ts";
 import { isPreserved, isStopping, markPreserved, removeStateDir } from "../state/dirs.ts";
@@ -17,6 +17,7 @@ import { waitForGate } from "../supervise/probe.ts";
 import { spawnSupervisor } from "../supervise/supervisor.ts";
 import { watchGate } from "../supervise/watcher.ts";
 import { agentArgv } from "./agent.ts";
+import { prepareBridgeDoor } from "./door.ts";
 import { imageTopic, takeFirstRunLines } from "./first-run.ts";
 import { gateInputs, type ResolvedEnv } from "./inputs.ts";
 import { RollbackStack } from "./rollback.ts";
@@ -182,7 +183,14 @@ export async function launch(req: LaunchRequest, deps: LaunchDeps): Promise<numb
       writeFileSync(paths.policy(stateDir), JSON.stringify(gi.policy, null, 2) + "\n", { mode: 0o600 });
       return gi;
     });
-    const gateSecrets = deps.gateUpstream ? { ...inputs.secrets, upstream: deps.gateUpstream } : inputs.secrets;
+    // The bridge door: the gate's TCP port and the token, held in memory
+    // like the secrets (the gate and the bridge get them, nothing else).
+    const door = await prepareBridgeDoor(plan, backend);
+    const gateSecrets: GateSecrets = {
+      ...inputs.secrets,
+      ...(deps.gateUpstream ? { upstream: deps.gateUpstream } : {}),
+      ...(door ? { door: { listen: door.gate, token: door.token } } : {}),
+    };
 
     // 4-6. The gate and the bottle start side by side: neither needs the
     //    other until the agent's first request (the relay dials the gate's
@@ -223,6 +231,7 @@ export async function launch(req: LaunchRequest, deps: LaunchDeps): Promise<numb
         env: inputs.agentEnv,
         secretEnvNames: Object.keys(inputs.secretEnv).sort(),
         ...prepareCtx,
+        ...(door ? { door } : {}),
       };
       // Secret values reach the backend's child (docker/smolvm) by name from
       // our environment, never on its argv; put back what was there after.
@@ -259,7 +268,8 @@ export async function launch(req: LaunchRequest, deps: LaunchDeps): Promise<numb
       secrets: gateSecrets,
       command: deps.gateCommand?.(stateDir),
       intervalMs: deps.watchIntervalMs,
-      onEvent: (e) => deps.err(`claude-bottle: gate ${e.kind}: ${e.reason}`),
+      onEvent: (e) => deps.err(`claude-bottle: ${e.what} ${e.kind}: ${e.reason}`),
+      door: door ? backend.doorKeeper?.(slug, stateDir, door.token) : null,
     });
     stack.push("watcher", () => watcher.stop());
     const code = await step("attach", async () => {

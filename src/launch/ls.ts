@@ -57,7 +57,7 @@ export function lsRows(args: {
       slug: s.slug,
       agent: s.meta?.agent ?? "?",
       backend: s.meta?.backend ?? b?.backend ?? "?",
-      status: rowStatus(s, args.bottles === null ? undefined : (b?.status ?? "missing")),
+      status: rowStatus(s, args.bottles === null ? undefined : (b?.status ?? "missing"), b?.door),
       started_at: started,
       uptime_s: Number.isFinite(t) && !s.preserved ? Math.max(0, Math.floor((args.now - t) / 1000)) : null,
       ...args.counts(s.stateDir),
@@ -70,8 +70,9 @@ export function lsRows(args: {
   return rows.sort((a, b) => a.slug.localeCompare(b.slug));
 }
 
-// bottle: the backend's view, undefined when unknown.
-export function rowStatus(s: StateSnapshot, bottle: BottleInfo["status"] | undefined): string {
+// bottle: the backend's view, undefined when unknown; door: its bridge
+// door's bridge, when it has one.
+export function rowStatus(s: StateSnapshot, bottle: BottleInfo["status"] | undefined, door?: BottleInfo["door"]): string {
   if (s.preserved) return s.meta?.exit_code != null ? `preserved (exit ${s.meta.exit_code})` : "preserved";
   if (s.stopping) return "stopping";
   if (!s.meta) return "orphaned";
@@ -79,7 +80,8 @@ export function rowStatus(s: StateSnapshot, bottle: BottleInfo["status"] | undef
   if (!s.ownerAlive && s.gatePid === null) return "orphaned";
   if (bottle === "missing") return "orphaned";
   if (bottle !== undefined && bottle !== "running") return bottle;
-  return s.gatePid === null ? "gate-down" : "running";
+  if (s.gatePid === null) return "gate-down";
+  return door === "down" ? "door-down" : "running";
 }
 
 export function formatUptime(s: number | null): string {

@@ -57,10 +57,14 @@ export async function runUp(args: { spec: Spec; plan: PlanJson; yes: boolean; de
   return launch({ spec: args.spec, plan: args.plan, detached: args.detached, cwd: args.cwd, verbose: args.verbose }, deps);
 }
 
-export async function runResume(home: string, slug: string, detached: boolean): Promise<number> {
-  const { loadResumable } = await import("./resume.ts");
+export async function runResume(home: string, slug: string, detached: boolean, doorFlag?: string): Promise<number> {
+  const [{ loadResumable }, { doorNow }] = await Promise.all([import("./resume.ts"), import("../backends/door-probe.ts")]);
   const r = loadResumable(home, slug);
+  // The door is the engine's, not the bottle's: chosen again for the
+  // engine there is now (--door > CLAUDE_BOTTLE_DOOR > auto).
+  const { door, warnings } = await doorNow(r.meta.backend, doorFlag, process.env);
+  for (const w of warnings) process.stderr.write(`claude-bottle: warning: ${w}\n`);
   const deps = await realDeps(r.meta.backend);
   deps.home = home;
-  return launch({ spec: r.spec, plan: r.plan, detached, cwd: r.meta.cwd, resume: true }, deps);
+  return launch({ spec: r.spec, plan: { ...r.plan, door }, detached, cwd: r.meta.cwd, resume: true }, deps);
 }

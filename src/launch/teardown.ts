@@ -15,6 +15,7 @@ export function bottleName(slug: string): string {
 // Does a backend cleanup item belong to this slug? Backends name containers
 // and machines `claude-bottle-<slug>`; match the whole name, not a prefix.
 export function itemBelongsTo(item: CleanupItem, slug: string): boolean {
+  if (item.slug) return item.slug === slug; // the backend read it from a label
   const name = bottleName(slug);
   const re = new RegExp(`(^|[^A-Za-z0-9_.-])${name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}($|[^A-Za-z0-9_.-])`);
   return item.id === name || item.id === slug || re.test(item.detail) || re.test(item.id);

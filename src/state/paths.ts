@@ -19,6 +19,9 @@ export const paths = {
   // Public trust material a backend may mount into the bottle (the CA
   // certificate and the system bundle that includes it); never the key.
   trustDir: (stateDir: string) => join(stateDir, "trust"),
+  // The bridge door: how to (re)create the bottle's bridge container (no
+  // secret in it; backends/docker/bridge.ts).
+  bridge: (stateDir: string) => join(stateDir, "bridge.json"),
   audit: (stateDir: string) => join(stateDir, "audit.jsonl"),
   gatePid: (stateDir: string) => join(stateDir, "gate.pid"),
   policy: (stateDir: string) => join(stateDir, "policy.json"),

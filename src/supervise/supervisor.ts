@@ -1,8 +1,9 @@
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, openSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
+import type { DoorKeeper } from "../backends/types.ts";
 import type { GateSecrets } from "../gate/types.ts";
-import { gateEnv } from "../child-env.ts";
+import { supervisorEnv } from "../child-env.ts";
 import { selfCommand } from "../self.ts";
 import { isStopping } from "../state/dirs.ts";
 import { paths } from "../state/paths.ts";
@@ -28,11 +29,14 @@ export async function spawnSupervisor(opts: {
   const out = openSync(paths.supervisorLog(opts.stateDir), "a", 0o600);
   let pid: number;
   try {
-    // Same allowlisted environment as the gate it restarts (src/child-env.ts).
+    // The gate's allowlisted environment (src/child-env.ts), plus what
+    // names the docker engine: behind the bridge door it restarts the bridge
+    // container on the same engine `up` used. The gate it starts gets the
+    // gate's environment again, without those.
     const child = spawn(argv[0]!, argv.slice(1), {
       detached: true,
       stdio: ["pipe", out, out],
-      env: gateEnv(process.env),
+      env: supervisorEnv(process.env),
       cwd: resolve(opts.stateDir),
     });
     pid = await new Promise<number>((resolve, reject) => {
@@ -68,6 +72,7 @@ export async function runSupervisor(opts: {
   secrets: GateSecrets;
   gateCommand?: string[];
   intervalMs?: number;
+  door?: DoorKeeper | null;
 }): Promise<void> {
   writeFileSync(paths.supervisorPid(opts.stateDir), `${process.pid}\n`, { mode: 0o600 });
   const log = (msg: string) => process.stderr.write(`${new Date().toISOString()} ${msg}\n`);
@@ -77,7 +82,8 @@ export async function runSupervisor(opts: {
     secrets: opts.secrets,
     command: opts.gateCommand,
     intervalMs: opts.intervalMs,
-    onEvent: (e) => log(`gate ${e.kind}: ${e.reason}`),
+    onEvent: (e) => log(`${e.what} ${e.kind}: ${e.reason}`),
+    door: opts.door,
   });
   await new Promise<void>((resolve) => {
     const done = () => {

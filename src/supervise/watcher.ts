@@ -1,4 +1,5 @@
 import { appendFileSync } from "node:fs";
+import type { DoorKeeper } from "../backends/types.ts";
 import type { GateSecrets } from "../gate/types.ts";
 import { isStopping } from "../state/dirs.ts";
 import { paths } from "../state/paths.ts";
@@ -13,8 +14,15 @@ import { probeGate, waitForGate } from "./probe.ts";
 //
 // While the gate is down the bottle has no way out: its relay's connect to
 // the socket is refused. Nothing fails open in the meantime.
+//
+// Behind the bridge door (backends/docker/bridge.ts) the bottle's way out
+// also needs its bridge container; the backend's DoorKeeper looks after it
+// here, every doorEveryMs (a docker call each time, so not every tick).
+// While the bridge is down the bottle's relay finds nobody listening on
+// the socket in the volume: closed, not open, as with the gate.
 
 export interface GateEvent {
+  what: string; // "gate", or the door keeper's ("bridge")
   kind: "restarted" | "restart-failed";
   reason: string;
   pid: number | null;
@@ -27,6 +35,8 @@ export interface WatchOptions {
   command?: string[];
   intervalMs?: number;
   onEvent?: (e: GateEvent) => void;
+  door?: DoorKeeper | null;
+  doorEveryMs?: number; // default 2000
 }
 
 export interface GateWatcher {
@@ -39,7 +49,7 @@ export interface GateWatcher {
 // allowed/blocked ignore it; `logs` shows it as an event.
 function auditEvent(stateDir: string, slug: string, e: GateEvent): void {
   if (isStopping(stateDir)) return;
-  const line = { time: new Date().toISOString(), bottle: slug, event: `gate-${e.kind}`, reason: e.reason, pid: e.pid, layer: "gate" };
+  const line = { time: new Date().toISOString(), bottle: slug, event: `${e.what}-${e.kind}`, reason: e.reason, pid: e.pid, layer: "gate" };
   try {
     appendFileSync(paths.audit(stateDir), JSON.stringify(line) + "\n", { mode: 0o600 });
   } catch {
@@ -75,15 +85,35 @@ export function watchGate(opts: WatchOptions): GateWatcher {
       const g = await spawnGate({ stateDir: opts.stateDir, secrets: opts.secrets, command: opts.command });
       const ok = await waitForGate(socket, { timeoutMs: 10_000, stillWorth: () => !stopped && isAlive(g.pid) });
       const e: GateEvent = ok
-        ? { kind: "restarted", reason, pid: g.pid }
-        : { kind: "restart-failed", reason: `${reason}; the new gate (pid ${g.pid}) did not answer`, pid: g.pid };
+        ? { what: "gate", kind: "restarted", reason, pid: g.pid }
+        : { what: "gate", kind: "restart-failed", reason: `${reason}; the new gate (pid ${g.pid}) did not answer`, pid: g.pid };
       failuresInARow = 0;
       backoff = ok ? interval : Math.min(backoff * 2, 5000);
       auditEvent(opts.stateDir, opts.slug, e);
       opts.onEvent?.(e);
     } catch (err) {
       backoff = Math.min(backoff * 2, 5000);
-      const e: GateEvent = { kind: "restart-failed", reason: `${reason}; restart failed: ${(err as Error).message}`, pid: null };
+      const e: GateEvent = { what: "gate", kind: "restart-failed", reason: `${reason}; restart failed: ${(err as Error).message}`, pid: null };
+      auditEvent(opts.stateDir, opts.slug, e);
+      opts.onEvent?.(e);
+    }
+  }
+
+  const doorEvery = opts.doorEveryMs ?? 2000;
+  let doorCheckedAt = 0;
+  async function checkDoor(): Promise<void> {
+    const keeper = opts.door;
+    if (!keeper || Date.now() - doorCheckedAt < doorEvery) return;
+    doorCheckedAt = Date.now();
+    if (stopped || isStopping(opts.stateDir)) return;
+    let e: GateEvent | null;
+    try {
+      const wrong = await keeper.ensure();
+      e = wrong === null ? null : { what: keeper.what, kind: "restarted", reason: wrong, pid: null };
+    } catch (err) {
+      e = { what: keeper.what, kind: "restart-failed", reason: (err as Error).message, pid: null };
+    }
+    if (e) {
       auditEvent(opts.stateDir, opts.slug, e);
       opts.onEvent?.(e);
     }
@@ -105,6 +135,7 @@ export function watchGate(opts: WatchOptions): GateWatcher {
       if (stopped) break;
       try {
         await check();
+        await checkDoor();
       } finally {
         const w = waiters;
         waiters = [];

@@ -1,7 +1,7 @@
 import { UserError } from "../../errors.ts";
 import type { Resources } from "../../manifest/schema.ts";
 import type { WorkspaceMode } from "../../manifest/spec.ts";
-import { DEFAULT_PIDS_LIMIT, GUEST_HOME, GUEST_SOCK_DIR, GUEST_USER, GUEST_WORKSPACE, LABEL_OWNER, LABEL_SLUG } from "./constants.ts";
+import { DEFAULT_PIDS_LIMIT, GUEST_HOME, GUEST_SOCK_DIR, GUEST_USER, GUEST_WORKSPACE, LABEL_DOOR, LABEL_OWNER, LABEL_SLUG } from "./constants.ts";
 import { relayCommand } from "./dockerfile.ts";
 import { GUEST_CA_FILE, SYSTEM_CA_BUNDLE } from "../guest.ts";
 
@@ -33,12 +33,17 @@ export function envArgs(env: EnvArgs): string[] {
 }
 
 // --mount takes CSV: a path with a comma or quote must be a quoted field.
+const csvField = (k: string, v: string) => {
+  const kv = `${k}=${v}`;
+  return /[",\n]/.test(kv) ? `"${kv.replaceAll('"', '""')}"` : kv;
+};
+
 export function mountArg(source: string, target: string, readonly: boolean): string {
-  const field = (k: string, v: string) => {
-    const kv = `${k}=${v}`;
-    return /[",\n]/.test(kv) ? `"${kv.replaceAll('"', '""')}"` : kv;
-  };
-  return ["type=bind", field("source", source), field("target", target), ...(readonly ? ["readonly"] : [])].join(",");
+  return ["type=bind", csvField("source", source), csvField("target", target), ...(readonly ? ["readonly"] : [])].join(",");
+}
+
+export function volumeMountArg(volume: string, target: string, readonly: boolean): string {
+  return ["type=volume", csvField("source", volume), csvField("target", target), ...(readonly ? ["readonly"] : [])].join(",");
 }
 
 export interface WorkspaceMounts {
@@ -70,6 +75,11 @@ export interface RunInput {
   slug: string;
   image: string;
   sockDir: string; // host <state>/sock
+  // The bridge door (bridge.ts): the docker volume the bridge container
+  // serves the gate socket in, mounted where sockDir would be. Then nothing
+  // of the host's filesystem is mounted (the engine may not see it) but a
+  // `mount` workspace, which needs the engine's file sharing.
+  doorVolume?: string;
   env: EnvArgs;
   resources: Resources;
   workspace: WorkspaceMounts;
@@ -121,9 +131,10 @@ export function runArgv(input: RunInput): string[] {
     // The socket DIRECTORY, not the socket: a restarted gate's new socket
     // appears inside. Read-only: the bottle cannot plant anything next to it
     // (connecting to a socket on a read-only mount still works).
-    "--mount",
-    mountArg(input.sockDir, GUEST_SOCK_DIR, true),
-    ...(input.trust ? ["--mount", mountArg(input.trust.bundle, SYSTEM_CA_BUNDLE, true), "--mount", mountArg(input.trust.ca, GUEST_CA_FILE, true)] : []),
+    ...(input.doorVolume
+      ? ["--label", `${LABEL_DOOR}=bridge`, "--mount", volumeMountArg(input.doorVolume, GUEST_SOCK_DIR, true)]
+      : ["--mount", mountArg(input.sockDir, GUEST_SOCK_DIR, true)]),
+    ...(input.trust && !input.doorVolume ? ["--mount", mountArg(input.trust.bundle, SYSTEM_CA_BUNDLE, true), "--mount", mountArg(input.trust.ca, GUEST_CA_FILE, true)] : []),
     ...workspaceMountArgs(input.workspace),
     ...envArgs(input.env),
     input.image,

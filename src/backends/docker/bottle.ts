@@ -24,6 +24,8 @@ export class DockerBottle implements Bottle {
     readonly slug: string,
     readonly name: string,
     private readonly d: Docker,
+    // The bridge door's bridge container and volume, when it has them.
+    private readonly door?: { bridge: string; volume: string },
   ) {}
 
   // Passthrough: the terminal (-t), stdin (-i) and the exit code.
@@ -70,16 +72,34 @@ export class DockerBottle implements Bottle {
     if (c.code !== 0 && !isNoSuchContainer(c.stderr)) throw new UserError(`docker could not stop ${this.name}: ${dockerMessage(c.stderr, c.code)}`);
   }
 
+  // Behind the bridge door its bridge and their volume go with it: the
+  // containers in one call, then the volume (not while they mount it).
   async remove(): Promise<void> {
-    await removeContainer(this.d, this.name);
+    await removeContainers(this.d, this.door ? [this.name, this.door.bridge] : [this.name]);
+    if (this.door) await removeVolume(this.d, this.door.volume);
   }
 }
 
 // Idempotent: a container that is gone (or never got created) is removed.
 export async function removeContainer(d: Docker, name: string): Promise<void> {
-  const c = await docker(d, ["rm", "-f", "-v", name]);
-  if (c.code === 0 || isNoSuchContainer(c.stderr)) return;
-  // "removal already in progress": another `down` is doing it.
-  if (/already in progress/i.test(c.stderr)) return;
-  throw new UserError(`docker could not remove ${name}: ${dockerMessage(c.stderr, c.code)}`);
+  await removeContainers(d, [name]);
+}
+
+export async function removeContainers(d: Docker, names: string[]): Promise<void> {
+  const c = await docker(d, ["rm", "-f", "-v", ...names]);
+  if (c.code === 0) return;
+  // One line per name that failed: gone already, or "removal already in
+  // progress" (another `down` is doing it), is fine; anything else is not.
+  const bad = c.stderr
+    .split("\n")
+    .filter((l) => /^Error/.test(l.trim()))
+    .filter((l) => !isNoSuchContainer(l) && !/already in progress/i.test(l));
+  if (bad.length === 0 && /^Error/m.test(c.stderr)) return;
+  throw new UserError(`docker could not remove ${names.join(", ")}: ${dockerMessage(bad.join("\n") || c.stderr, c.code)}`);
+}
+
+export async function removeVolume(d: Docker, name: string): Promise<void> {
+  const c = await docker(d, ["volume", "rm", "-f", name]);
+  if (c.code === 0 || /no such volume/i.test(c.stderr)) return;
+  throw new UserError(`docker could not remove the volume ${name}: ${dockerMessage(c.stderr, c.code)}`);
 }

@@ -31,6 +31,11 @@ export const LABEL_IMAGE_HASH = "claude-bottle.image-hash";
 // Labels every container carries, so `ls`/`cleanup` never guess.
 export const LABEL_OWNER = "claude-bottle";
 export const LABEL_SLUG = "claude-bottle.slug";
+// The bridge door (bridge.ts): a bottle that uses it says so (`ls` then
+// looks for its bridge), and the bridge container and its volume say what
+// they are, so neither is ever taken for a bottle.
+export const LABEL_DOOR = "claude-bottle.door";
+export const LABEL_ROLE = "claude-bottle.role";
 
 // Inside the container (DESIGN.md shared conventions).
 export const GUEST_SOCK_DIR = "/run/claude-bottle";
@@ -46,4 +51,12 @@ export const DEFAULT_PIDS_LIMIT = 4096;
 
 export function containerName(slug: string): string {
   return `claude-bottle-${slug}`;
+}
+
+export function bridgeName(slug: string): string {
+  return `claude-bottle-${slug}-bridge`;
+}
+
+export function doorVolumeName(slug: string): string {
+  return `claude-bottle-${slug}-door`;
 }

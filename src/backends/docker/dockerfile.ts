@@ -63,7 +63,11 @@ function ensureUser(): string {
     `      useradd --create-home --home-dir ${GUEST_HOME} --shell /bin/bash ${GUEST_USER}; \\`,
     `    fi; \\`,
     `    mkdir -p ${GUEST_HOME}/.claude ${GUEST_WORKSPACE} ${GUEST_SOCK_DIR}; \\`,
-    `    chown ${GUEST_USER}:${GUEST_USER} ${GUEST_HOME} ${GUEST_HOME}/.claude ${GUEST_WORKSPACE}`,
+    // The socket folder is ${GUEST_USER}'s so that a docker volume mounted
+    // there for the first time is too (docker copies the folder's owner into
+    // a new volume): the bridge container serves the gate socket in it as
+    // ${GUEST_USER}, not root (bridge.ts). The bottle mounts it read-only.
+    `    chown ${GUEST_USER}:${GUEST_USER} ${GUEST_HOME} ${GUEST_HOME}/.claude ${GUEST_WORKSPACE} ${GUEST_SOCK_DIR}`,
   ].join("\n");
 }
 

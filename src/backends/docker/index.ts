@@ -6,11 +6,12 @@ import type { Spec } from "../../manifest/spec.ts";
 import { GUEST_WORKSPACE } from "../guest.ts";
 import { bottleHome, paths } from "../../state/paths.ts";
 import { probeDocker } from "../select.ts";
-import type { Backend, BottleInfo, CleanupItem, LaunchContext, PrepareContext } from "../types.ts";
+import type { Backend, BottleInfo, CleanupItem, DoorKeeper, LaunchContext, PrepareContext } from "../types.ts";
 import { assertNoSecretValues, runArgv, type RunInput, type WorkspaceMounts } from "./args.ts";
-import { DockerBottle, removeContainer } from "./bottle.ts";
+import { DockerBottle, removeContainer, removeVolume } from "./bottle.ts";
 import { docker, dockerMessage, isNameConflict, isNoSuchContainer, type Docker } from "./cli.ts";
-import { CLAUDE_CODE_PIN, GUEST_GATE_SOCKET, LABEL_OWNER, LABEL_SLUG, RELAY_PORT, containerName } from "./constants.ts";
+import { createDoorVolume, ensureBridge, readBridgeConf, runBridge, writeBridgeConf, type BridgeConf } from "./bridge.ts";
+import { CLAUDE_CODE_PIN, GUEST_GATE_SOCKET, LABEL_DOOR, LABEL_OWNER, LABEL_ROLE, LABEL_SLUG, RELAY_PORT, bridgeName, containerName, doorVolumeName } from "./constants.ts";
 import { agentPackageChoice, resolveBaseImage } from "./image-plan.ts";
 import { ensureAgentImage, type AgentImage } from "./image.ts";
 import { createSteps } from "./progress.ts";
@@ -22,7 +23,6 @@ export interface DockerOptions {
   hostEnv?: Record<string, string | undefined>; // default: process.env, read at each use
   tty?: boolean; // spinner for progress; default: stderr is a terminal
   err?: (line: string) => void; // build log (verbose or failure); default stderr
-  platform?: NodeJS.Platform; // default: process.platform
 }
 
 // What `mount` mode needs to know about the host repository (a read-only
@@ -40,6 +40,14 @@ interface PsRow {
   Labels: string;
 }
 
+interface Ours {
+  name: string;
+  slug: string;
+  state: string | undefined;
+  bridge: boolean; // the bridge door's bridge container, not a bottle
+  usesBridge: boolean; // a bottle behind the bridge door
+}
+
 // `docker ps --format '{{json .}}'` prints labels as "k=v,k=v".
 export function parseLabels(s: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -53,16 +61,17 @@ export function parseLabels(s: string): Record<string, string> {
 // The `docker run` of a bottle, from what the launch knows. bench/up.ts runs
 // the same argv (its own name and image) for its `docker run` baseline, so
 // the comparison stays like for like whatever flags a bottle gains.
-export function bottleRunInput(a: { spec: Spec; slug: string; stateDir: string; image: string; env: RunInput["env"]; trust?: boolean }): RunInput {
+export function bottleRunInput(a: { spec: Spec; slug: string; stateDir: string; image: string; env: RunInput["env"]; trust?: boolean; bridge?: boolean }): RunInput {
   return {
     name: containerName(a.slug),
     slug: a.slug,
     image: a.image,
     sockDir: paths.sockDir(a.stateDir),
+    // The bridge door mounts no host file: trust comes from provisioning.
+    ...(a.bridge ? { doorVolume: doorVolumeName(a.slug) } : a.trust === false ? {} : { trust: trustFiles(a.stateDir) }),
     env: a.env,
     resources: a.spec.resources,
     workspace: workspaceMounts(a.spec.workspace.mode, a.spec.workspace.path),
-    trust: a.trust === false ? undefined : trustFiles(a.stateDir),
   };
 }
 
@@ -80,18 +89,32 @@ export function createDockerBackend(opts: DockerOptions = {}): Backend {
   const d: Docker = { bin: opts.dockerBin ?? "docker", env: hostEnv };
   const err = opts.err ?? ((l: string) => void process.stderr.write(l + "\n"));
 
-  async function listOurs(): Promise<{ name: string; slug: string; state: string | undefined }[]> {
+  // Every container we labelled: bottles, and the bridge door's bridges
+  // (role "bridge"), with whether a bottle uses the bridge door.
+  async function listOurs(): Promise<Ours[]> {
     const c = await docker(d, ["ps", "-a", "--no-trunc", "--filter", `label=${LABEL_OWNER}=1`, "--format", "{{json .}}"]);
     if (c.code !== 0) throw new UserError(`docker could not list containers: ${dockerMessage(c.stderr, c.code)}`);
-    const out: { name: string; slug: string; state: string | undefined }[] = [];
+    const out: Ours[] = [];
     for (const line of c.stdout.split("\n")) {
       if (!line.trim()) continue;
       const row = JSON.parse(line) as PsRow;
-      const slug = parseLabels(row.Labels ?? "")[LABEL_SLUG];
+      const l = parseLabels(row.Labels ?? "");
+      const slug = l[LABEL_SLUG];
       if (!slug) continue;
-      out.push({ name: row.Names.split(",")[0]!, slug, state: row.State });
+      out.push({ name: row.Names.split(",")[0]!, slug, state: row.State, bridge: l[LABEL_ROLE] === "bridge", usesBridge: l[LABEL_DOOR] === "bridge" });
     }
     return out;
+  }
+
+  async function listVolumes(): Promise<{ name: string; slug: string }[]> {
+    const c = await docker(d, ["volume", "ls", "--filter", `label=${LABEL_OWNER}=1`, "--format", "{{json .}}"]);
+    if (c.code !== 0) throw new UserError(`docker could not list volumes: ${dockerMessage(c.stderr, c.code)}`);
+    return c.stdout
+      .split("\n")
+      .filter((l) => l.trim())
+      .map((l) => JSON.parse(l) as { Name: string; Labels?: string })
+      .map((v) => ({ name: v.Name, slug: parseLabels(v.Labels ?? "")[LABEL_SLUG] ?? "" }))
+      .filter((v) => v.slug);
   }
 
   async function containerState(name: string): Promise<string | null> {
@@ -143,16 +166,11 @@ export function createDockerBackend(opts: DockerOptions = {}): Backend {
       imageLine: "Building the agent image (Node.js, git, Claude Code). This takes a few minutes once; later bottles reuse it.",
     },
 
+    // An engine in a VM (Docker Desktop, OrbStack, colima) is fine: the
+    // plan gives it the bridge door (backends/door.ts).
     async preflight() {
       const p = probeDocker(hostEnv());
-      const problems = [...p.problems];
-      // Docker Desktop runs containers in a VM; a host unix socket
-      // bind-mounted into a container cannot be connected to across it, so
-      // the bottle would have no door at all (DESIGN.md, Backends).
-      if ((opts.platform ?? process.platform) === "darwin") {
-        problems.push({ what: "Docker Desktop on macOS cannot pass the gate's unix socket into a container", fix: "use --backend smolmachines on macOS" });
-      }
-      return { backend: "docker", ok: problems.length === 0, problems };
+      return { backend: "docker", ok: p.problems.length === 0, problems: [...p.problems] };
     },
 
     describe(spec: Spec, plan: PlanJson) {
@@ -166,6 +184,7 @@ export function createDockerBackend(opts: DockerOptions = {}): Backend {
       } catch (e) {
         agentPackage = (e as Error).message;
       }
+      const bridge = plan.door?.kind === "bridge";
       return {
         container: name,
         base_image: resolveBaseImage(spec.image, hostEnv()),
@@ -180,12 +199,13 @@ export function createDockerBackend(opts: DockerOptions = {}): Backend {
             slug: plan.slug,
             image: "<agent image>",
             sockDir: paths.sockDir(plan.state_dir),
+            ...(bridge ? { doorVolume: doorVolumeName(plan.slug) } : { trust: trustFiles(plan.state_dir) }),
             env: { plain, secretNames },
             resources: spec.resources,
             workspace: { mode: spec.workspace.mode, path: spec.workspace.path, gitHooks: true, gitConfig: true },
-            trust: trustFiles(plan.state_dir),
           }),
         ],
+        ...(bridge ? { bridge: { container: bridgeName(plan.slug), volume: doorVolumeName(plan.slug), gate: `${plan.door!.gate_listen}:<port>`, add_host: plan.door!.add_host } } : {}),
         workspace: spec.workspace.mode === "none" ? "empty /workspace" : `${spec.workspace.mode} of ${spec.workspace.path} at ${GUEST_WORKSPACE}`,
       };
     },
@@ -202,16 +222,32 @@ export function createDockerBackend(opts: DockerOptions = {}): Backend {
 
       const { image, bundle } = await takePrepared(spec, ctx);
 
-      // The bottle's trust store: the image's bundle (cached per image) plus
-      // the bottle's CA, mounted at start (trust.ts). An image whose bundle
-      // could not be read gets no mount: provisioning then appends the CA
-      // to the image's own bundle (its root step).
-      const caFile = join(paths.caDir(ctx.stateDir), "ca.crt");
-      if (!existsSync(caFile)) throw new UserError(`the bottle's CA certificate ${caFile} is missing; run 'claude-bottle down' and start again`);
-      if (bundle !== null) writeTrust(ctx.stateDir, bundle, readFileSync(caFile, "utf8"));
+      const door = ctx.door;
+      let bridgeUp: Promise<void> = Promise.resolve();
+      if (door) {
+        // The bridge door: the volume first (both containers mount it), then
+        // the bridge beside the bottle. The bottle's trust comes from
+        // provisioning: the engine may not see the state dir's files.
+        const conf: BridgeConf = { slug: plan.slug, image: image.tag, gate: door.gate, add_host: door.addHost };
+        writeBridgeConf(ctx.stateDir, conf);
+        await createDoorVolume(d, plan.slug);
+        ctx.progress(`starting bridge container ${bridgeName(plan.slug)}`);
+        bridgeUp = runBridge(d, conf, door.token);
+        // Settled even if the bottle's run fails first (the caller's undo
+        // removes both); its own failure is reported below.
+        bridgeUp.catch(() => {});
+      } else {
+        // The bottle's trust store: the image's bundle (cached per image)
+        // plus the bottle's CA, mounted at start (trust.ts). An image whose
+        // bundle could not be read gets no mount: provisioning then appends
+        // the CA to the image's own bundle (its root step).
+        const caFile = join(paths.caDir(ctx.stateDir), "ca.crt");
+        if (!existsSync(caFile)) throw new UserError(`the bottle's CA certificate ${caFile} is missing; run 'claude-bottle down' and start again`);
+        if (bundle !== null) writeTrust(ctx.stateDir, bundle, readFileSync(caFile, "utf8"));
+      }
 
       const envArgs = { plain: ctx.env, secretNames: ctx.secretEnvNames };
-      const argv = runArgv(bottleRunInput({ spec, slug: plan.slug, stateDir: ctx.stateDir, image: image.tag, env: envArgs, trust: bundle !== null }));
+      const argv = runArgv(bottleRunInput({ spec, slug: plan.slug, stateDir: ctx.stateDir, image: image.tag, env: envArgs, trust: bundle !== null, bridge: Boolean(door) }));
       assertNoSecretValues(argv, secrets);
       ctx.progress(`starting container ${name}`);
       let r = await docker(d, argv);
@@ -228,11 +264,13 @@ export function createDockerBackend(opts: DockerOptions = {}): Backend {
       if (r.code !== 0) {
         // `run` can fail after creating the container (a start error).
         if (!isNameConflict(r.stderr)) await removeContainer(d, name).catch(() => {});
-        throw new UserError(`docker could not start ${name}: ${dockerMessage(r.stderr, r.code)}`);
+        await bridgeUp.catch(() => {});
+        throw new UserError(`docker could not start ${name}: ${mountHint(dockerMessage(r.stderr, r.code), Boolean(door))}`);
       }
+      await bridgeUp;
       // The launcher provisions the bottle next (src/provision); its one exec
       // also waits for the relay to listen.
-      const bottle = new DockerBottle(plan.slug, name, d);
+      const bottle = new DockerBottle(plan.slug, name, d, door ? { bridge: bridgeName(plan.slug), volume: doorVolumeName(plan.slug) } : undefined);
       return bottle;
     },
 
@@ -240,30 +278,74 @@ export function createDockerBackend(opts: DockerOptions = {}): Backend {
       return (await containerState(containerName(slug))) === null ? null : this.handle(slug);
     },
 
+    // Behind the bridge door (its bridge.json is written before the bridge
+    // or its volume exist) the handle removes those too.
     handle(slug: string) {
-      return new DockerBottle(slug, containerName(slug), d);
+      const bridge = existsSync(paths.bridge(paths.stateDir(home(), slug)));
+      return new DockerBottle(slug, containerName(slug), d, bridge ? { bridge: bridgeName(slug), volume: doorVolumeName(slug) } : undefined);
     },
 
     async list() {
-      return (await listOurs()).map((c) => ({ slug: c.slug, backend: "docker" as const, status: toStatus(c.state), name: c.name }));
+      const all = await listOurs();
+      const bridges = new Map(all.filter((c) => c.bridge).map((c) => [c.slug, c.state]));
+      return all
+        .filter((c) => !c.bridge)
+        .map((c) => ({
+          slug: c.slug,
+          backend: "docker" as const,
+          status: toStatus(c.state),
+          name: c.name,
+          ...(c.usesBridge ? { door: bridges.get(c.slug) === "running" ? ("up" as const) : ("down" as const) } : {}),
+        }));
     },
 
-    // Every container we labelled. Whether one is still in use (a live gate
-    // or owner) is for the cleanup command to judge from the state dir.
+    // Every container and volume we labelled. Whether one is still in use
+    // (a live gate or owner) is for the cleanup command to judge from the
+    // state dir.
     async cleanupPlan() {
-      return (await listOurs()).map((c) => {
-        const hasState = existsSync(paths.stateDir(home(), c.slug));
-        return { kind: "container" as const, id: c.name, detail: `docker container ${c.name} (slug ${c.slug}, ${c.state ?? "unknown"}${hasState ? "" : ", no state dir"})` };
-      });
+      const [containers, volumes] = await Promise.all([listOurs(), listVolumes()]);
+      const stateless = (slug: string) => (existsSync(paths.stateDir(home(), slug)) ? "" : ", no state dir");
+      const items: CleanupItem[] = containers.map((c) => ({
+        kind: "container" as const,
+        id: c.name,
+        slug: c.slug,
+        door: c.bridge,
+        detail: `docker container ${c.name} (${c.bridge ? "bridge of " : ""}slug ${c.slug}, ${c.state ?? "unknown"}${stateless(c.slug)})`,
+      }));
+      for (const v of volumes) items.push({ kind: "volume", id: v.name, slug: v.slug, door: true, detail: `docker volume ${v.name} (door of slug ${v.slug}${stateless(v.slug)})` });
+      return items;
     },
 
+    // Containers first: a volume cannot go while a container mounts it.
     async cleanup(items: CleanupItem[]) {
+      await Promise.all(items.filter((i) => i.kind === "container").map((i) => removeContainer(d, i.id)));
       for (const item of items) {
-        if (item.kind === "container") await removeContainer(d, item.id);
+        if (item.kind === "volume") await removeVolume(d, item.id);
       }
+    },
+
+    // The bridge's conf is read at each check: with -d the supervisor starts
+    // as soon as the gate answers, before the launch has written it.
+    doorKeeper(slug: string, stateDir: string, token: string): DoorKeeper {
+      return {
+        what: "bridge",
+        async ensure() {
+          const conf = readBridgeConf(stateDir);
+          return conf && conf.slug === slug ? ensureBridge(d, conf, token) : null;
+        },
+      };
     },
   };
 }
+
+// The bridge door: a `mount` workspace is the one host path still mounted,
+// and the engine must share it (Docker Desktop: Settings > Resources > File
+// sharing; colima: only $HOME by default).
+function mountHint(message: string, bridge: boolean): string {
+  if (!bridge || !/bind source path does not exist|mounts denied|not shared/i.test(message)) return message;
+  return `${message}; the docker engine cannot see that folder: share it with the engine (Docker Desktop: Settings > Resources > File sharing) or use workspace: copy`;
+}
+
 
 export { DockerBottle } from "./bottle.ts";
 export { ensureAgentImage } from "./image.ts";

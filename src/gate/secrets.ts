@@ -1,0 +1,40 @@
+import { z } from "zod";
+import { UserError } from "../errors.ts";
+import { DOOR_TOKEN } from "./door.ts";
+import type { GateSecrets } from "./types.ts";
+
+// The one JSON document the gate (and its supervisor) read on stdin: the
+// credentials, the bottle's secret values, and the launcher's overrides
+// (types.ts GateSecrets). Read strictly; never echoed, it holds secrets.
+// Apart from the gate's server so the supervisor reads it without loading
+// the gate.
+
+const secretsSchema = z.object({
+  credentials: z.record(z.string(), z.string()),
+  secrets: z.array(z.object({ name: z.string(), value: z.string() })),
+  upstream: z
+    .object({ hosts: z.record(z.string(), z.string()).optional(), ca: z.string().optional() })
+    .strict()
+    .optional(),
+  door: z
+    .object({
+      listen: z.object({ host: z.string().min(1), port: z.number().int().min(1).max(65535) }).strict(),
+      token: z.string().regex(DOOR_TOKEN),
+    })
+    .strict()
+    .optional(),
+});
+
+export async function readSecrets(stream: ReadableStream<Uint8Array>): Promise<GateSecrets> {
+  const text = await new Response(stream).text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    // Never echo the input: it holds secrets.
+    throw new UserError("the gate expects one JSON GateSecrets document on stdin");
+  }
+  const r = secretsSchema.safeParse(json);
+  if (!r.success) throw new UserError(`GateSecrets on stdin: ${r.error.issues[0]!.path.join(".")}: ${r.error.issues[0]!.message}`);
+  return r.data;
+}
