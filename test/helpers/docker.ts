@@ -65,3 +65,25 @@ export async function runCli(
   if (timer) clearTimeout(timer);
   return { code, stdout, stderr };
 }
+
+// The doors the docker lifecycle tests run with (src/backends/door.ts): both
+// by default, so Linux CI exercises the bridge door that Docker Desktop,
+// OrbStack and colima get; CLAUDE_BOTTLE_TEST_DOORS=unix (or bridge) runs
+// one, for a quicker local pass.
+export type TestDoor = "unix" | "bridge";
+export function testDoors(): TestDoor[] {
+  const v = process.env.CLAUDE_BOTTLE_TEST_DOORS;
+  if (!v) return ["unix", "bridge"];
+  return v.split(",").map((d) => {
+    if (d !== "unix" && d !== "bridge") throw new Error(`CLAUDE_BOTTLE_TEST_DOORS: unknown door ${d}`);
+    return d;
+  });
+}
+
+// The bridge door's docker resources of a slug: its bridge container and
+// its volume (what down and cleanup must leave none of).
+export function doorResources(slug: string): string {
+  const c = Bun.spawnSync(["docker", "ps", "-a", "-q", "--filter", `label=claude-bottle.slug=${slug}`], { stdout: "pipe" }).stdout.toString().trim();
+  const v = Bun.spawnSync(["docker", "volume", "ls", "-q", "--filter", `label=claude-bottle.slug=${slug}`], { stdout: "pipe" }).stdout.toString().trim();
+  return [c, v].filter(Boolean).join("\n");
+}

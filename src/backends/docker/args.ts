@@ -2,7 +2,7 @@ import { UserError } from "../../errors.ts";
 import type { Resources } from "../../manifest/schema.ts";
 import type { WorkspaceMode } from "../../manifest/spec.ts";
 import { DEFAULT_PIDS_LIMIT, GUEST_HOME, GUEST_SOCK_DIR, GUEST_USER, GUEST_WORKSPACE, LABEL_DOOR, LABEL_OWNER, LABEL_SLUG } from "./constants.ts";
-import { relayCommand } from "./dockerfile.ts";
+import { bridgeRelayCommand, relayCommand } from "./dockerfile.ts";
 import { GUEST_CA_FILE, SYSTEM_CA_BUNDLE } from "../guest.ts";
 
 // Pure argv builders for the docker CLI. Secret env is only ever referenced
@@ -138,7 +138,7 @@ export function runArgv(input: RunInput): string[] {
     ...workspaceMountArgs(input.workspace),
     ...envArgs(input.env),
     input.image,
-    ...relayCommand(),
+    ...(input.doorVolume ? bridgeRelayCommand() : relayCommand()),
   ];
 }
 

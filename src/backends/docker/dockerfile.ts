@@ -44,6 +44,16 @@ export function relayCommand(): string[] {
   return ["socat", `TCP-LISTEN:${RELAY_PORT},bind=127.0.0.1,fork,reuseaddr`, `UNIX-CONNECT:${GUEST_GATE_SOCKET}`];
 }
 
+// Behind the bridge door the socket is the bridge container's, which starts
+// beside the bottle: the relay listens only once the socket is there, so
+// provisioning (which waits for the relay) also waits for the bridge, and the
+// agent's first request finds it. (A fresh volume holds no socket until the
+// bridge listens.) Said once, on the bottle's log, if it takes long.
+export function bridgeRelayCommand(): string[] {
+  const wait = 'i=0; until [ -S "$0" ]; do i=$((i+1)); [ "$i" -eq 400 ] && echo "relay: no gate socket from the bridge at $0 after 20 s" >&2; sleep 0.05; done; exec "$@"';
+  return ["sh", "-c", wait, GUEST_GATE_SOCKET, ...relayCommand()];
+}
+
 function installMissingTools(): string {
   const checks = REQUIRED_TOOLS.map(([cmd, pkg]) => `command -v ${cmd} >/dev/null 2>&1 || pkgs="$pkgs ${pkg}"`).join("; \\\n    ");
   return [
