@@ -1,11 +1,12 @@
 import { defineCommand } from "citty";
 import { commandMeta } from "./registry.ts";
-import { backendArgs, jsonArgs } from "./_shared.ts";
+import { backendArgs, doorArgs, jsonArgs } from "./_shared.ts";
 
 export default defineCommand({
   meta: commandMeta("selftest"),
   args: {
     ...backendArgs,
+    ...doorArgs,
     ...jsonArgs,
   },
   async run({ args }) {
@@ -14,6 +15,7 @@ export default defineCommand({
     const { colorsFor } = await import("../ui/style.ts");
     const report = await runSelftest({
       backend: args.backend ? String(args.backend) : undefined,
+      door: args.door ? String(args.door) : undefined,
       log: (l) => process.stderr.write(l + "\n"),
       baseImage: process.env.CLAUDE_BOTTLE_BASE_IMAGE,
     });

@@ -27,7 +27,7 @@ export interface BottleUnderTest {
 
 export async function startBottle(
   world: World,
-  opts: { backend?: string; baseImage?: string; log: (line: string) => void },
+  opts: { backend?: string; door?: string; baseImage?: string; log: (line: string) => void },
 ): Promise<BottleUnderTest> {
   const home = join(world.dir, "home");
   const { secrets, credential } = world;
@@ -98,6 +98,7 @@ The bottle the escape suite attacks from.
       env: childEnv,
       cwd: world.workspace,
       backend: opts.backend,
+      door: opts.door,
       // The gate trusts the recording upstream's CA and resolves its names
       // to the loopback address it listens on (GateSecrets.upstream). The
       // evil name resolves there too: a gate that let it through would

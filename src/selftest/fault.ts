@@ -92,6 +92,45 @@ export async function gateFaultCases(stateDir: string, ctx: AttackContext, contr
   return [closed, again];
 }
 
+// Behind the bridge door the bottle's way out also needs its bridge
+// container: kill it (docker kill --signal KILL, what an OOM or a crash
+// does) with the supervisor held, prove the bottle is cut off while it is
+// down, then that the supervisor brings it back.
+export async function bridgeFaultCases(stateDir: string, bridge: string, control: Attack, run: RunOne): Promise<AttackOutcome[]> {
+  const killed = { ...control, id: "10.bridge-killed", category: 10, title: "bridge container killed: the bottle is cut off while it is down", expected: "fail-closed" as const };
+  const restarted = { ...control, id: "10.bridge-restarted", category: 10, title: "bridge container brought back by the supervisor: requests work again" };
+  const supPid = readPid(paths.supervisorPid(stateDir));
+  if (supPid === null || !ownedBy(supPid, stateDir)) return [fail(killed, "did not run: no supervisor of this bottle found"), fail(restarted, "did not run: see 10.bridge-killed")];
+  const state = () => {
+    const r = Bun.spawnSync(["docker", "container", "inspect", "--format", "{{.State.Status}}", bridge], { stdout: "pipe", stderr: "pipe" });
+    return r.exitCode === 0 ? r.stdout.toString().trim() : "gone";
+  };
+  if (state() !== "running") return [fail(killed, `did not run: the bridge container ${bridge} is not running`), fail(restarted, "did not run: see 10.bridge-killed")];
+  const logMark = supervisorLog(stateDir).length;
+
+  let closed: AttackOutcome;
+  process.kill(supPid, "SIGSTOP");
+  try {
+    const k = Bun.spawnSync(["docker", "kill", "--signal", "KILL", bridge], { stdout: "pipe", stderr: "pipe" });
+    if (k.exitCode !== 0 || !(await until(() => state() !== "running", 5000))) {
+      closed = fail(killed, `did not run: docker kill of ${bridge} failed`);
+    } else {
+      const held = () => state() !== "running" && stopped(supPid);
+      closed = await run(killed, false, (ev) => judgeGateDown(ev, held(), "bridge"));
+    }
+  } finally {
+    process.kill(supPid, "SIGCONT");
+  }
+  const back = await until(() => state() === "running" && /bridge restarted/.test(supervisorLog(stateDir).slice(logMark)), 30_000);
+  if (!back) return [closed, fail(restarted, "the supervisor did not bring the bridge container back within 30 s", true)];
+  let again = await run(restarted, true);
+  for (let i = 0; !again.pass && i < 10; i++) {
+    await sleep(500);
+    again = await run(restarted, true);
+  }
+  return [closed, again];
+}
+
 function supervisorLog(stateDir: string): string {
   try {
     return readFileSync(paths.supervisorLog(stateDir), "utf8");

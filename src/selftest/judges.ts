@@ -236,12 +236,14 @@ export function judgeControl(ev: Evidence, ctx: AttackContext): Verdict {
 // The gate is dead and its restart held back (`held`: gate.pid still names
 // the dead gate and the supervisor is stopped, checked after the request):
 // the request must fail with no HTTP answer at all, and nothing may arrive.
-export function judgeGateDown(ev: Evidence, held: boolean): Verdict {
-  if (!held) return through("the gate came back during the request: nothing proven");
-  if (ev.arrivals.length > 0) return through(`with the gate down: ${arrivalSummary(ev.arrivals)}`);
+// `what` is down: the gate, or behind the bridge door the bridge container.
+export function judgeGateDown(ev: Evidence, held: boolean, what: "gate" | "bridge" = "gate"): Verdict {
+  if (!held) return through(`the ${what} came back during the request: nothing proven`);
+  if (ev.arrivals.length > 0) return through(`with the ${what} down: ${arrivalSummary(ev.arrivals)}`);
   const st = curlStatus(ev.exec.stdout);
   if (!st) return through("no result line from curl");
-  if (st.rc === 0 || st.http !== 0) return through(`something answered with the gate down: HTTP ${st.http}`);
+  if (st.rc === 0 || st.http !== 0) return through(`something answered with the ${what} down: HTTP ${st.http}`);
   const why = ev.exec.stdout.split("\n").find((l) => l.startsWith("curl: ")) ?? "no reply";
-  return { blocked: true, layer: "fail-closed", detail: `request failed (${why.slice(0, 80)}); nothing arrived; gate.pid unchanged` };
+  const still = what === "gate" ? "gate.pid unchanged" : "the bridge container still down";
+  return { blocked: true, layer: "fail-closed", detail: `request failed (${why.slice(0, 80)}); nothing arrived; ${still}` };
 }

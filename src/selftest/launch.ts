@@ -9,6 +9,7 @@ export async function upSelftestBottle(opts: {
   env: Record<string, string | undefined>; // CLAUDE_BOTTLE_HOME and the planted secrets
   cwd: string;
   backend?: string;
+  door?: string;
   upstream: UpstreamOverrides;
   log: (line: string) => void;
 }): Promise<string> {
@@ -18,7 +19,7 @@ export async function upSelftestBottle(opts: {
     import("../launch/launcher.ts"),
     import("../state/slug.ts"),
   ]);
-  const { spec, plan } = preparePlan({ agent: "selftest", dryRun: false, backendFlag: opts.backend, mount: false, cwd: opts.cwd, env: opts.env });
+  const { spec, plan } = preparePlan({ agent: "selftest", dryRun: false, backendFlag: opts.backend, doorFlag: opts.door, mount: false, cwd: opts.cwd, env: opts.env });
   const deps = await realDeps(plan.backend, opts.env);
   let slug = "";
   deps.remintSlug = () => makeSlug(spec.agent);

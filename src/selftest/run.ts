@@ -1,9 +1,11 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { attacks, controls } from "./attacks/index.ts";
 import { startBottle } from "./bottle.ts";
-import { gateFaultCases } from "./fault.ts";
+import { bridgeName } from "../backends/docker/constants.ts";
+import { paths } from "../state/paths.ts";
+import { bridgeFaultCases, gateFaultCases } from "./fault.ts";
 import { outcomeOf } from "./outcome.ts";
 import { buildReport, type Report } from "./report.ts";
 import { attackRunner } from "./runner.ts";
@@ -19,6 +21,7 @@ import { startWorld } from "./world.ts";
 
 export interface SelftestOptions {
   backend?: string; // docker | smolmachines (default: auto)
+  door?: string; // unix | bridge | auto (default: CLAUDE_BOTTLE_DOOR, else auto)
   log: (line: string) => void; // progress, to stderr
   baseImage?: string; // CLAUDE_BOTTLE_BASE_IMAGE for the bottle image
   only?: (a: Pick<Attack, "id">) => boolean; // run a subset (tests)
@@ -67,6 +70,10 @@ export async function runSelftest(opts: SelftestOptions): Promise<Report> {
     for (const a of attacks(ctx).filter(pick)) record(await run(a, false));
     if (pick({ id: "10.gate-killed" })) {
       for (const o of await gateFaultCases(bottle.stateDir, ctx, controls(ctx)[0]!, run)) record(o);
+    }
+    // Behind the bridge door the bottle's way out also needs its bridge.
+    if (pick({ id: "10.bridge-killed" }) && existsSync(paths.bridge(bottle.stateDir))) {
+      for (const o of await bridgeFaultCases(bottle.stateDir, bridgeName(bottle.slug), controls(ctx)[0]!, run)) record(o);
     }
     runner.settle();
     return buildReport(bottle.backend, outcomes);

@@ -1,14 +1,13 @@
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, openSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
-import type { DoorKeeper } from "../backends/types.ts";
 import type { GateSecrets } from "../gate/types.ts";
 import { supervisorEnv } from "../child-env.ts";
 import { selfCommand } from "../self.ts";
 import { isStopping } from "../state/dirs.ts";
 import { paths } from "../state/paths.ts";
 import { isAlive, readPid, removeQuietly } from "../state/process.ts";
-import { watchGate } from "./watcher.ts";
+import { watchGate, type DoorKeeper } from "./watcher.ts";
 
 // `up -d` leaves no `up` process behind to watch the gate, so a small
 // detached supervisor (`claude-bottle supervise-gate --state <dir>`, hidden)

@@ -1,5 +1,4 @@
 import { appendFileSync } from "node:fs";
-import type { DoorKeeper } from "../backends/types.ts";
 import type { GateSecrets } from "../gate/types.ts";
 import { isStopping } from "../state/dirs.ts";
 import { paths } from "../state/paths.ts";
@@ -20,6 +19,15 @@ import { probeGate, waitForGate } from "./probe.ts";
 // here, every doorEveryMs (a docker call each time, so not every tick).
 // While the bridge is down the bottle's relay finds nobody listening on
 // the socket in the volume: closed, not open, as with the gate.
+
+// Whatever looks after the door besides the gate: a backend supplies it
+// (docker's bridge door: backends/docker/index.ts doorKeeper). `ensure`
+// says what it found wrong and put right, null when all was well, and
+// throws when it could not.
+export interface DoorKeeper {
+  what: string;
+  ensure(): Promise<string | null>;
+}
 
 export interface GateEvent {
   what: string; // "gate", or the door keeper's ("bridge")

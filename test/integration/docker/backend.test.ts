@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect } from "bun:test";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createDockerBackend } from "../../../src/backends/docker/index.ts";
@@ -11,21 +12,28 @@ import { proxyEnv } from "../../../src/launch/inputs.ts";
 import type { PlanJson } from "../../../src/plan/types.ts";
 import type { Spec } from "../../../src/manifest/spec.ts";
 import { provisionBottle } from "../../../src/provision/provision.ts";
-import { TEST_BASE_IMAGE, dockerAvailable, dockerTest } from "../../helpers/docker.ts";
+import { planDoor } from "../../../src/backends/door-probe.ts";
+import { probeDocker } from "../../../src/backends/select.ts";
+import { admitDoor, doorHello, newDoorToken } from "../../../src/gate/door.ts";
+import { SocketReader } from "../../../src/gate/io.ts";
+import { freePort } from "../../../src/launch/door.ts";
+import { TEST_BASE_IMAGE, doorResources, dockerAvailable, dockerTest, testDoors, type TestDoor } from "../../helpers/docker.ts";
 
 // The docker backend against the real engine: the agent image built from
 // the local test base (no Claude Code: CLAUDE_BOTTLE_AGENT_PACKAGE=none, the
 // tests must not depend on the npm registry), a sealed container wired to a
 // stand-in gate (a real HTTP server on a real unix socket in the state dir).
+// The bottle's cases run once per door: behind the bridge door the stand-in
+// gets a TCP front that admits only the bottle's token (the real gate's
+// door check, gate/door.ts), where the real gate's door would listen.
 
 const MARKER = "stand-in-gate-ok";
 const SECRET = `sekrit-${crypto.randomUUID()}`;
 const root = mkdtempSync(join(tmpdir(), "cb-docker-it-"));
 const home = join(root, "cbhome");
 const hostHome = join(root, "hosthome");
-const stateDir = join(home, "state", `it-${Date.now().toString(36).slice(-5)}`);
-const slug = stateDir.split("/").at(-1)!;
-const sockPath = join(stateDir, "sock", "gate.sock");
+const stamp = Date.now().toString(36).slice(-4);
+const slug = `it-${stamp}a`; // the image's tag; each door's bottle has its own slug
 const repo = join(root, "repo");
 const argvLog = join(root, "docker-argv.log");
 // A unique tag of the test base: a different FROM line, so the first build
@@ -45,6 +53,29 @@ function sh(cmd: string[], cwd?: string): string {
   const r = Bun.spawnSync(cmd, { cwd, stdout: "pipe", stderr: "pipe" });
   if (r.exitCode !== 0) throw new Error(`${cmd.join(" ")}: ${r.stderr.toString()}`);
   return r.stdout.toString();
+}
+
+// The bridge door's way to the stand-in: a TCP front where the gate's door
+// would listen, admitting a connection only after the bottle's hello, then
+// passing its bytes to the stand-in's unix socket (gone: cut off).
+function doorFront(listen: { host: string; port: number }, token: string, sockPath: string) {
+  const hello = doorHello(token);
+  const server = net.createServer((raw) => {
+    const reader = new SocketReader(raw);
+    raw.on("error", () => {});
+    void admitDoor(reader, hello, 5000).then((v) => {
+      if (!v.ok) return raw.destroy();
+      const rest = reader.detach();
+      const up = net.connect({ path: sockPath });
+      up.on("error", () => raw.destroy());
+      up.write(rest);
+      raw.pipe(up);
+      up.pipe(raw);
+      raw.resume();
+    });
+  });
+  server.listen(listen.port, listen.host);
+  return { stop: () => server.close() };
 }
 
 function standInGate(path: string, tag: string) {
@@ -77,43 +108,73 @@ const spec: Spec = {
   workspace: { mode: "copy", path: repo },
 };
 
-const plan: PlanJson = {
-  version: 1,
-  agent: "dev",
-  bottle: "default",
-  backend: "docker",
-  slug,
-  sources: spec.sources,
-  env: [
-    { name: "LITERAL", mode: "literal", host_var: null },
-    { name: "MY_SECRET", mode: "host", host_var: "MY_SECRET" },
-  ],
-  skills: ["demo"],
-  git: [],
-  egress: [],
-  workspace: spec.workspace,
-  image: null,
-  resources: spec.resources,
-  supervise: true,
-  state_dir: stateDir,
-  warnings: [],
-};
+interface DoorCase {
+  door: TestDoor;
+  slug: string;
+  stateDir: string;
+  sockPath: string;
+  plan: PlanJson;
+  ctx: LaunchContext;
+  front?: { stop(): void };
+}
 
 const progress: string[] = [];
 let imageBuilds = 0;
-const ctx: LaunchContext = {
-  stateDir,
-  gateSocket: sockPath,
-  env: { LITERAL: "plain-value", ...proxyEnv() },
-  secretEnvNames: ["MY_SECRET"],
-  verbose: false,
-  progress: (s) => progress.push(s),
-  imageBuild: () => void imageBuilds++,
-};
+
+function planFor(slugOf: string, stateDir: string, door: PlanJson["door"]): PlanJson {
+  return {
+    version: 1,
+    agent: "dev",
+    bottle: "default",
+    backend: "docker",
+    slug: slugOf,
+    sources: spec.sources,
+    env: [
+      { name: "LITERAL", mode: "literal", host_var: null },
+      { name: "MY_SECRET", mode: "host", host_var: "MY_SECRET" },
+    ],
+    skills: ["demo"],
+    git: [],
+    egress: [],
+    workspace: spec.workspace,
+    image: null,
+    resources: spec.resources,
+    supervise: true,
+    state_dir: stateDir,
+    door,
+    warnings: [],
+  };
+}
+
+// One bottle's host side for a door: its state dir and, behind the bridge
+// door, where the real plan would put the gate's door (planDoor, forced).
+async function doorCase(door: TestDoor, slugOf: string): Promise<DoorCase> {
+  const stateDir = join(home, "state", slugOf);
+  const sockPath = join(stateDir, "sock", "gate.sock");
+  mkdirSync(join(stateDir, "sock"), { recursive: true, mode: 0o755 });
+  await ensureCa(join(stateDir, "ca"), slugOf);
+  const planned = planDoor({ backend: "docker", flag: door, env: hostEnv, engine: probeDocker(hostEnv).engine });
+  expect(planned.problems).toEqual([]);
+  const ctx: LaunchContext = {
+    stateDir,
+    gateSocket: sockPath,
+    env: { LITERAL: "plain-value", ...proxyEnv() },
+    secretEnvNames: ["MY_SECRET"],
+    verbose: false,
+    progress: (s) => progress.push(s),
+    imageBuild: () => void imageBuilds++,
+  };
+  const c: DoorCase = { door, slug: slugOf, stateDir, sockPath, plan: planFor(slugOf, stateDir, planned.door), ctx };
+  if (door === "bridge") {
+    const gateAt = { host: planned.door.gate_listen!, port: await freePort(planned.door.gate_listen!) };
+    const token = newDoorToken();
+    ctx.door = { gate: gateAt, addHost: planned.door.add_host, token };
+    c.front = doorFront(gateAt, token, sockPath);
+  }
+  return c;
+}
 
 let backend: Backend;
-let bottle: Bottle;
-let gate: ReturnType<typeof standInGate>;
 const made: string[] = [];
 
 // What the launcher does with every bottle: backend.launch, then the
@@ -127,10 +188,6 @@ async function launchProvisioned(s: Spec, p: PlanJson, c: LaunchContext): Promis
     throw e;
   }
   return b;
-}
-
-async function inside(cmd: string, user?: string) {
-  return bottle.run(["sh", "-c", cmd], { user });
 }
 
 describe.if(dockerAvailable())("docker backend (real engine)", () => {
@@ -150,9 +207,6 @@ describe.if(dockerAvailable())("docker backend (real engine)", () => {
     sh(["git", "-C", repo, "remote", "add", "origin", "git@github.com:acme/web.git"]);
     mkdirSync(join(hostHome, ".claude", "skills", "demo"), { recursive: true });
     writeFileSync(join(hostHome, ".claude", "skills", "demo", "SKILL.md"), "# demo skill\n");
-    mkdirSync(join(stateDir, "sock"), { recursive: true, mode: 0o755 });
-    await ensureCa(join(stateDir, "ca"), slug);
-    gate = standInGate(sockPath, "first");
     // A docker wrapper that records every argv it is given.
     const wrapper = join(root, "docker-logged");
     writeFileSync(wrapper, `#!/bin/sh\nprintf '%s\\n' "$*" >> '${argvLog}'\nexec docker "$@"\n`, { mode: 0o755 });
@@ -160,8 +214,6 @@ describe.if(dockerAvailable())("docker backend (real engine)", () => {
   });
 
   afterAll(async () => {
-    gate?.stop();
-    await bottle?.remove().catch(() => {});
     for (const image of [...made, baseTag]) Bun.spawnSync(["docker", "rmi", "-f", image], { stdout: "ignore", stderr: "ignore" });
     rmSync(root, { recursive: true, force: true });
   });
@@ -224,162 +276,198 @@ describe.if(dockerAvailable())("docker backend (real engine)", () => {
     expect(r.stdout.toString().split("\n").slice(0, 4)).toEqual(["node", "/home/node", "tools", "no-claude"]);
   }, 60_000);
 
-  dockerTest("launches a sealed, provisioned bottle", async () => {
-    bottle = await launchProvisioned(spec, plan, ctx);
-    // The image was built by the first test: the launch reuses it and does
-    // not ask for the "building the agent image" explanation.
-    expect(imageBuilds).toBe(0);
-    const info = (await backend.list()).find((b) => b.slug === slug);
-    expect(info).toEqual({ slug, backend: "docker", status: "running", name: `claude-bottle-${slug}` });
-    expect((await backend.cleanupPlan()).some((i) => i.kind === "container" && i.id === `claude-bottle-${slug}`)).toBe(true);
-    const run = sh(["docker", "container", "inspect", "--format", "{{.HostConfig.NetworkMode}} {{.HostConfig.CapDrop}} {{.HostConfig.SecurityOpt}} {{.HostConfig.PidsLimit}} {{.HostConfig.Memory}}", `claude-bottle-${slug}`]).trim();
-    expect(run).toBe(`none [ALL] [no-new-privileges] 4096 ${512 * 1024 * 1024}`);
-  }, 60_000);
+  for (const door of testDoors()) {
+    describe(`door: ${door}`, () => {
+      const slug = `it-${stamp}${door === "unix" ? "u" : "b"}`;
+      let c: DoorCase;
+      let bottle: Bottle;
+      let gate: ReturnType<typeof standInGate>;
+      const inside = (cmd: string, user?: string) => bottle.run(["sh", "-c", cmd], { user });
+      beforeAll(async () => {
+        c = await doorCase(door, slug);
+        gate = standInGate(c.sockPath, "first");
+      });
+      afterAll(async () => {
+        gate?.stop();
+        c?.front?.stop();
+        await bottle?.remove().catch(() => {});
+      });
 
-  dockerTest("http goes through the relay to the gate; nothing else leaves", async () => {
-    const viaRelay = await inside("curl -sS --max-time 5 http://example.com/");
-    expect(viaRelay.stdout).toBe(`${MARKER} first GET http://example.com/\n`);
-    expect(gate.requests).toContain("GET http://example.com/");
-    // No route out: a direct connection (documentation address) fails at once.
-    const direct = await inside("curl -sS --noproxy '*' --max-time 3 http://192.0.2.1/");
-    expect(direct.code).not.toBe(0);
-    expect(direct.stdout).not.toContain(MARKER);
-    expect((await inside("ip route show")).stdout.trim()).toBe("");
-    expect((await inside("ip -o link show | awk -F': ' '{print $2}'")).stdout.trim()).toBe("lo");
-    // The socket directory is read-only inside: nothing can be planted there.
-    expect((await inside("touch /run/claude-bottle/planted")).code).not.toBe(0);
-    expect(existsSync(join(stateDir, "sock", "planted"))).toBe(false);
-  });
+      dockerTest("launches a sealed, provisioned bottle", async () => {
+        bottle = await launchProvisioned(spec, c.plan, c.ctx);
+        // The image was built by the first test: the launch reuses it and does
+        // not ask for the "building the agent image" explanation.
+        expect(imageBuilds).toBe(0);
+        const info = (await backend.list()).find((b) => b.slug === slug);
+        expect(info).toEqual({ slug, backend: "docker", status: "running", name: `claude-bottle-${slug}`, ...(door === "bridge" ? { door: "up" } : {}) });
+        const items = await backend.cleanupPlan();
+        expect(items.some((i) => i.kind === "container" && i.id === `claude-bottle-${slug}` && !i.door)).toBe(true);
+        if (door === "bridge") {
+          // The bridge and its volume: found by label, never taken for a bottle.
+          expect(items.filter((i) => i.slug === slug && i.door).map((i) => `${i.kind} ${i.id}`).sort()).toEqual([`container claude-bottle-${slug}-bridge`, `volume claude-bottle-${slug}-door`]);
+          const b = sh(["docker", "container", "inspect", "--format", "{{.Config.User}} {{.HostConfig.ReadonlyRootfs}} {{.HostConfig.CapDrop}} {{.HostConfig.SecurityOpt}}", `claude-bottle-${slug}-bridge`]).trim();
+          expect(b).toBe("node true [ALL] [no-new-privileges]");
+        }
+        const run = sh(["docker", "container", "inspect", "--format", "{{.HostConfig.NetworkMode}} {{.HostConfig.CapDrop}} {{.HostConfig.SecurityOpt}} {{.HostConfig.PidsLimit}} {{.HostConfig.Memory}}", `claude-bottle-${slug}`]).trim();
+        expect(run).toBe(`none [ALL] [no-new-privileges] 4096 ${512 * 1024 * 1024}`);
+      }, 60_000);
 
-  dockerTest("a restarted gate's new socket appears inside without restarting the bottle", async () => {
-    gate.stop();
-    rmSync(sockPath, { force: true });
-    expect((await inside("curl -sS --max-time 5 http://example.com/")).stdout).not.toContain(MARKER);
-    gate = standInGate(sockPath, "second");
-    expect((await inside("curl -sS --max-time 5 http://example.com/x")).stdout).toBe(`${MARKER} second GET http://example.com/x\n`);
-  });
+      dockerTest("http goes through the relay to the gate; nothing else leaves", async () => {
+        const viaRelay = await inside("curl -sS --max-time 5 http://example.com/");
+        expect(viaRelay.stdout).toBe(`${MARKER} first GET http://example.com/\n`);
+        expect(gate.requests).toContain("GET http://example.com/");
+        // No route out: a direct connection (documentation address) fails at once.
+        const direct = await inside("curl -sS --noproxy '*' --max-time 3 http://192.0.2.1/");
+        expect(direct.code).not.toBe(0);
+        expect(direct.stdout).not.toContain(MARKER);
+        expect((await inside("ip route show")).stdout.trim()).toBe("");
+        expect((await inside("ip -o link show | awk -F': ' '{print $2}'")).stdout.trim()).toBe("lo");
+        // The socket directory is read-only inside: nothing can be planted there.
+        expect((await inside("touch /run/claude-bottle/planted")).code).not.toBe(0);
+        expect(existsSync(join(c.stateDir, "sock", "planted"))).toBe(false);
+        expect((await inside("ls /run/claude-bottle")).stdout).toBe("gate.sock\n");
+      });
 
-  dockerTest("env: proxy variables, literals, and the secret by name (never on docker's argv)", async () => {
-    const env = (await inside("env")).stdout;
-    for (const line of ["HTTP_PROXY=http://127.0.0.1:3128", "https_proxy=http://127.0.0.1:3128", "NO_PROXY=localhost,127.0.0.1", "LITERAL=plain-value", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", `MY_SECRET=${SECRET}`]) {
-      expect(env).toContain(line);
-    }
-    const argv = readFileSync(argvLog, "utf8");
-    expect(argv).toContain(" -e MY_SECRET ");
-    expect(argv).not.toContain(SECRET);
-    expect(progress.join("\n")).not.toContain(SECRET);
-  });
+      dockerTest("a restarted gate's new socket appears inside without restarting the bottle", async () => {
+        gate.stop();
+        rmSync(c.sockPath, { force: true });
+        expect((await inside("curl -sS --max-time 5 http://example.com/")).stdout).not.toContain(MARKER);
+        gate = standInGate(c.sockPath, "second");
+        expect((await inside("curl -sS --max-time 5 http://example.com/x")).stdout).toBe(`${MARKER} second GET http://example.com/x\n`);
+      });
 
-  dockerTest("provisioning: CA trusted, prompt, skills, git rewrite, Claude settings", async () => {
-    const ca = readFileSync(join(stateDir, "ca", "ca.crt"), "utf8");
-    const body = ca.split("\n").filter((l) => l && !l.startsWith("-----"))[1]!;
-    expect((await inside(`grep -c '${body}' /etc/ssl/certs/ca-certificates.crt`)).stdout.trim()).toBe("1");
-    expect((await inside("cat /usr/local/share/ca-certificates/claude-bottle.crt")).stdout).toBe(ca);
-    expect((await inside("cat /home/node/.claude-bottle/prompt.md")).stdout).toBe(spec.prompt);
-    expect((await inside("stat -c %U /home/node/.claude/skills/demo/SKILL.md && cat /home/node/.claude/skills/demo/SKILL.md")).stdout).toBe("node\n# demo skill\n");
-    expect((await inside("git ls-remote --get-url git@github.com:acme/web.git")).stdout.trim()).toBe("http://git.bottle.internal/web.git");
-    expect(JSON.parse((await inside("cat /home/node/.claude.json")).stdout).mcpServers.supervise.url).toBe("http://supervise.bottle.internal/mcp");
-    expect(JSON.parse((await inside("cat /home/node/.claude/settings.json")).stdout).env.CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC).toBe("1");
-  });
+      dockerTest("env: proxy variables, literals, and the secret by name (never on docker's argv)", async () => {
+        const env = (await inside("env")).stdout;
+        for (const line of ["HTTP_PROXY=http://127.0.0.1:3128", "https_proxy=http://127.0.0.1:3128", "NO_PROXY=localhost,127.0.0.1", "LITERAL=plain-value", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", `MY_SECRET=${SECRET}`]) {
+          expect(env).toContain(line);
+        }
+        const argv = readFileSync(argvLog, "utf8");
+        expect(argv).toContain(" -e MY_SECRET ");
+        expect(argv).not.toContain(SECRET);
+        expect(progress.join("\n")).not.toContain(SECRET);
+        if (door === "bridge") {
+          // The door's token: by name to the bridge, never on an argv; the
+          // bottle has no such variable at all.
+          expect(argv).toContain(" -e DOOR_TOKEN ");
+          expect(argv).not.toContain(c.ctx.door!.token);
+          expect(env).not.toContain(c.ctx.door!.token);
+          const files = (readdirSync(c.stateDir, { recursive: true }) as string[]).map((f) => join(c.stateDir, f)).filter((f) => statSync(f).isFile());
+          expect(files.some((f) => readFileSync(f, "latin1").includes(c.ctx.door!.token))).toBe(false);
+        }
+      });
 
-  dockerTest("workspace: the repository copied with .git, modes kept, owned by node, ignored files left out", async () => {
-    const ls = (await inside("cd /workspace && ls -A | sort && stat -c '%U %a' run.sh README.md")).stdout;
-    expect(ls).toBe([".git", ".gitignore", "README.md", "run.sh", "untracked.txt", "node 755", "node 644", ""].join("\n"));
-    expect((await inside("git -C /workspace log --format=%s")).stdout.trim()).toBe("init");
-    expect((await inside("git -C /workspace status --porcelain")).stdout.trim()).toBe("?? untracked.txt");
-  });
+      dockerTest("provisioning: CA trusted, prompt, skills, git rewrite, Claude settings", async () => {
+        const ca = readFileSync(join(c.stateDir, "ca", "ca.crt"), "utf8");
+        const body = ca.split("\n").filter((l) => l && !l.startsWith("-----"))[1]!;
+        expect((await inside(`grep -c '${body}' /etc/ssl/certs/ca-certificates.crt`)).stdout.trim()).toBe("1");
+        expect((await inside("cat /usr/local/share/ca-certificates/claude-bottle.crt")).stdout).toBe(ca);
+        expect((await inside("cat /home/node/.claude-bottle/prompt.md")).stdout).toBe(spec.prompt);
+        expect((await inside("stat -c %U /home/node/.claude/skills/demo/SKILL.md && cat /home/node/.claude/skills/demo/SKILL.md")).stdout).toBe("node\n# demo skill\n");
+        expect((await inside("git ls-remote --get-url git@github.com:acme/web.git")).stdout.trim()).toBe("http://git.bottle.internal/web.git");
+        expect(JSON.parse((await inside("cat /home/node/.claude.json")).stdout).mcpServers.supervise.url).toBe("http://supervise.bottle.internal/mcp");
+        expect(JSON.parse((await inside("cat /home/node/.claude/settings.json")).stdout).env.CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC).toBe("1");
+      });
 
-  dockerTest("workspace: the copy's origin goes to the host repo through the gate; the host's origin is untouched", async () => {
-    expect((await inside("git -C /workspace remote get-url origin")).stdout.trim()).toBe("http://git.bottle.internal/workspace.git");
-    expect((await inside("git -C /workspace remote get-url --push origin")).stdout.trim()).toBe("http://git.bottle.internal/workspace.git");
-    expect((await inside("stat -c %U /workspace/.git/config")).stdout.trim()).toBe("node");
-    expect(sh(["git", "-C", repo, "remote", "get-url", "origin"]).trim()).toBe("git@github.com:acme/web.git");
-  });
+      dockerTest("workspace: the repository copied with .git, modes kept, owned by node, ignored files left out", async () => {
+        const ls = (await inside("cd /workspace && ls -A | sort && stat -c '%U %a' run.sh README.md")).stdout;
+        expect(ls).toBe([".git", ".gitignore", "README.md", "run.sh", "untracked.txt", "node 755", "node 644", ""].join("\n"));
+        expect((await inside("git -C /workspace log --format=%s")).stdout.trim()).toBe("init");
+        expect((await inside("git -C /workspace status --porcelain")).stdout.trim()).toBe("?? untracked.txt");
+      });
 
-  dockerTest("run streams a large stdin (300 MB) without holding it in memory", async () => {
-    const total = 300 * 1024 * 1024;
-    const chunk = new Uint8Array(1024 * 1024).fill(0x61);
-    let sent = 0;
-    const input = new ReadableStream<Uint8Array>({
-      pull(c) {
-        if (sent >= total) return c.close();
-        c.enqueue(chunk);
-        sent += chunk.length;
-      },
+      dockerTest("workspace: the copy's origin goes to the host repo through the gate; the host's origin is untouched", async () => {
+        expect((await inside("git -C /workspace remote get-url origin")).stdout.trim()).toBe("http://git.bottle.internal/workspace.git");
+        expect((await inside("git -C /workspace remote get-url --push origin")).stdout.trim()).toBe("http://git.bottle.internal/workspace.git");
+        expect((await inside("stat -c %U /workspace/.git/config")).stdout.trim()).toBe("node");
+        expect(sh(["git", "-C", repo, "remote", "get-url", "origin"]).trim()).toBe("git@github.com:acme/web.git");
+      });
+
+      dockerTest("run streams a large stdin (300 MB) without holding it in memory", async () => {
+        const total = 300 * 1024 * 1024;
+        const chunk = new Uint8Array(1024 * 1024).fill(0x61);
+        let sent = 0;
+        const input = new ReadableStream<Uint8Array>({
+          pull(c) {
+            if (sent >= total) return c.close();
+            c.enqueue(chunk);
+            sent += chunk.length;
+          },
+        });
+        Bun.gc(true);
+        const base = process.memoryUsage().rss;
+        let peak = base;
+        const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 10);
+        try {
+          const r = await bottle.run(["wc", "-c"], { input });
+          expect(r.code).toBe(0);
+          expect(r.stdout.trim()).toBe(String(total));
+        } finally {
+          clearInterval(timer);
+        }
+        expect(peak - base).toBeLessThan(100 * 1024 * 1024);
+      }, 60_000);
+
+      dockerTest("exec passes the exit code; run passes stdin", async () => {
+        expect(await bottle.exec(["sh", "-c", "exit 7"])).toBe(7);
+        const r = await bottle.run(["sh", "-c", "cat; exit 3"], { input: "from stdin\n" });
+        expect(r).toEqual({ code: 3, stdout: "from stdin\n", stderr: "" });
+        expect((await bottle.run(["id", "-u"], { user: "0" })).stdout.trim()).toBe("0");
+      });
+
+      dockerTest("exec with stdin inherited from the caller (as `claude-bottle exec` runs it)", async () => {
+        const p = Bun.spawn(["bun", join(import.meta.dir, "exec-child.ts"), slug, "sh", "-c", "tr a-z A-Z; exit 5"], {
+          env: hostEnv as Record<string, string>,
+          stdin: new Blob(["piped through\n"]),
+          stdout: "pipe",
+          stderr: "pipe",
+        });
+        const [out, code] = await Promise.all([new Response(p.stdout).text(), p.exited]);
+        expect(out).toBe("PIPED THROUGH\n");
+        expect(code).toBe(5);
+      });
+
+      dockerTest("remove is idempotent; attach then finds nothing", async () => {
+        await bottle.remove();
+        await bottle.remove();
+        expect(await backend.attach(slug)).toBeNull();
+        // exec reaches a bottle through a handle, without asking the engine
+        // first: a gone bottle is said so in one line, not as a command's exit.
+        await expect(backend.handle(slug).exec(["true"])).rejects.toThrow(`bottle ${slug} is not running`);
+        await expect(backend.handle(slug).run(["true"])).rejects.toThrow(`bottle ${slug} is not running`);
+        expect((await backend.list()).some((b) => b.slug === slug)).toBe(false);
+        await bottle.stop(); // stopping a removed bottle is harmless too
+        await backend.cleanup([{ kind: "container", id: `claude-bottle-${slug}`, detail: "" }]);
+        // Behind the bridge door its bridge and volume went with it.
+        expect(doorResources(slug)).toBe("");
+      });
+
+      dockerTest("mount mode: work tree bind-mounted read-write, .git/hooks and .git/config read-only", async () => {
+      const m = await doorCase(door, `${slug.slice(0, -1)}m`);
+      const mspec: Spec = { ...spec, skills: [], git: [], workspace: { mode: "mount", path: repo } };
+      const mbottle = await launchProvisioned(mspec, { ...m.plan, workspace: mspec.workspace, skills: [] }, m.ctx);
+      try {
+        // As the uid that owns the host files, so only the mount decides.
+        const user = String(process.getuid!());
+        const w = await mbottle.run(["sh", "-c", "echo from-bottle > /workspace/written.txt"], { user });
+        expect(w.code).toBe(0);
+        expect(readFileSync(join(repo, "written.txt"), "utf8")).toBe("from-bottle\n");
+        const before = readFileSync(join(repo, ".git", "config"), "utf8");
+        expect((await mbottle.run(["sh", "-c", "echo '[core]' >> /workspace/.git/config"], { user })).code).not.toBe(0);
+        expect((await mbottle.run(["sh", "-c", "echo 'exit 0' > /workspace/.git/hooks/pre-commit"], { user })).code).not.toBe(0);
+        expect(readFileSync(join(repo, ".git", "config"), "utf8")).toBe(before);
+        expect(existsSync(join(repo, ".git", "hooks", "pre-commit"))).toBe(false);
+        // git works in the mounted repo (safe.directory from the gitconfig).
+        expect((await mbottle.run(["git", "-C", "/workspace", "log", "--format=%s"])).stdout.trim()).toBe("init");
+        // The host repository itself: its origin is the user's, not the gate.
+        expect((await mbottle.run(["git", "-C", "/workspace", "remote", "get-url", "origin"])).stdout.trim()).toBe("git@github.com:acme/web.git");
+      } finally {
+        m.front?.stop();
+        await mbottle.remove();
+        rmSync(join(repo, "written.txt"), { force: true });
+      }
+    }, 60_000);
     });
-    Bun.gc(true);
-    const base = process.memoryUsage().rss;
-    let peak = base;
-    const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 10);
-    try {
-      const r = await bottle.run(["wc", "-c"], { input });
-      expect(r.code).toBe(0);
-      expect(r.stdout.trim()).toBe(String(total));
-    } finally {
-      clearInterval(timer);
-    }
-    expect(peak - base).toBeLessThan(100 * 1024 * 1024);
-  }, 60_000);
-
-  dockerTest("exec passes the exit code; run passes stdin", async () => {
-    expect(await bottle.exec(["sh", "-c", "exit 7"])).toBe(7);
-    const r = await bottle.run(["sh", "-c", "cat; exit 3"], { input: "from stdin\n" });
-    expect(r).toEqual({ code: 3, stdout: "from stdin\n", stderr: "" });
-    expect((await bottle.run(["id", "-u"], { user: "0" })).stdout.trim()).toBe("0");
-  });
-
-  dockerTest("exec with stdin inherited from the caller (as `claude-bottle exec` runs it)", async () => {
-    const p = Bun.spawn(["bun", join(import.meta.dir, "exec-child.ts"), slug, "sh", "-c", "tr a-z A-Z; exit 5"], {
-      env: hostEnv as Record<string, string>,
-      stdin: new Blob(["piped through\n"]),
-      stdout: "pipe",
-      stderr: "pipe",
-    });
-    const [out, code] = await Promise.all([new Response(p.stdout).text(), p.exited]);
-    expect(out).toBe("PIPED THROUGH\n");
-    expect(code).toBe(5);
-  });
-
-  dockerTest("remove is idempotent; attach then finds nothing", async () => {
-    await bottle.remove();
-    await bottle.remove();
-    expect(await backend.attach(slug)).toBeNull();
-    // exec reaches a bottle through a handle, without asking the engine
-    // first: a gone bottle is said so in one line, not as a command's exit.
-    await expect(backend.handle(slug).exec(["true"])).rejects.toThrow(`bottle ${slug} is not running`);
-    await expect(backend.handle(slug).run(["true"])).rejects.toThrow(`bottle ${slug} is not running`);
-    expect((await backend.list()).some((b) => b.slug === slug)).toBe(false);
-    await bottle.stop(); // stopping a removed bottle is harmless too
-    await backend.cleanup([{ kind: "container", id: `claude-bottle-${slug}`, detail: "" }]);
-  });
-
-  dockerTest("mount mode: work tree bind-mounted read-write, .git/hooks and .git/config read-only", async () => {
-  const mslug = `${slug.slice(0, -1)}m`;
-  const mstate = join(home, "state", mslug);
-  mkdirSync(join(mstate, "sock"), { recursive: true, mode: 0o755 });
-  await ensureCa(join(mstate, "ca"), mslug);
-  const mspec: Spec = { ...spec, skills: [], git: [], workspace: { mode: "mount", path: repo } };
-  const mbottle = await launchProvisioned(mspec, { ...plan, slug: mslug, state_dir: mstate, workspace: mspec.workspace, skills: [] }, { ...ctx, stateDir: mstate, gateSocket: join(mstate, "sock", "gate.sock") });
-  try {
-    // As the uid that owns the host files, so only the mount decides.
-    const user = String(process.getuid!());
-    const w = await mbottle.run(["sh", "-c", "echo from-bottle > /workspace/written.txt"], { user });
-    expect(w.code).toBe(0);
-    expect(readFileSync(join(repo, "written.txt"), "utf8")).toBe("from-bottle\n");
-    const before = readFileSync(join(repo, ".git", "config"), "utf8");
-    expect((await mbottle.run(["sh", "-c", "echo '[core]' >> /workspace/.git/config"], { user })).code).not.toBe(0);
-    expect((await mbottle.run(["sh", "-c", "echo 'exit 0' > /workspace/.git/hooks/pre-commit"], { user })).code).not.toBe(0);
-    expect(readFileSync(join(repo, ".git", "config"), "utf8")).toBe(before);
-    expect(existsSync(join(repo, ".git", "hooks", "pre-commit"))).toBe(false);
-    // git works in the mounted repo (safe.directory from the gitconfig).
-    expect((await mbottle.run(["git", "-C", "/workspace", "log", "--format=%s"])).stdout.trim()).toBe("init");
-    // The host repository itself: its origin is the user's, not the gate.
-    expect((await mbottle.run(["git", "-C", "/workspace", "remote", "get-url", "origin"])).stdout.trim()).toBe("git@github.com:acme/web.git");
-  } finally {
-    await mbottle.remove();
-    rmSync(join(repo, "written.txt"), { force: true });
   }
-}, 60_000);
 });
 
 // Registered even without docker, so a CI without an engine fails loudly.

@@ -4,6 +4,8 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import tls from "node:tls";
+import { doorHello, newDoorToken } from "../../../src/gate/door.ts";
+import { freePort } from "../../../src/launch/door.ts";
 import { gateInputs } from "../../../src/launch/inputs.ts";
 import { makePlaceholder } from "../../../src/gate/credentials.ts";
 import { spawnGate, stopGate } from "../../../src/supervise/gate.ts";
@@ -17,15 +19,16 @@ import { multiSanCert } from "../gate/harness.ts";
 // The real gate process (`claude-bottle gate`) under the launcher's spawn and
 // the watcher: readiness, a proxied request to a loopback upstream, kill -9,
 // fail closed, restart with the same secrets, and no audit noise from probes.
+// Once through its unix socket, once through its TCP door (the bridge
+// door's way in): the restarted gate listens on the same port and takes the
+// same token, which only the GateSecrets on its stdin carried.
 
-let dir = "";
+const dirs: string[] = [];
 let upstream: ReturnType<typeof Bun.serve>;
 let upstreamCa = "";
 const seen: string[] = [];
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "cb-gate-sup-"));
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
   // HTTPS: the gate injects a credential only over TLS it verified. The
   // launcher hands the gate this upstream's CA (GateSecrets.upstream), as
   // `claude-bottle selftest` does for its recording upstream.
@@ -42,15 +45,18 @@ beforeAll(async () => {
   });
 });
 afterAll(async () => {
-  await stopGate(dir);
+  for (const dir of dirs) await stopGate(dir);
   upstream.stop(true);
-  rmSync(dir, { recursive: true, force: true });
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
-// One request through the gate's unix socket: CONNECT, TLS with the
-// bottle's CA, the request inside. Null: refused or cut off before any
-// answer.
-function viaGate(sock: string, url: string, headers: Record<string, string> = {}): Promise<string | null> {
+// Where a client reaches the gate: its unix socket, or its TCP door with the
+// hello sent first.
+type Way = { path: string } | { host: string; port: number; hello: Buffer };
+
+// One request through the gate: CONNECT, TLS with the bottle's CA, the
+// request inside. Null: refused or cut off before any answer.
+function viaGate(dir: string, way: Way, url: string, headers: Record<string, string> = {}): Promise<string | null> {
   return new Promise((resolve) => {
     const u = new URL(url);
     const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join("");
@@ -64,9 +70,12 @@ function viaGate(sock: string, url: string, headers: Record<string, string> = {}
       resolve(v);
     };
     const t = setTimeout(() => done(null), 5000);
-    const raw = net.connect({ path: sock });
+    const raw = "path" in way ? net.connect({ path: way.path }) : net.connect({ host: way.host, port: way.port });
     raw.on("error", () => done(null));
-    raw.once("connect", () => raw.write(`CONNECT ${u.host} HTTP/1.1\r\nHost: ${u.host}\r\n\r\n`));
+    raw.once("connect", () => {
+      if ("hello" in way) raw.write(way.hello);
+      raw.write(`CONNECT ${u.host} HTTP/1.1\r\nHost: ${u.host}\r\n\r\n`);
+    });
     let head = "";
     const onHead = (d: Buffer) => {
       head += d.toString("latin1");
@@ -85,7 +94,9 @@ function viaGate(sock: string, url: string, headers: Record<string, string> = {}
   });
 }
 
-test("real gate: ready, proxies with the credential, dies, stays shut, comes back with the same secrets", async () => {
+for (const door of ["unix socket", "TCP door"] as const) test(`real gate (${door}): ready, proxies with the credential, dies, stays shut, comes back with the same secrets`, async () => {
+  const dir = mkdtempSync(join(tmpdir(), "cb-gate-sup-"));
+  dirs.push(dir);
   const spec: Spec = {
     agent: "itest",
     bottle: "itest",
@@ -114,7 +125,10 @@ test("real gate: ready, proxies with the credential, dies, stays shut, comes bac
   const placeholder = gi.agentEnv.ITEST_TOKEN!;
   const sock = paths.gateSocket(dir);
   const url = `https://127.0.0.1:${upstream.port}/x`;
-  const secrets = { ...gi.secrets, upstream: { ca: upstreamCa } };
+  const token = newDoorToken();
+  const listen = { host: "127.0.0.1", port: await freePort("127.0.0.1") };
+  const secrets = { ...gi.secrets, upstream: { ca: upstreamCa }, ...(door === "TCP door" ? { door: { listen, token } } : {}) };
+  const way: Way = door === "TCP door" ? { ...listen, hello: doorHello(token) } : { path: sock };
 
   const g = await spawnGate({ stateDir: dir, secrets });
   const ready = await waitForGate(sock, { timeoutMs: 20_000, stillWorth: () => isAlive(g.pid) });
@@ -122,21 +136,21 @@ test("real gate: ready, proxies with the credential, dies, stays shut, comes bac
   // Readiness probing wrote no audit line.
   expect(existsSync(paths.audit(dir)) ? readFileSync(paths.audit(dir), "utf8") : "").toBe("");
 
-  const first = await viaGate(sock, url, { Authorization: `Bearer ${placeholder}` });
+  const first = await viaGate(dir, way, url, { Authorization: `Bearer ${placeholder}` });
   expect(first).toContain("upstream ok");
   expect(seen.at(-1)).toBe(`Bearer ${real}`);
 
   process.kill(g.pid, "SIGKILL");
   for (let i = 0; i < 100 && isAlive(g.pid); i++) await Bun.sleep(20);
   // No gate, no way out: refused (null) or cut off without any response.
-  expect((await viaGate(sock, url)) ?? "").toBe("");
+  expect((await viaGate(dir, way, url)) ?? "").toBe("");
 
   const w = watchGate({ slug: "itest-aaaaa", stateDir: dir, secrets, intervalMs: 200 });
   try {
     const t0 = Date.now();
     let again: string | null = null;
     while (Date.now() - t0 < 20_000) {
-      again = await viaGate(sock, url, { Authorization: `Bearer ${placeholder}` });
+      again = await viaGate(dir, way, url, { Authorization: `Bearer ${placeholder}` });
       if (again?.includes("upstream ok")) break;
       await Bun.sleep(100);
     }
@@ -154,6 +168,13 @@ test("real gate: ready, proxies with the credential, dies, stays shut, comes bac
     expect(audit.filter((a) => a.decision === "allow")).toHaveLength(4);
     expect(audit.filter((a) => a.decision === "deny")).toHaveLength(0);
     expect(readFileSync(paths.audit(dir), "utf8")).not.toContain(real);
+    if (door === "TCP door") {
+      // The same port took the same token; another token it does not take,
+      // and nothing of either is in the audit.
+      expect(await viaGate(dir, { ...listen, hello: doorHello(newDoorToken()) }, url)).toBeNull();
+      expect(readAudit().filter((a) => String(a.reason).startsWith("door: wrong door token"))).toHaveLength(1);
+      expect(readFileSync(paths.audit(dir), "utf8")).not.toContain(token);
+    }
   } finally {
     await w.stop();
   }

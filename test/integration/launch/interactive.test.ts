@@ -2,7 +2,7 @@ import { afterAll, expect } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { dockerTest, TEST_BASE_IMAGE } from "../../helpers/docker.ts";
+import { dockerTest, TEST_BASE_IMAGE, testDoors } from "../../helpers/docker.ts";
 
 // `up` as a person runs it, in a pseudo-terminal (util-linux `script`):
 // the y/N question, a secret asked without echo, the agent attached with a
@@ -20,63 +20,66 @@ afterAll(async () => {
 
 const hasScript = process.platform === "linux" && Bun.which("script") !== null;
 
-dockerTest(
-  "interactive up: confirm, hidden secret prompt, tty passthrough, non-zero exit keeps state",
-  async () => {
-    expect(hasScript).toBe(true); // util-linux is part of every Linux CI image we use
-    mkdirSync(join(home, "bottles"), { recursive: true });
-    mkdirSync(join(home, "agents"), { recursive: true });
-    writeFileSync(join(home, "bottles", "t.md"), '---\nenv:\n  ASKME: "?Type the thing"\n---\n');
-    writeFileSync(join(home, "agents", "t.md"), "---\nbottle: t\nworkspace: none\n---\n");
-    const agent = ["sh", "-c", 'tty >/dev/null && echo "ISTTY"; [ "$ASKME" = "' + SECRET + '" ] && echo SECRET-OK; read -r line; echo "got:$line"; exit 5'];
-    const p = Bun.spawn(["script", "-qec", `${process.execPath} ${CLI} up t`, "/dev/null"], {
-      stdin: "pipe",
-      stdout: "pipe",
-      stderr: "pipe",
-      env: {
-        ...process.env,
-        NO_COLOR: "1",
-        CLAUDE_BOTTLE_HOME: home,
-        CLAUDE_BOTTLE_BACKEND: "docker",
-        CLAUDE_BOTTLE_BASE_IMAGE: TEST_BASE_IMAGE,
-        CLAUDE_BOTTLE_AGENT_PACKAGE: "none",
-        CLAUDE_BOTTLE_AGENT_ARGV: JSON.stringify(agent),
-      },
-    });
-    let out = "";
-    const pump = (async () => {
-      for await (const c of p.stdout) out += new TextDecoder().decode(c);
-    })();
-    const waitFor = async (re: RegExp, ms: number) => {
-      const t0 = Date.now();
-      while (!re.test(out) && Date.now() - t0 < ms) await Bun.sleep(100);
-      return re.test(out);
-    };
-    const type = (s: string) => {
-      p.stdin.write(s);
-      p.stdin.flush();
-    };
-    try {
-      expect(await waitFor(/launch this agent\? \[y\/N\]/, 60_000)).toBe(true);
-      type("y\n");
-      expect(await waitFor(/Type the thing: /, 30_000)).toBe(true);
-      type(`${SECRET}\r`);
-      expect(await waitFor(/ISTTY/, 120_000)).toBe(true);
-      expect(out).toContain("SECRET-OK");
-      type("first line to the agent\r");
-      expect(await waitFor(/got:first line to the agent/, 20_000)).toBe(true);
-      expect(await waitFor(/claude-bottle resume /, 30_000)).toBe(true);
-    } finally {
-      p.kill();
-      await Promise.race([pump, Bun.sleep(1000)]);
-    }
-    // The typed secret was never echoed by the terminal nor printed by us.
-    expect(out.includes(SECRET)).toBe(false);
-    const slug = /claude-bottle resume (\S+)/.exec(out)![1]!.trim();
-    const stateDir = join(home, "state", slug);
-    expect(existsSync(join(stateDir, ".preserve"))).toBe(true);
-    const files = (readdirSync(stateDir, { recursive: true }) as string[]).map((f) => join(stateDir, f)).filter((f) => statSync(f).isFile());
-    for (const f of files) expect(readFileSync(f, "latin1").includes(SECRET)).toBe(false);
-  },
-  240_000,
-);
+for (const door of testDoors()) {
+  dockerTest(
+    `${door} door: interactive up: confirm, hidden secret prompt, tty passthrough, non-zero exit keeps state`,
+    async () => {
+      expect(hasScript).toBe(true); // util-linux is part of every Linux CI image we use
+      mkdirSync(join(home, "bottles"), { recursive: true });
+      mkdirSync(join(home, "agents"), { recursive: true });
+      writeFileSync(join(home, "bottles", "t.md"), '---\nenv:\n  ASKME: "?Type the thing"\n---\n');
+      writeFileSync(join(home, "agents", "t.md"), "---\nbottle: t\nworkspace: none\n---\n");
+      const agent = ["sh", "-c", 'tty >/dev/null && echo "ISTTY"; [ "$ASKME" = "' + SECRET + '" ] && echo SECRET-OK; read -r line; echo "got:$line"; exit 5'];
+      const p = Bun.spawn(["script", "-qec", `${process.execPath} ${CLI} up t`, "/dev/null"], {
+        stdin: "pipe",
+        stdout: "pipe",
+        stderr: "pipe",
+        env: {
+          ...process.env,
+          NO_COLOR: "1",
+          CLAUDE_BOTTLE_HOME: home,
+          CLAUDE_BOTTLE_BACKEND: "docker",
+          CLAUDE_BOTTLE_BASE_IMAGE: TEST_BASE_IMAGE,
+          CLAUDE_BOTTLE_AGENT_PACKAGE: "none",
+          CLAUDE_BOTTLE_AGENT_ARGV: JSON.stringify(agent),
+          CLAUDE_BOTTLE_DOOR: door,
+        },
+      });
+      let out = "";
+      const pump = (async () => {
+        for await (const c of p.stdout) out += new TextDecoder().decode(c);
+      })();
+      const waitFor = async (re: RegExp, ms: number) => {
+        const t0 = Date.now();
+        while (!re.test(out) && Date.now() - t0 < ms) await Bun.sleep(100);
+        return re.test(out);
+      };
+      const type = (s: string) => {
+        p.stdin.write(s);
+        p.stdin.flush();
+      };
+      try {
+        expect(await waitFor(/launch this agent\? \[y\/N\]/, 60_000)).toBe(true);
+        type("y\n");
+        expect(await waitFor(/Type the thing: /, 30_000)).toBe(true);
+        type(`${SECRET}\r`);
+        expect(await waitFor(/ISTTY/, 120_000)).toBe(true);
+        expect(out).toContain("SECRET-OK");
+        type("first line to the agent\r");
+        expect(await waitFor(/got:first line to the agent/, 20_000)).toBe(true);
+        expect(await waitFor(/claude-bottle resume /, 30_000)).toBe(true);
+      } finally {
+        p.kill();
+        await Promise.race([pump, Bun.sleep(1000)]);
+      }
+      // The typed secret was never echoed by the terminal nor printed by us.
+      expect(out.includes(SECRET)).toBe(false);
+      const slug = /claude-bottle resume (\S+)/.exec(out)![1]!.trim();
+      const stateDir = join(home, "state", slug);
+      expect(existsSync(join(stateDir, ".preserve"))).toBe(true);
+      const files = (readdirSync(stateDir, { recursive: true }) as string[]).map((f) => join(stateDir, f)).filter((f) => statSync(f).isFile());
+      for (const f of files) expect(readFileSync(f, "latin1").includes(SECRET)).toBe(false);
+    },
+    240_000,
+  );
+}

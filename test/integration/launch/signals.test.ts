@@ -2,11 +2,14 @@ import { afterAll, expect } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { dockerTest, TEST_BASE_IMAGE } from "../../helpers/docker.ts";
+import { doorResources, dockerTest, TEST_BASE_IMAGE, testDoors, type TestDoor } from "../../helpers/docker.ts";
 
 // Ctrl-C / SIGTERM to a real `up` at different points of a real Docker
 // launch: whatever step is running finishes or fails, then everything made
-// so far is removed: no container, no gate, no state dir.
+// so far is removed: no container, no volume, no gate, no state dir. Per
+// door: the unix door's bottle starts trusting its CA (no trust step to
+// interrupt); the bridge door's starts a bridge container and a volume, and
+// provisioning adds the CA to its trust store.
 
 const CLI = join(import.meta.dir, "..", "..", "..", "src", "cli.ts");
 const home = mkdtempSync(join(tmpdir(), "cb-sig-"));
@@ -30,18 +33,25 @@ function gatesOf(): string {
   return r.stdout.toString().trim();
 }
 
-const cases: [string, "SIGINT" | "SIGTERM"][] = [
-  ["starting gate for", "SIGINT"],
-  ["starting bottle", "SIGTERM"],
-  ["starting container", "SIGINT"],
-  // The bottle's one provisioning exec (the CA needs no step of its own
-  // any more: the bottle starts with it in its trust store).
-  ["provisioning the bottle", "SIGTERM"],
-];
+const cases: Record<TestDoor, [string, "SIGINT" | "SIGTERM"][]> = {
+  unix: [
+    ["starting gate for", "SIGINT"],
+    ["starting bottle", "SIGTERM"],
+    ["starting container", "SIGINT"],
+    // The bottle's one provisioning exec (the CA needs no step of its own
+    // any more: the bottle starts with it in its trust store).
+    ["provisioning the bottle", "SIGTERM"],
+  ],
+  bridge: [
+    ["starting bridge container", "SIGINT"],
+    ["starting container", "SIGTERM"],
+    ["trusting the bottle's CA", "SIGTERM"],
+  ],
+};
 
-for (const [marker, sig] of cases) {
+for (const door of testDoors()) for (const [marker, sig] of cases[door]) {
   dockerTest(
-    `${sig} at "${marker}" leaves nothing behind`,
+    `${door} door: ${sig} at "${marker}" leaves nothing behind`,
     async () => {
       const p = Bun.spawn([process.execPath, CLI, "up", "s", "--yes"], {
         stdin: "ignore",
@@ -54,6 +64,7 @@ for (const [marker, sig] of cases) {
           CLAUDE_BOTTLE_BASE_IMAGE: TEST_BASE_IMAGE,
           CLAUDE_BOTTLE_AGENT_PACKAGE: "none",
           CLAUDE_BOTTLE_AGENT_ARGV: JSON.stringify(["sleep", "300"]),
+          CLAUDE_BOTTLE_DOOR: door,
         },
       });
       let err = "";
@@ -71,8 +82,7 @@ for (const [marker, sig] of cases) {
       expect(sent).toBe(true);
       expect(code).toBe(sig === "SIGINT" ? 130 : 143);
       expect(slug).not.toBe("");
-      const ps = Bun.spawnSync(["docker", "ps", "-a", "-q", "--filter", `label=claude-bottle.slug=${slug}`], { stdout: "pipe" });
-      expect(ps.stdout.toString().trim()).toBe("");
+      expect(doorResources(slug)).toBe("");
       expect(labelled()).toBe("");
       expect(gatesOf()).toBe("");
     },
