@@ -84,12 +84,7 @@ export async function gateFaultCases(stateDir: string, ctx: AttackContext, contr
     return now !== null && now !== gatePid && ownedBy(now, stateDir) && /gate restarted/.test(supervisorLog(stateDir).slice(logMark));
   }, 30_000);
   if (!back) return [closed, fail(restarted, "the supervisor did not restart the gate within 30 s", true)];
-  let again = await run(restarted, true);
-  for (let i = 0; !again.pass && i < 10; i++) {
-    await sleep(500);
-    again = await run(restarted, true);
-  }
-  return [closed, again];
+  return [closed, await controlAgain(restarted, run)];
 }
 
 // Behind the bridge door the bottle's way out also needs its bridge
@@ -123,12 +118,18 @@ export async function bridgeFaultCases(stateDir: string, bridge: string, control
   }
   const back = await until(() => state() === "running" && /bridge restarted/.test(supervisorLog(stateDir).slice(logMark)), 30_000);
   if (!back) return [closed, fail(restarted, "the supervisor did not bring the bridge container back within 30 s", true)];
+  return [closed, await controlAgain(restarted, run)];
+}
+
+// The control request once the door is back, retried for a few seconds: a
+// new gate or bridge needs a moment to listen.
+async function controlAgain(restarted: Attack, run: RunOne): Promise<AttackOutcome> {
   let again = await run(restarted, true);
   for (let i = 0; !again.pass && i < 10; i++) {
     await sleep(500);
     again = await run(restarted, true);
   }
-  return [closed, again];
+  return again;
 }
 
 function supervisorLog(stateDir: string): string {

@@ -87,3 +87,7 @@ export function doorResources(slug: string): string {
   const v = Bun.spawnSync(["docker", "volume", "ls", "-q", "--filter", `label=claude-bottle.slug=${slug}`], { stdout: "pipe" }).stdout.toString().trim();
   return [c, v].filter(Boolean).join("\n");
 }
+
+// What the agent does in the workspace tests: commit on a new branch and push
+// it to origin (the host repository through the gate); prints the commit.
+export const PUSH_FEAT_FROM_BOTTLE = ["sh", "-c", "cd /workspace && git config user.email agent@bottle && git config user.name agent && git checkout -q -b feat && echo x > f && git add f && git commit -qm f && git push -q origin feat && git rev-parse HEAD"];

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { dockerAvailable, dockerCliEnv, dockerRequired, TEST_BASE_IMAGE } from "../../helpers/docker.ts";
+import { dockerAvailable, dockerCliEnv, dockerRequired, PUSH_FEAT_FROM_BOTTLE, TEST_BASE_IMAGE } from "../../helpers/docker.ts";
 import { secondDockerdProblem, startSecondDockerd, type SecondDockerd } from "../../helpers/second-dockerd.ts";
 
 // The bridge door where it is needed, on Linux CI: an engine that cannot see
@@ -139,14 +139,7 @@ describe.if(runnable)("an engine that cannot see our files (a second dockerd, it
     expect(mounts).toMatch(/ \/run\/claude-bottle \S+ ro[, ]/);
 
     // A push from the bottle lands on the host, under the bottle's name.
-    const push = await cli([
-      "exec",
-      slug,
-      "--",
-      "sh",
-      "-c",
-      "cd /workspace && git config user.email agent@bottle && git config user.name agent && git checkout -q -b feat && echo x > f && git add f && git commit -qm f && git push -q origin feat && git rev-parse HEAD",
-    ]);
+    const push = await cli(["exec", slug, "--", ...PUSH_FEAT_FROM_BOTTLE]);
     expect(push.code).toBe(0);
     const head = push.stdout.trim().split("\n").pop()!;
     expect(git("rev-parse", `refs/heads/bottle/${slug}/feat`).trim()).toBe(head);

@@ -103,6 +103,28 @@ async function cli(args: string[], opts: CliOpts = {}) {
   return { code, stdout, stderr };
 }
 
+// A foreground `up` whose agent sleeps, once its bottle runs (ls says so).
+async function foregroundUp(door: TestDoor): Promise<{ p: ReturnType<typeof Bun.spawn>; slug: string }> {
+  const p = Bun.spawn([process.execPath, CLI, "up", "itest", "--yes"], {
+    cwd: work,
+    env: env({ CLAUDE_BOTTLE_AGENT_ARGV: JSON.stringify(["sleep", "600"]) }, door),
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  let slug = "";
+  const t0 = Date.now();
+  while (Date.now() - t0 < 120_000 && !slug) {
+    await Bun.sleep(250);
+    const r = await cli(["ls", "--json"], { door });
+    const row = (JSON.parse(r.stdout || "[]") as { slug: string; status: string }[]).find((x) => x.status === "running" && !slugs.includes(x.slug));
+    if (row) slug = row.slug;
+  }
+  expect(slug).not.toBe("");
+  slugs.push(slug);
+  return { p, slug };
+}
+
 async function upDetached(door: TestDoor): Promise<string> {
   const r = await cli(["up", "itest", "-d", "--yes"], { door });
   if (r.code !== 0) throw new Error(`up -d failed (${r.code}): ${r.stderr}`);
@@ -258,24 +280,7 @@ for (const door of testDoors()) {
     dockerTest(
       `cleanup --yes after kill -9 of a foreground up and its gate leaves nothing`,
       async () => {
-        const p = Bun.spawn([process.execPath, CLI, "up", "itest", "--yes"], {
-          cwd: work,
-          env: env({ CLAUDE_BOTTLE_AGENT_ARGV: JSON.stringify(["sleep", "600"]) }, door),
-          stdin: "ignore",
-          stdout: "pipe",
-          stderr: "pipe",
-        });
-        // Wait until the agent runs: state says running.
-        let slug = "";
-        const t0 = Date.now();
-        while (Date.now() - t0 < 120_000 && !slug) {
-          await Bun.sleep(250);
-          const r = await c(["ls", "--json"]);
-          const row = (JSON.parse(r.stdout || "[]") as { slug: string; status: string }[]).find((x) => x.status === "running" && !slugs.includes(x.slug));
-          if (row) slug = row.slug;
-        }
-        expect(slug).not.toBe("");
-        slugs.push(slug);
+        const { p, slug } = await foregroundUp(door);
         const gate = pidOf(slug, "gate.pid");
         p.kill("SIGKILL");
         await p.exited;
@@ -418,23 +423,7 @@ for (const door of testDoors()) {
     dockerTest(
       "a foreground up brings a killed bridge back too, and SIGTERM takes the bridge and its volume away",
       async () => {
-        const p = Bun.spawn([process.execPath, CLI, "up", "itest", "--yes"], {
-          cwd: work,
-          env: env({ CLAUDE_BOTTLE_AGENT_ARGV: JSON.stringify(["sleep", "600"]) }, door),
-          stdin: "ignore",
-          stdout: "pipe",
-          stderr: "pipe",
-        });
-        let slug = "";
-        const t0 = Date.now();
-        while (Date.now() - t0 < 120_000 && !slug) {
-          await Bun.sleep(250);
-          const r = await c(["ls", "--json"]);
-          const row = (JSON.parse(r.stdout || "[]") as { slug: string; status: string }[]).find((x) => x.status === "running" && !slugs.includes(x.slug));
-          if (row) slug = row.slug;
-        }
-        expect(slug).not.toBe("");
-        slugs.push(slug);
+        const { p, slug } = await foregroundUp(door);
         const port = upstream!.port!;
         expect((await c(["exec", slug, "--", ...curl(port)])).stdout).toBe("hello from upstream\n");
         expect(sh(["docker", "kill", "--signal", "KILL", `claude-bottle-${slug}-bridge`]).code).toBe(0);

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, expect } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { doorResources, dockerTest, dockerCliEnv, testDoors, type TestDoor } from "../../helpers/docker.ts";
+import { doorResources, dockerTest, dockerCliEnv, PUSH_FEAT_FROM_BOTTLE, testDoors, type TestDoor } from "../../helpers/docker.ts";
 
 // The local workspace end to end (issue 5): `up -d` in a git repository
 // copies the repository into the bottle (without its ignored .env), and the
@@ -77,14 +77,7 @@ for (const door of testDoors()) {
       expect(grep.stdout).toBe("");
       expect((await c(["exec", slug, "--", "git", "-C", "/workspace", "remote", "get-url", "origin"])).stdout.trim()).toBe("http://git.bottle.internal/workspace.git");
 
-      const push = await c([
-        "exec",
-        slug,
-        "--",
-        "sh",
-        "-c",
-        "cd /workspace && git config user.email agent@bottle && git config user.name agent && git checkout -q -b feat && echo x > f && git add f && git commit -qm f && git push -q origin feat && git rev-parse HEAD",
-      ]);
+      const push = await c(["exec", slug, "--", ...PUSH_FEAT_FROM_BOTTLE]);
       expect(push.code).toBe(0);
       const head = push.stdout.trim().split("\n").pop()!;
       expect(head).toMatch(/^[0-9a-f]{40}$/);
