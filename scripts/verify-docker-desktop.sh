@@ -56,7 +56,7 @@ cleanup() {
   [ -n "$LISTENER_PID" ] && kill "$LISTENER_PID" 2>/dev/null || true
   docker rm -f "$VOL-server" >/dev/null 2>&1 || true
   docker volume rm -f "$VOL" >/dev/null 2>&1 || true
-  rm -rf "$WORK"
+  rm -rf "$WORK" "$HOME/.cb-verify-selftest.$$"
 }
 trap cleanup EXIT INT TERM
 
@@ -168,13 +168,19 @@ else
   SLUG=""
 fi
 
-# 6. The escape suite through the bridge door.
-if "$CB" selftest --backend docker >"$WORK/selftest.txt" 2>"$WORK/selftest.err"; then
+# 6. The escape suite through the bridge door. Its bottle mounts a
+# workspace from its temporary folder: one under $HOME, which every engine
+# here shares (colima shares only $HOME by default; macOS's $TMPDIR is
+# under /var/folders).
+SELFTEST_TMP="$HOME/.cb-verify-selftest.$$"
+mkdir -p "$SELFTEST_TMP"
+if TMPDIR="$SELFTEST_TMP" "$CB" selftest --backend docker >"$WORK/selftest.txt" 2>"$WORK/selftest.err"; then
   if grep -q '10.bridge-killed' "$WORK/selftest.txt"; then ok "selftest: every attack blocked, the bridge's fault cases included"; else bad "selftest passed but did not run behind the bridge door"; fi
 else
   bad "selftest: $(grep -E '^(FAIL|NOT RUN)' "$WORK/selftest.txt" | head -5 | tr '\n' ';') $(tail -2 "$WORK/selftest.err")"
 fi
 sed -n '/^selftest (/p' "$WORK/selftest.txt"
+rm -rf "$SELFTEST_TMP"
 
 say ""
 say "$pass passed, $fail failed"

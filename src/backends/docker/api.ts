@@ -60,6 +60,21 @@ export async function engineInfoOnSocket(socket: string, timeoutMs = 2000): Prom
   }
 }
 
+// GET /containers/{name}/json: the container's state ("running", "exited",
+// ...); null when it does not exist; undefined when the socket could not
+// answer (ask the CLI). The bridge door's keeper asks this every 2 s.
+export async function containerStateOnSocket(socket: string, name: string, timeoutMs = 2000): Promise<string | null | undefined> {
+  try {
+    const r = await fetch(`http://docker/containers/${encodeURIComponent(name)}/json`, { unix: socket, signal: AbortSignal.timeout(timeoutMs) });
+    if (r.status === 404) return null;
+    if (!r.ok) return undefined;
+    const status = ((await r.json()) as { State?: { Status?: unknown } }).State?.Status;
+    return typeof status === "string" ? status : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export interface ImageFacts {
   id: string;
   arch: string;

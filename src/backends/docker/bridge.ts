@@ -3,6 +3,7 @@ import { z } from "zod";
 import { UserError } from "../../errors.ts";
 import { readJsonFile } from "../../state/json.ts";
 import { paths } from "../../state/paths.ts";
+import { cliSocket, containerStateOnSocket } from "./api.ts";
 import { assertNoSecretValues, volumeMountArg } from "./args.ts";
 import { docker, dockerMessage, isNameConflict, isNoSuchContainer, type Docker } from "./cli.ts";
 import { GUEST_GATE_SOCKET, GUEST_SOCK_DIR, GUEST_USER, LABEL_OWNER, LABEL_ROLE, LABEL_SLUG, bridgeName, doorVolumeName } from "./constants.ts";
@@ -153,7 +154,12 @@ export async function runBridge(d: Docker, conf: BridgeConf, token: string): Pro
 // caller holds). Returns what was wrong, or null when nothing was.
 export async function ensureBridge(d: Docker, conf: BridgeConf, token: string): Promise<string | null> {
   const name = bridgeName(conf.slug);
-  const c = await docker(d, ["container", "inspect", "--format", "{{.State.Status}}", name]);
+  // Asked on the engine's socket when the CLI would use it (no process
+  // start every 2 s); else, or when that fails, through the CLI.
+  const socket = cliSocket(d.env());
+  const fast = socket !== null ? await containerStateOnSocket(socket, name) : undefined;
+  if (fast === "running") return null;
+  const c = fast === null ? { code: 1, stdout: "", stderr: "No such container" } : await docker(d, ["container", "inspect", "--format", "{{.State.Status}}", name]);
   if (c.code === 0) {
     const state = c.stdout.trim();
     if (state === "running") return null;

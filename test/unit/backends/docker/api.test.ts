@@ -2,8 +2,8 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cliSocket, inspectImageOnSocket, pingSocket } from "../../../../src/backends/docker/api.ts";
-import { probeBackendAsync } from "../../../../src/backends/select.ts";
+import { cliSocket, containerStateOnSocket, engineInfoOnSocket, inspectImageOnSocket, pingSocket } from "../../../../src/backends/docker/api.ts";
+import { probeBackendAsync, probeDocker } from "../../../../src/backends/select.ts";
 import { dockerTest } from "../../../helpers/docker.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "cb-ping-"));
@@ -31,6 +31,53 @@ describe("the socket the docker CLI would use", () => {
     cliSocket({ HOME: "/h", DOCKER_CONFIG: "/cfg" }, (f) => (seen.push(f), null));
     cliSocket({ HOME: "/h" }, (f) => (seen.push(f), null));
     expect(seen).toEqual(["/cfg/config.json", "/h/.docker/config.json"]);
+  });
+});
+
+describe("the engine's facts on its socket", () => {
+  test("GET /info is read like `docker info`; an error answer or no socket is null (the CLI is asked)", async () => {
+    const ok = join(dir, "info.sock");
+    const bad = join(dir, "info-bad.sock");
+    const seen: string[] = [];
+    // The fields as the project machine's engine (Debian docker.io 20.10) answers them.
+    const body = '{"ID":"LXRG","Name":"vm","OperatingSystem":"Debian GNU/Linux 12 (bookworm)","OSType":"linux","KernelVersion":"6.18.44-fc-v669","DockerRootDir":"/var/lib/docker","ServerVersion":"20.10.24+dfsg1"}';
+    const s1 = Bun.serve({ unix: ok, fetch: (r) => (seen.push(new URL(r.url).pathname), new Response(body)) });
+    const s2 = Bun.serve({ unix: bad, fetch: () => new Response("nope", { status: 500 }) });
+    try {
+      expect(await engineInfoOnSocket(ok)).toEqual({ name: "vm", operatingSystem: "Debian GNU/Linux 12 (bookworm)", osType: "linux", kernelVersion: "6.18.44-fc-v669", rootDir: "/var/lib/docker" });
+      expect(seen).toEqual(["/info"]);
+      expect(await engineInfoOnSocket(bad)).toBeNull();
+      expect(await engineInfoOnSocket(join(dir, "absent.sock"))).toBeNull();
+    } finally {
+      s1.stop(true);
+      s2.stop(true);
+    }
+  });
+});
+
+describe("a container's state on the socket (the bridge door's keeper)", () => {
+  test("running, gone (404: null), or unknown (an error: undefined, the CLI is asked)", async () => {
+    const sock = join(dir, "state.sock");
+    const seen: string[] = [];
+    const s = Bun.serve({
+      unix: sock,
+      fetch: (r) => {
+        const path = new URL(r.url).pathname;
+        seen.push(path);
+        if (path === "/containers/claude-bottle-a-bridge/json") return Response.json({ Name: "/claude-bottle-a-bridge", State: { Status: "running", Running: true } });
+        if (path === "/containers/claude-bottle-b-bridge/json") return Response.json({ message: "No such container: claude-bottle-b-bridge" }, { status: 404 });
+        return new Response("boom", { status: 500 });
+      },
+    });
+    try {
+      expect(await containerStateOnSocket(sock, "claude-bottle-a-bridge")).toBe("running");
+      expect(await containerStateOnSocket(sock, "claude-bottle-b-bridge")).toBeNull();
+      expect(await containerStateOnSocket(sock, "claude-bottle-c-bridge")).toBeUndefined();
+      expect(await containerStateOnSocket(join(dir, "absent.sock"), "x")).toBeUndefined();
+      expect(seen[0]).toBe("/containers/claude-bottle-a-bridge/json");
+    } finally {
+      s.stop(true);
+    }
   });
 });
 
@@ -89,7 +136,12 @@ describe("inspecting an image on the socket", () => {
 });
 
 dockerTest("probeBackendAsync: the engine answers on its socket; a wrong socket falls back to the CLI, which has the last word", async () => {
-  expect(await probeBackendAsync("docker", process.env)).toEqual({ usable: true, problems: [] });
+  // On the socket: GET /info, the same facts `docker info` gives (the door
+  // is chosen from them), read without running the CLI.
+  const fast = await probeBackendAsync("docker", process.env);
+  expect(fast).toMatchObject({ usable: true, problems: [] });
+  expect(fast.engine).toEqual(probeDocker(process.env).engine);
+  expect(fast.engine?.rootDir).not.toBe("");
   const wrong = { ...process.env, DOCKER_HOST: `unix://${join(dir, "absent.sock")}` };
   const r = await probeBackendAsync("docker", wrong);
   expect(r.usable).toBe(false);
