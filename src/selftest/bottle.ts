@@ -62,7 +62,7 @@ egress:
     ports: [${httpsPort}]
     allow_private: ["127.0.0.1:${httpsPort}"]
   - host: "*.${NAMES.wild}"
-    ports: [${httpsPort}]
+    ports: [${httpsPort}, ${world.rx.loopback.port}]
     allow_private: ["127.0.0.1:${httpsPort}"]
 git:
   - name: escape
@@ -103,7 +103,14 @@ The bottle the escape suite attacks from.
       // to the loopback address it listens on (GateSecrets.upstream). The
       // evil name resolves there too: a gate that let it through would
       // deliver to a receiver, not to nowhere.
-      upstream: { ca: world.rx.upstream.ca.certPem, hosts: { [NAMES.allowed]: "127.0.0.1", [NAMES.other]: "127.0.0.1", [NAMES.evil]: "127.0.0.1" } },
+      // rebind.<wild> is a name under the allowed wildcard that resolves to
+      // the host's loopback, whose service listens on a port the wildcard
+      // route lists: only the address check (allow_private names the
+      // recording upstream's address and port, not that one) stops it.
+      upstream: {
+        ca: world.rx.upstream.ca.certPem,
+        hosts: { [NAMES.allowed]: "127.0.0.1", [NAMES.other]: "127.0.0.1", [NAMES.evil]: "127.0.0.1", [`rebind.${NAMES.wild}`]: "127.0.0.1" },
+      },
       log: opts.log,
     });
     cleanups.unshift(async () => {

@@ -8,7 +8,8 @@ import { NAMES, WORKSPACE_FILE, worldContext, type World } from "../../../src/se
 // Anthropic's sandbox-runtime (`srt`, the devDependency's pinned version) in
 // the escape suite's world, with the policy the bottle has: the allowed host
 // on both upstream ports, the other allowed host and the wildcard domain on
-// the HTTPS port, nothing else; the planted secrets and the credential in
+// the HTTPS port (the wildcard also on the host's loopback service port, as
+// the bottle's route), nothing else; the planted secrets and the credential in
 // its env; the world's workspace as its working folder.
 //
 //   srt        — the allowlist only: secrets and credential as they are.
@@ -48,6 +49,10 @@ export function srtSettings(world: World, mode: SrtMode): unknown {
       `${NAMES.allowed}:${httpPort}`,
       `${NAMES.other}:${httpsPort}`,
       `*.${NAMES.wild}:${httpsPort}`,
+      // The wildcard route also lists the host's loopback service port (the
+      // rebinding attack): a name under it that resolves to 127.0.0.1 must
+      // still not reach that service.
+      `*.${NAMES.wild}:${world.rx.loopback.port}`,
       `127.0.0.1:${httpsPort}`,
       `127.0.0.1:${httpPort}`,
     ],

