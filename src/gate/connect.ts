@@ -1,33 +1,29 @@
 import type net from "node:net";
 import type { Duplex } from "node:stream";
 import tls from "node:tls";
-import type { EgressRoute } from "../manifest/schema.ts";
 import type { GateContext } from "./context.ts";
 import type { RequestHead } from "./http/head.ts";
-import { sendBlocked } from "./http/respond.ts";
+import { ESTABLISHED, sendBlocked } from "./http/respond.ts";
 import { SocketReader, writeAll } from "./io.ts";
 import { decide, policyPart } from "./policy/decide.ts";
 import { normalizeHost, splitHostPort } from "./policy/normalize.ts";
-import { privateAllowance } from "./policy/private.ts";
 import type { Tunnel } from "./target.ts";
-import { auditName, redactHost } from "./redact.ts";
-import { parseClientHelloSni } from "./tls/sni.ts";
+import { passthrough } from "./passthrough.ts";
+import { auditName, redactHost, sniMismatch } from "./redact.ts";
 import type { AuditRecord } from "./types.ts";
-import { dial, resolveUpstream } from "./upstream.ts";
 import { isInternalHost } from "./vhosts/index.ts";
 
 // CONNECT: the CONNECT target (authority) is checked against the policy,
 // then the tunnel is either terminated (a TLSSocket around the client
 // socket with a leaf minted for the host, and the requests inside served
 // like any other by `serve`) or, on a `tls: passthrough` route, relayed as
-// bytes after the ClientHello's SNI was checked. Every byte the bottle
-// chooses at this layer (the authority, the SNI) is looked at here.
+// bytes once its plaintext handshake was checked (passthrough.ts). Every
+// byte the bottle chooses at this layer (the authority, the SNI) is looked
+// at here or there.
 
 // The request loop (server.ts serveHttp) for the requests inside a
 // terminated tunnel.
 export type ServeTunnel = (sock: Duplex, reader: SocketReader, tunnel: Tunnel) => Promise<unknown>;
-
-const ESTABLISHED = "HTTP/1.1 200 Connection established\r\n\r\n";
 
 export async function handleConnect(
   ctx: GateContext,
@@ -71,15 +67,6 @@ export async function handleConnect(
   return terminate(ctx, raw, reader, tunnel, serve);
 }
 
-// The reason for refusing a ClientHello whose SNI names another host than
-// the CONNECT did; the SNI is the bottle's text, shown only when it scans
-// clean.
-function sniMismatch(ctx: GateContext, sni: string | null, tunnel: Tunnel): string {
-  if (sni === null) return `TLS SNI (invalid) does not match CONNECT target ${tunnel.host}`;
-  const a = auditName(ctx.gen.dlp, sni.slice(0, 255));
-  return `TLS SNI ${a.shown}${a.rule ? ` (dlp: ${a.rule})` : ""} does not match CONNECT target ${tunnel.host}`;
-}
-
 // TLS termination: the bottle's CA signs a leaf for exactly the CONNECT
 // host, and a ClientHello naming another host (SNI) is refused.
 async function terminate(ctx: GateContext, raw: net.Socket, reader: SocketReader, tunnel: Tunnel, serve: ServeTunnel): Promise<void> {
@@ -116,7 +103,7 @@ async function terminate(ctx: GateContext, raw: net.Socket, reader: SocketReader
     SNICallback: (name, cb) => {
       const n = normalizeHost(name);
       if (n.ok && n.host === tunnel.host) return cb(null, leaf.context);
-      sniRefused = sniMismatch(ctx, n.ok ? n.host : name, tunnel);
+      sniRefused = sniMismatch(ctx.gen.dlp, n.ok ? n.host : name, tunnel.host);
       cb(new Error("SNI does not match the CONNECT target"), undefined);
     },
   });
@@ -171,82 +158,4 @@ async function plainTunnel(ctx: GateContext, raw: net.Socket, reader: SocketRead
     raw.end();
     setTimeout(() => raw.destroy(), 1000).unref();
   }
-}
-
-// A passthrough tunnel: the gate never sees inside, so the address check
-// (SSRF) and the ClientHello's SNI are all it can enforce.
-async function passthrough(ctx: GateContext, raw: net.Socket, reader: SocketReader, tunnel: Tunnel, route: EgressRoute): Promise<void> {
-  const deny = async (status: number, reason: string, layer: AuditRecord["layer"]) => {
-    ctx.record({ method: "CONNECT", host: tunnel.host, port: tunnel.port, decision: "deny", reason, layer, status });
-    await sendBlocked(raw, status, status === 403 ? reason : `gate: ${reason}`, true);
-  };
-  const res = await resolveUpstream(tunnel.host, tunnel.isIp, tunnel.port, privateAllowance(route), ctx.resolver);
-  if (!res.ok) return res.unresolvable ? deny(502, res.reason, "gate") : deny(403, res.reason, "ssrf");
-  let up: net.Socket;
-  try {
-    up = await dial({ address: res.address, port: tunnel.port, tlsHost: null, timeoutMs: ctx.limits.upstreamConnectTimeoutMs });
-  } catch (e) {
-    return deny(502, `cannot connect to ${tunnel.host}:${tunnel.port}: ${(e as Error).message}`, "gate");
-  }
-  up.on("error", () => raw.destroy());
-  raw.on("close", () => up.destroy());
-  up.on("close", () => raw.destroy());
-  try {
-    await writeAll(raw, ESTABLISHED);
-  } catch {
-    up.destroy();
-    return;
-  }
-  // Read the ClientHello before any byte goes upstream: a tunnel whose SNI
-  // names another host is refused (the CONNECT host is authoritative).
-  let hello: Buffer = Buffer.alloc(0);
-  for (;;) {
-    const c = await reader.read();
-    if (!c) {
-      // The name was resolved and dialled for this tunnel: that left a
-      // trace (a DNS lookup), so it gets its line.
-      ctx.record({ method: "CONNECT", host: tunnel.host, port: tunnel.port, decision: "deny", reason: "tunnel closed before a TLS ClientHello", layer: "tls", status: null });
-      up.destroy();
-      return;
-    }
-    hello = hello.length ? Buffer.concat([hello, c]) : c;
-    const h = parseClientHelloSni(hello);
-    if (h.kind === "incomplete") continue;
-    let refuse: string | null = null;
-    if (h.kind === "error") refuse = `not a TLS ClientHello (${h.reason})`;
-    else if (h.sni !== null) {
-      const n = normalizeHost(h.sni);
-      if (!n.ok || n.host !== tunnel.host) refuse = sniMismatch(ctx, n.ok ? n.host : null, tunnel);
-    }
-    if (refuse) {
-      ctx.record({ method: "CONNECT", host: tunnel.host, port: tunnel.port, decision: "deny", reason: refuse, layer: "tls", status: null });
-      up.destroy();
-      raw.destroy();
-      return;
-    }
-    break;
-  }
-  ctx.record({ method: "CONNECT", host: tunnel.host, port: tunnel.port, decision: "allow", layer: "policy", status: 200 });
-  const close = () => {
-    raw.destroy();
-    up.destroy();
-  };
-  ctx.channels.add({ kind: "passthrough", host: tunnel.host, port: tunnel.port, scheme: "https", address: res.address, close }, raw);
-  const rest = reader.detach();
-  up.write(Buffer.concat([hello, rest]));
-  raw.setTimeout(ctx.limits.idleTimeoutMs, () => raw.destroy());
-  relayBytes(raw, up);
-  relayBytes(up, raw);
-  raw.resume();
-}
-
-// A byte relay with back-pressure, for passthrough tunnels. Plain data /
-// drain handlers: measurably faster than stream.pipe() under Bun (about 7%
-// on a loopback download), and these sockets never change hands afterwards.
-function relayBytes(from: net.Socket, to: net.Socket): void {
-  from.on("data", (d: Buffer) => {
-    if (!to.write(d)) from.pause();
-  });
-  to.on("drain", () => from.resume());
-  from.on("end", () => to.end());
 }

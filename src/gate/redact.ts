@@ -26,6 +26,15 @@ export function auditName(dlp: Dlp, name: string, fixed: string | null = null): 
   return f ? { shown: redactHost(dlp, name), rule: f.rule } : { shown: name, rule: null };
 }
 
+// The reason for refusing a ClientHello whose SNI (null: not a valid name)
+// names another host than the CONNECT did; the SNI is the bottle's text,
+// shown only when it scans clean.
+export function sniMismatch(dlp: Dlp, sni: string | null, host: string): string {
+  if (sni === null) return `TLS SNI (invalid) does not match CONNECT target ${host}`;
+  const a = auditName(dlp, sni.slice(0, 255));
+  return `TLS SNI ${a.shown}${a.rule ? ` (dlp: ${a.rule})` : ""} does not match CONNECT target ${host}`;
+}
+
 // The last check before a line is written, for what the decision points
 // did not already redact: known secrets and credential shapes (not
 // entropy, which needs the route to judge) in the host, method, path and

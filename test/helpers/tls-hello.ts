@@ -1,3 +1,4 @@
+import { createECDH } from "node:crypto";
 import net from "node:net";
 import tls from "node:tls";
 
@@ -128,4 +129,29 @@ export async function captureHello(opts: tls.ConnectionOptions): Promise<Buffer>
     c.destroy();
     srv.close();
   }
+}
+
+// key_share extension data with one fresh P-256 share: what a client sends
+// when a HelloRetryRequest asked for P-256 (or to need none).
+export const KEY_SHARE = 51;
+export function p256KeyShare(): Buffer {
+  const pub = createECDH("prime256v1").generateKeys();
+  const entry = Buffer.concat([u16(0x17), u16(pub.length), pub]);
+  return Buffer.concat([u16(entry.length), entry]);
+}
+export const withExt = (h: Hello, type: number, data: Buffer): Hello => withExts(h, h.exts.map((e) => (e.type === type ? { type, data } : e)));
+
+// A ChangeCipherSpec record, as a TLS 1.3 client in middlebox
+// compatibility mode sends it before its second flight.
+export const CCS = Buffer.from([20, 3, 3, 0, 1, 1]);
+
+// The whole records at the start of `b` and, if one of them holds a
+// ServerHello, whether it is a HelloRetryRequest (RFC 8446 §4.1.3).
+const HRR_RANDOM = "cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c";
+export function serverHellos(b: Buffer): ("retry" | "hello")[] {
+  const out: ("retry" | "hello")[] = [];
+  for (let p = 0; p + 5 <= b.length && p + 5 + b.readUInt16BE(p + 3) <= b.length; p += 5 + b.readUInt16BE(p + 3)) {
+    if (b[p] === 22 && b[p + 5] === 2) out.push(b.subarray(p + 5 + 6, p + 5 + 38).toString("hex") === HRR_RANDOM ? "retry" : "hello");
+  }
+  return out;
 }

@@ -25,6 +25,9 @@ export class Deny extends Error {
   }
 }
 
+// The answer to a CONNECT the gate lets through.
+export const ESTABLISHED = "HTTP/1.1 200 Connection established\r\n\r\n";
+
 export const STATUS_TEXT: Record<number, string> = {
   200: "OK",
   400: "Bad Request",

@@ -10,10 +10,12 @@
 // host_name (RFC 6066 §3) of ASCII name characters. Whatever one parser
 // could read differently from another is refused, not guessed at.
 
+import { Reader, Refused } from "./reader.ts";
+
 export type HelloResult =
   | { kind: "incomplete" }
   | { kind: "error"; reason: string }
-  | { kind: "ok"; sni: string | null };
+  | { kind: "ok"; sni: string | null; sessionId: Uint8Array; size: number };
 
 const MAX_RECORD = 16384; // TLSPlaintext.length <= 2^14
 const MAX_NAME = 255;
@@ -25,48 +27,6 @@ const EXT_PRE_SHARED_KEY = 41;
 // predecessor ESNI (0xffce): the name the server uses is inside, sealed.
 const hidesName = (t: number) => (t >= 0xfe08 && t <= 0xfe0d) || t === 0xffce;
 
-class Refused extends Error {}
-
-// A cursor over one length-delimited region; reading past its end is a
-// refusal, and so is leaving bytes unread where the caller says `end()`.
-class Reader {
-  constructor(
-    private b: Uint8Array,
-    private p = 0,
-    private lim = b.length,
-  ) {}
-  u8(): number {
-    if (this.p + 1 > this.lim) throw new Refused("truncated ClientHello");
-    return this.b[this.p++]!;
-  }
-  u16(): number {
-    return (this.u8() << 8) | this.u8();
-  }
-  u24(): number {
-    return (this.u8() << 16) | this.u16();
-  }
-  skip(n: number): void {
-    if (this.p + n > this.lim) throw new Refused("truncated ClientHello");
-    this.p += n;
-  }
-  // The next n bytes as a region of their own.
-  sub(n: number): Reader {
-    if (this.p + n > this.lim) throw new Refused("truncated ClientHello");
-    const r = new Reader(this.b, this.p, this.p + n);
-    this.p += n;
-    return r;
-  }
-  bytes(): Uint8Array {
-    return this.b.subarray(this.p, this.lim);
-  }
-  get left(): number {
-    return this.lim - this.p;
-  }
-  end(what: string): void {
-    if (this.p !== this.lim) throw new Refused(`bytes left over after ${what}`);
-  }
-}
-
 export function parseClientHelloSni(buf: Uint8Array): HelloResult {
   if (buf.length < 5) return { kind: "incomplete" };
   if (buf[0] !== 0x16) return { kind: "error", reason: "not a TLS handshake" };
@@ -75,7 +35,7 @@ export function parseClientHelloSni(buf: Uint8Array): HelloResult {
   if (recLen > MAX_RECORD) return { kind: "error", reason: "TLS record too large" };
   if (buf.length < 5 + recLen) return { kind: "incomplete" };
   try {
-    return { kind: "ok", sni: clientHello(new Reader(buf, 5, 5 + recLen)) };
+    return { kind: "ok", ...clientHello(new Reader("ClientHello", buf, 5, 5 + recLen)), size: 5 + recLen };
   } catch (e) {
     if (e instanceof Refused) return { kind: "error", reason: e.message };
     throw e;
@@ -84,8 +44,10 @@ export function parseClientHelloSni(buf: Uint8Array): HelloResult {
 
 // The first record's fragment: one whole ClientHello and nothing else. A
 // ClientHello spread over several records is refused rather than
-// reassembled (real clients send one record).
-function clientHello(rec: Reader): string | null {
+// reassembled (real clients send one record). The legacy_session_id comes
+// back too: a TLS 1.2 server that echoes it resumes that session, under
+// the name the session was made for (hello-watch.ts).
+function clientHello(rec: Reader): { sni: string | null; sessionId: Uint8Array } {
   if (rec.u8() !== 0x01) throw new Refused("not a ClientHello");
   const len = rec.u24();
   if (len > rec.left) throw new Refused("ClientHello spans several records");
@@ -94,6 +56,7 @@ function clientHello(rec: Reader): string | null {
   m.skip(2 + 32); // legacy_version, random
   const sid = m.u8();
   if (sid > 32) throw new Refused("session id too long");
+  const sessionId = m.bytes().slice(0, sid);
   m.skip(sid);
   const suites = m.u16();
   if (suites < 2 || suites % 2) throw new Refused("bad cipher suite list");
@@ -101,10 +64,10 @@ function clientHello(rec: Reader): string | null {
   const comp = m.u8();
   if (comp < 1) throw new Refused("no compression methods");
   m.skip(comp);
-  if (m.left === 0) return null; // no extensions (TLS 1.2): no SNI
+  if (m.left === 0) return { sni: null, sessionId }; // no extensions (TLS 1.2): no SNI
   const exts = m.sub(m.u16());
   m.end("the extensions");
-  return extensions(exts);
+  return { sni: extensions(exts), sessionId };
 }
 
 function extensions(exts: Reader): string | null {

@@ -143,7 +143,7 @@ describe("ClientHello SNI", () => {
     });
     srv.close();
     const hello = Buffer.concat(got);
-    expect(parseClientHelloSni(hello)).toEqual({ kind: "ok", sni: "api.example.com" });
+    expect(parseClientHelloSni(hello)).toMatchObject({ kind: "ok", sni: "api.example.com" });
     expect(parseClientHelloSni(hello.subarray(0, 20)).kind).toBe("incomplete");
     expect(parseClientHelloSni(b("GET / HTTP/1.1\r\n\r\n")).kind).toBe("error");
   });

@@ -19,11 +19,11 @@ const refused = (b: Buffer, reason: string) => expect(parseClientHelloSni(b)).to
 const name = (s: string) => sniData([host(s)]);
 
 test("a real ClientHello: the name, and incomplete until its record is whole", () => {
-  expect(parseClientHelloSni(rec)).toEqual({ kind: "ok", sni: "allowed.test" });
+  expect(parseClientHelloSni(rec)).toMatchObject({ kind: "ok", sni: "allowed.test" });
   for (const cut of [0, 4, 5, 40, rec.length - 1]) expect(parseClientHelloSni(rec.subarray(0, cut))).toEqual({ kind: "incomplete" });
   // What follows the record (the client's next records) is not read.
-  expect(parseClientHelloSni(Buffer.concat([rec, Buffer.from([0x14, 3, 3, 0, 1, 1])]))).toEqual({ kind: "ok", sni: "allowed.test" });
-  expect(parseClientHelloSni(build(withExts(h, h.exts.filter((e) => e.type !== 0))))).toEqual({ kind: "ok", sni: null });
+  expect(parseClientHelloSni(Buffer.concat([rec, Buffer.from([0x14, 3, 3, 0, 1, 1])]))).toMatchObject({ kind: "ok", sni: "allowed.test" });
+  expect(parseClientHelloSni(build(withExts(h, h.exts.filter((e) => e.type !== 0))))).toMatchObject({ kind: "ok", sni: null });
 });
 
 describe("every length consumed exactly, one ClientHello per record", () => {
@@ -89,7 +89,7 @@ describe("the name's bytes: ASCII host name characters, 1 to 255", () => {
   });
   test("case, a trailing dot, underscores and punycode are read as sent", () => {
     for (const n of ["ALLOWED.test", "allowed.test.", "_x.allowed.test", "xn--bcher-kva.example", "a".repeat(255)]) {
-      expect(parseClientHelloSni(build(replaceSni(h, name(n))))).toEqual({ kind: "ok", sni: n });
+      expect(parseClientHelloSni(build(replaceSni(h, name(n))))).toMatchObject({ kind: "ok", sni: n });
     }
   });
 });
@@ -103,5 +103,5 @@ test("an encrypted ClientHello or ESNI: the name the server uses is sealed insid
 test("a TLS 1.2 session ticket: a resuming server takes the ticket's name, not the SNI", () => {
   refused(build(replaceSni(withExts(h, [...h.exts.filter((e) => e.type !== TICKET), { type: TICKET, data: randomBytes(160) }]), name("allowed.test"))), "resumes a TLS 1.2 session by ticket, whose server name the gate cannot see");
   // An empty one only says the client supports tickets.
-  expect(parseClientHelloSni(build(withExts(h, [...h.exts.filter((e) => e.type !== TICKET), { type: TICKET, data: Buffer.alloc(0) }])))).toEqual({ kind: "ok", sni: "allowed.test" });
+  expect(parseClientHelloSni(build(withExts(h, [...h.exts.filter((e) => e.type !== TICKET), { type: TICKET, data: Buffer.alloc(0) }])))).toMatchObject({ kind: "ok", sni: "allowed.test" });
 });
