@@ -1,31 +1,20 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PackError, readPack } from "../../../src/gate/gitpush/pack.ts";
 import { isReceivePack } from "../../../src/gate/gitpush/receive-pack.ts";
+import { tempRepo } from "../../helpers/git-repo.ts";
 
 // The packfile reader on packs the real git wrote: a full pack (every
 // delta resolved to the bytes git itself has), a thin one (a delta whose
 // base the pack does not carry: its inserted bytes are what is left to
 // scan), and corrupt ones (refused).
 
-function repo() {
-  const dir = mkdtempSync(join(tmpdir(), "cb-pack-"));
-  const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir, GIT_CONFIG_NOSYSTEM: "1", GIT_AUTHOR_NAME: "A", GIT_AUTHOR_EMAIL: "a@example.invalid", GIT_COMMITTER_NAME: "A", GIT_COMMITTER_EMAIL: "a@example.invalid" };
-  const git = (args: string[], stdin?: string) => {
-    const r = Bun.spawnSync(["git", ...args], { cwd: dir, env, stdin: stdin === undefined ? "ignore" : Buffer.from(stdin) });
-    if (r.exitCode !== 0) throw new Error(r.stderr.toString());
-    return r.stdout;
-  };
-  git(["init", "-q"]);
-  return { dir, git, done: () => rmSync(dir, { recursive: true, force: true }) };
-}
 
 const LIMITS = { maxInflated: 64 * 1024 * 1024 };
 
 describe("readPack", () => {
-  const r = repo();
+  const r = tempRepo("cb-pack-");
   const big = Array.from({ length: 400 }, (_, i) => `line ${i} of a file that git will store as a delta\n`).join("");
   writeFileSync(join(r.dir, "f.txt"), big);
   r.git(["add", "-A"]);

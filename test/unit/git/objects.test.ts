@@ -1,10 +1,10 @@
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { compileDlp } from "../../../src/gate/dlp/index.ts";
 import { needsWholeScan, scanBlobBytes, scanCommitOrTag, scanTree } from "../../../src/gate/gitpush/objects.ts";
+import { tempRepo } from "../../helpers/git-repo.ts";
 
 // The object scanner over objects the real git wrote (cat-file output), so
 // the parsing is judged on git's own bytes: which part a finding names, and
@@ -15,21 +15,10 @@ const dlp = compileDlp({ secrets: [{ name: "S", value: SECRET }], placeholders: 
 const plain = () => dlp.bodyScanner();
 const blob = () => dlp.encodedBodyScanner(null);
 
-function repo() {
-  const dir = mkdtempSync(join(tmpdir(), "cb-objects-"));
-  const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir, GIT_CONFIG_NOSYSTEM: "1" };
-  const git = (args: string[], stdin?: string) => {
-    const r = Bun.spawnSync(["git", ...args], { cwd: dir, env, stdin: stdin === undefined ? "ignore" : Buffer.from(stdin) });
-    if (r.exitCode !== 0) throw new Error(r.stderr.toString());
-    return r.stdout;
-  };
-  git(["init", "-q"]);
-  return { dir, git, done: () => rmSync(dir, { recursive: true, force: true }) };
-}
 
 describe("git objects", () => {
   test("commit: author, committer, other headers (continued lines too) and message, each named", () => {
-    const r = repo();
+    const r = tempRepo("cb-objects-");
     try {
       const tree = r.git(["mktree"], "").toString().trim();
       const commit = (author: string, extra: string, msg: string) => {
@@ -51,11 +40,11 @@ describe("git objects", () => {
   });
 
   test("tag: name, tagger and message", () => {
-    const r = repo();
+    const r = tempRepo("cb-objects-");
     try {
-      r.git(["-c", "user.name=T", "-c", "user.email=t@example.invalid", "commit", "-q", "--allow-empty", "-m", "x"]);
+      r.git(["commit", "-q", "--allow-empty", "-m", "x"]);
       const tag = (name: string, tagger: string, msg: string) => {
-        r.git(["-c", `user.name=${tagger}`, "-c", "user.email=t@example.invalid", "tag", "-f", "-a", name, "-m", msg]);
+        r.git(["tag", "-f", "-a", name, "-m", msg], undefined, { GIT_COMMITTER_NAME: tagger });
         return r.git(["cat-file", "tag", name]);
       };
       expect(scanCommitOrTag("tag", tag("v1", "T", `release ${SECRET}`), plain)).toEqual({ rule: "secret:S", part: "the message" });
@@ -68,7 +57,7 @@ describe("git objects", () => {
   });
 
   test("tree: every entry name, whatever the binary oids around it hold", () => {
-    const r = repo();
+    const r = tempRepo("cb-objects-");
     try {
       writeFileSync(join(r.dir, "a.txt"), "a");
       writeFileSync(join(r.dir, `${SECRET}.txt`), "b");
