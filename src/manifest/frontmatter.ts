@@ -1,6 +1,6 @@
-import { parseDocument } from "yaml";
+import { isMap, isScalar, isSeq, parseDocument } from "yaml";
 import { UserError } from "../errors.ts";
-import { safeName } from "./issues.ts";
+import { keyPath, safeName } from "./issues.ts";
 
 // Markdown + YAML frontmatter, parsed strictly and with bounds so that a
 // hostile or broken file (a cloned repo can ship agent files) gives one clean
@@ -71,6 +71,34 @@ function flowDepthExceeds(src: string, max: number): boolean {
   return false;
 }
 
+// A key that is a list or a mapping (`? [a, b]`), or an alias: a manifest
+// names every key, and a JS object cannot hold such a key anyway (the YAML
+// library would turn it into a string, and warn on the process's stderr,
+// quoting it). Where: the path of the mapping holding it, and its offset.
+function complexKey(node: unknown, path: (string | number)[] = [], d = 0): { path: (string | number)[]; offset: number | undefined } | null {
+  if (d > MAX_DEPTH) return null; // refused as too deep afterwards
+  if (isMap(node)) {
+    for (const pair of node.items) {
+      if (!isScalar(pair.key)) return { path, offset: (pair.key as { range?: number[] } | null)?.range?.[0] };
+      const found = complexKey(pair.value, [...path, String(pair.key.value)], d + 1);
+      if (found) return found;
+    }
+  } else if (isSeq(node)) {
+    for (const [i, v] of node.items.entries()) {
+      const found = complexKey(v, [...path, i], d + 1);
+      if (found) return found;
+    }
+  }
+  return null;
+}
+
+// "at frontmatter line L, column C" for an offset into the frontmatter.
+function at(src: string, offset: number | undefined): string {
+  if (offset === undefined) return "";
+  const before = src.slice(0, offset);
+  return ` at frontmatter line ${before.split("\n").length}, column ${offset - before.lastIndexOf("\n")}`;
+}
+
 function depth(v: unknown, d = 0): number {
   if (d > MAX_DEPTH) return d;
   if (v === null || typeof v !== "object") return d;
@@ -128,9 +156,20 @@ export function parseMarkdown(file: string, input: Uint8Array | string): ParsedM
       strict: true,
       prettyErrors: true,
       keepSourceTokens: false,
+      // Never a warning of the library's own on the process's stderr (a
+      // stray line for the user, quoting the source): what parsing finds
+      // is in doc.errors and doc.warnings, reported below as ours, and
+      // what toJS() would warn about (a key that is a collection) is
+      // refused before it.
+      logLevel: "error",
     });
     const problem = doc.errors[0] ?? doc.warnings[0];
     if (problem) throw new UserError(`${file}: ${yamlProblem(problem.code, yamlText, problem.pos, problem.linePos)}`);
+    const complex = complexKey(doc.contents);
+    if (complex) {
+      const where = complex.path.length ? `in ${keyPath(complex.path)}` : "at the top level";
+      throw new UserError(`${file}: invalid YAML${at(yamlText, complex.offset)}: a list, mapping or alias used as a key ${where} (keys are plain names)`);
+    }
     data = doc.toJS({ maxAliasCount: MAX_ALIASES });
   } catch (e) {
     if (e instanceof UserError) throw e;

@@ -136,6 +136,24 @@ describe("file-level problems", () => {
     expect(msg).toStartWith(`${B}: invalid YAML`);
     expect(msg).not.toContain("SECRET");
   });
+  test("a list, mapping or alias as a key: one line naming the place, and no library warning on stderr", () => {
+    // The YAML library turns such a key into a string and warns about it
+    // through process.emitWarning, quoting the key: a second stderr line
+    // for the user, and the key may hold a secret.
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on("warning", onWarning);
+    try {
+      expect(bottleError(fm("image: a\n? [complex, key]\n: value"))).toBe(`${B}: invalid YAML at frontmatter line 2, column 3: a list, mapping or alias used as a key at the top level (keys are plain names)`);
+      expect(bottleError(fm("env:\n  ? {sk-SECRET-VALUE: 1}\n  : x"))).toBe(`${B}: invalid YAML at frontmatter line 2, column 5: a list, mapping or alias used as a key in env (keys are plain names)`);
+      expect(bottleError(fm("egress:\n  - host: a.com\n    ? [x]\n    : z"))).toBe(`${B}: invalid YAML at frontmatter line 3, column 7: a list, mapping or alias used as a key in egress[0] (keys are plain names)`);
+      expect(bottleError(fm("image: &a x\n*a : y"))).toBe(`${B}: invalid YAML at frontmatter line 2, column 1: a list, mapping or alias used as a key at the top level (keys are plain names)`);
+    } finally {
+      process.off("warning", onWarning);
+    }
+    // emitWarning delivers on a later turn.
+    return Bun.sleep(20).then(() => expect(warnings).toEqual([]));
+  });
   test("frontmatter must be a mapping", () => {
     expect(bottleError(fm("- a\n- b"))).toBe(`${B}: frontmatter must be a mapping of keys (key: value), not a list`);
     expect(bottleError(fm("just a string"))).toBe(`${B}: frontmatter must be a mapping of keys (key: value), not a single value`);
