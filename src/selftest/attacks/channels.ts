@@ -95,7 +95,7 @@ export function channelAttacks(ctx: AttackContext): Attack[] {
   const repo = (c: AttackContext, i: number, files: string) =>
     withSecret(c, i, `d=$(mktemp -d) && cd "$d" && git init -q -b main . && git config user.email t@example.com && git config user.name t\n${files}`);
   list.push({
-    id: "5.git-push-egress",
+    id: "5.push-around-git-gate",
     category: 5,
     title: "git push over https to the allowed host, around the git gate",
     expected: "gate-policy",
@@ -105,7 +105,7 @@ export function channelAttacks(ctx: AttackContext): Attack[] {
     judge: (ev) => judgeGitPush(ev),
   });
   list.push(
-    gate("5.git-receive-pack-spelling", 5, "git's receive-pack service spelled in percent-encoding and upper case", "gate-policy", ["curl"], () =>
+    gate("5.receive-pack-spelling", 5, "git's receive-pack service spelled in percent-encoding and upper case", "gate-policy", ["curl"], () =>
       `probe -X POST -H 'Content-Type: application/x-git-upload-pack-request' --data-binary '0000' "${H}/repo.git/GIT%2DRECEIVE%2dPACK"`,
     ),
   );
