@@ -1,20 +1,22 @@
 #!/usr/bin/env bun
-import { defineCommand, runCommand, showUsage } from "citty";
-import { commands, commandStubs } from "./commands/registry.ts";
 import { isUserError } from "./errors.ts";
 import { versionLine } from "./version.ts";
 
-const main = defineCommand({
-  meta: {
-    name: "claude-bottle",
-    description: "Run a coding agent in a sealed bottle whose only way out is a per-bottle gate.",
-  },
-  args: {
-    debug: { type: "boolean", description: "Show stack traces on errors" },
-    version: { type: "boolean", description: "Print version, commit and build target" },
-  },
-  subCommands: commands,
-});
+// The entry point stays small: `--version` and `--help` answer without
+// evaluating citty or any command (citty alone imports node:util: about a
+// millisecond and a JIT thread per process, measured on 1.4.4). Everything
+// else loads commands/main.ts.
+
+// The top-level usage as citty renders it, baked in by the build
+// (scripts/lib/compile.ts renderHelp, with colour); undefined from source.
+declare const BUILD_HELP: string | undefined;
+
+// citty's own colour rule (its _color.ts), applied to the baked-in text;
+// test/cli/version-help.test.ts compares the two under each variable.
+function cittyNoColor(): boolean {
+  const env = process.env;
+  return env.NO_COLOR === "1" || env.TERM === "dumb" || !!env.TEST || !!env.CI;
+}
 
 // process.exitCode, never process.exit(): Bun can drop what is still
 // buffered for a piped stdout when the process exits on the spot.
@@ -30,28 +32,27 @@ export async function runCli(argv: string[]): Promise<void> {
   const rawArgs = argv.filter((a, i) => a !== "--debug" || (cut !== -1 && i > cut));
   if (rawArgs[0] === "--version" || rawArgs[0] === "-v" || rawArgs[0] === "version") {
     // console.log, not process.stdout.write: creating Bun's process.stdout
-    // stream costs a few ms of start-up (measured on 1.4.4), and this is
+    // stream costs several ms of start-up (measured on 1.4.4), and this is
     // the one thing --version does.
     console.log(versionLine());
     return;
   }
   if (rawArgs.length === 0 || rawArgs[0] === "--help" || rawArgs[0] === "-h" || rawArgs[0] === "help") {
-    // The list from the registry's table: no command module is loaded.
-    await showUsage({ ...main, subCommands: commandStubs() });
+    const text = typeof BUILD_HELP === "string" ? BUILD_HELP : await (await import("./commands/main.ts")).renderTopUsage();
+    // What citty's showUsage prints: the usage, then a blank line.
+    console.log((cittyNoColor() ? text.replace(/\x1b\[[0-9;]*m/g, "") : text) + "\n");
     return;
   }
+  const cli = await import("./commands/main.ts");
   // Only flags before `--` are ours: `exec <slug> -- curl -h` runs curl -h.
   const dashes = rawArgs.indexOf("--");
   const own = dashes === -1 ? rawArgs : rawArgs.slice(0, dashes);
   if (own.includes("--help") || own.includes("-h")) {
-    const name = rawArgs[0]!;
-    const load = commands[name];
-    if (!load) return fail(`unknown command '${name}'; run 'claude-bottle --help' for the list`, 2);
-    await showUsage(await load(), main);
+    if (!(await cli.showCommandUsage(rawArgs[0]!))) fail(`unknown command '${rawArgs[0]}'; run 'claude-bottle --help' for the list`, 2);
     return;
   }
   try {
-    await runCommand(main, { rawArgs });
+    await cli.run(rawArgs);
   } catch (e) {
     if (debug) {
       console.error(e);

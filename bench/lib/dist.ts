@@ -1,35 +1,15 @@
-import { existsSync, readdirSync, statSync } from "node:fs";
 import os from "node:os";
-import { join } from "node:path";
+import { BIN, ROOT, distIsStale, ensureDist as build } from "../../scripts/lib/dist.ts";
 
 // The benchmarks time the compiled binary, so it must be built from the
-// source being measured: rebuilt whenever anything under src/ (or
-// package.json, bun.lock) is newer than dist/claude-bottle.
-
-export const root = join(import.meta.dir, "..", "..");
-export const bin = join(root, "dist", "claude-bottle");
-
-function newestUnder(dir: string): number {
-  let newest = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (!e.isFile()) continue;
-    newest = Math.max(newest, statSync(join(e.parentPath, e.name)).mtimeMs);
-  }
-  return newest;
-}
-
-export function distIsStale(): boolean {
-  if (!existsSync(bin)) return true;
-  const built = statSync(bin).mtimeMs;
-  const inputs = [newestUnder(join(root, "src")), ...["package.json", "bun.lock"].map((f) => (existsSync(join(root, f)) ? statSync(join(root, f)).mtimeMs : 0))];
-  return Math.max(...inputs) > built;
-}
+// source being measured (the rule: scripts/lib/dist.ts).
+export const root = ROOT;
+export const bin = BIN;
 
 export function ensureDist(log: (s: string) => void = (s) => process.stderr.write(s + "\n")): void {
   if (!distIsStale()) return;
-  log("bench: src/ is newer than dist/claude-bottle: rebuilding");
-  const b = Bun.spawnSync([process.execPath, "run", "build"], { cwd: root, stdout: "inherit", stderr: "inherit" });
-  if (b.exitCode !== 0) throw new Error("bun run build failed");
+  log("bench: dist/claude-bottle is older than what goes into it: rebuilding");
+  build();
 }
 
 export function median(xs: number[]): number {

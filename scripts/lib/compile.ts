@@ -12,6 +12,9 @@ export interface CompileOptions {
   // What to compile, relative to root; default src/cli.ts. bench/startup.ts
   // compiles a hello-world with the very same flags as its floor.
   entry?: string;
+  // The top-level usage to bake in (BUILD_HELP in src/cli.ts); compile()
+  // renders it for the default entry (renderHelp).
+  help?: string;
 }
 
 // Pure: the argv for `bun build`. Flags:
@@ -48,6 +51,10 @@ export function compileArgs(o: CompileOptions, bun: string = process.execPath): 
     `BUILD_COMMIT=${JSON.stringify(o.commit)}`,
     "--define",
     `BUILD_TARGET=${JSON.stringify(o.target)}`,
+    // `--help` prints this text instead of loading citty to render it
+    // (measured on 1.4.4: citty's import and render cost --help a third of
+    // its CPU); test/cli/version-help.test.ts checks it against citty.
+    ...(o.help === undefined ? [] : ["--define", `BUILD_HELP=${JSON.stringify(o.help)}`]),
     "--outfile",
     o.outfile,
     o.entry ?? "src/cli.ts",
@@ -55,6 +62,7 @@ export function compileArgs(o: CompileOptions, bun: string = process.execPath): 
 }
 
 export async function compile(o: CompileOptions): Promise<void> {
+  if (o.entry === undefined && o.help === undefined) o = { ...o, help: await renderHelp(o.root) };
   const p = Bun.spawn(compileArgs(o), { cwd: o.root, stdout: "pipe", stderr: "pipe" });
   const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
   if (code !== 0) {
@@ -67,6 +75,17 @@ export async function compile(o: CompileOptions): Promise<void> {
       offline,
     );
   }
+}
+
+// The top-level usage as citty renders it from the source being compiled,
+// in a child whose environment asks for colour (citty reads NO_COLOR, TERM,
+// TEST and CI once, at import); the binary strips the colour by the same
+// rule at run time.
+export async function renderHelp(root: string, bun: string = process.execPath): Promise<string> {
+  const p = Bun.spawn([bun, "scripts/lib/help.ts"], { cwd: root, env: { PATH: process.env.PATH ?? "/usr/bin:/bin" }, stdout: "pipe", stderr: "pipe" });
+  const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  if (code !== 0 || out === "") throw new CompileError(`rendering the usage for --help failed (exit ${code}):\n${err.trim()}`, false);
+  return out;
 }
 
 export class CompileError extends Error {

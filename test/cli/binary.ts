@@ -1,31 +1,13 @@
-import { existsSync, readdirSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { BIN, ROOT, ensureDist } from "../../scripts/lib/dist.ts";
 
-// The compiled binary under test. Built once per test run with the real
-// build script when dist/ is missing or older than any source file.
-export const ROOT = join(import.meta.dir, "../..");
-export const BIN = join(ROOT, "dist", "claude-bottle");
-
-function newestMtime(dir: string): number {
-  let max = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) max = Math.max(max, newestMtime(p));
-    else if (e.isFile()) max = Math.max(max, statSync(p).mtimeMs);
-  }
-  return max;
-}
+// The compiled binary under test, built once per test run with the real
+// build script when dist/ is stale (the rule: scripts/lib/dist.ts).
+export { BIN, ROOT };
 
 let built = false;
 export function ensureBuilt(): void {
   if (built) return;
-  const stale =
-    !existsSync(BIN) ||
-    statSync(BIN).mtimeMs < Math.max(newestMtime(join(ROOT, "src")), statSync(join(ROOT, "package.json")).mtimeMs);
-  if (stale) {
-    const r = Bun.spawnSync(["bun", "run", "build"], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
-    if (r.exitCode !== 0) throw new Error(`bun run build failed:\n${r.stderr.toString()}`);
-  }
+  ensureDist();
   built = true;
 }
 

@@ -1,4 +1,5 @@
 import { beforeAll, expect, test } from "bun:test";
+import { join } from "node:path";
 import { commands } from "../../src/commands/registry.ts";
 import { ROOT, ensureBuilt, runBin, stripAnsi } from "./binary.ts";
 
@@ -32,6 +33,34 @@ test("--help lists every visible command with its one-line description", async (
     expect(out).toMatch(new RegExp(`^\\s+${name}\\s+${meta.description!.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`, "m"));
   }
   expect(visible).toBeGreaterThanOrEqual(3);
+});
+
+// The binary prints a usage baked in at build time (BUILD_HELP); from source
+// citty renders it. The two must be the same bytes, for every spelling and
+// under each variable citty's colour rule reads, so the baked text cannot
+// drift from the command table or from citty.
+test("the baked-in --help is what citty renders from source, with and without colour", async () => {
+  const src = join(ROOT, "src", "cli.ts");
+  const fromSource = async (args: string[], env: Record<string, string>) => {
+    const p = Bun.spawn([process.execPath, src, ...args], { cwd: ROOT, env: { PATH: process.env.PATH!, ...env }, stdout: "pipe", stderr: "pipe" });
+    const [out, code] = await Promise.all([new Response(p.stdout).text(), p.exited]);
+    expect(code).toBe(0);
+    return out;
+  };
+  const envs: Record<string, string>[] = [{}, { NO_COLOR: "1" }, { NO_COLOR: "0" }, { TERM: "dumb" }, { TERM: "xterm" }, { CI: "true" }, { TEST: "1" }];
+  let coloured = 0;
+  for (const env of envs) {
+    const want = await fromSource(["--help"], env);
+    expect(want).toContain("COMMANDS");
+    if (want.includes("\x1b[")) coloured++;
+    for (const args of [["--help"], ["-h"], ["help"], []]) {
+      const r = await runBin(args, { env });
+      expect(r.code).toBe(0);
+      expect({ args, env, out: r.stdout }).toEqual({ args, env, out: want });
+    }
+  }
+  // Both sides of the rule were exercised.
+  expect(coloured).toBe(3);
 });
 
 test("an unknown command is one line and exit 2", async () => {

@@ -65,6 +65,10 @@ test("compile flags: defines per target, never a strip step", () => {
   expect(argv.join(" ")).not.toMatch(/strip/);
   // Lazy commands in their own chunks: a process loads only what it runs.
   expect(argv).toContain("--splitting");
+  // The usage is baked in only when given (the hello-world floor has none).
+  expect(argv.join(" ")).not.toContain("BUILD_HELP");
+  const withHelp = compileArgs({ root, outfile: "/o/x", target: "bun-linux-x64", commit: "abc123", help: "\x1b[36mup\x1b[39m \"x\"" }, "bun");
+  expect(withHelp).toContain('BUILD_HELP="\\u001b[36mup\\u001b[39m \\"x\\""');
 });
 
 describe("SHA256SUMS", () => {

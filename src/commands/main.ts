@@ -1,0 +1,34 @@
+import { defineCommand, renderUsage, runCommand, showUsage } from "citty";
+import { commands, commandStubs } from "./registry.ts";
+
+// The root command and what cli.ts needs of citty, loaded only when a
+// command runs (or its own --help is asked for): `--version` and the
+// compiled binary's top-level `--help` never evaluate citty.
+export const main = defineCommand({
+  meta: {
+    name: "claude-bottle",
+    description: "Run a coding agent in a sealed bottle whose only way out is a per-bottle gate.",
+  },
+  args: {
+    debug: { type: "boolean", description: "Show stack traces on errors" },
+    version: { type: "boolean", description: "Print version, commit and build target" },
+  },
+  subCommands: commands,
+});
+
+// The top-level usage from the registry's table: no command module is
+// loaded. The build renders it once (scripts/lib/help.ts) and bakes it in.
+export function renderTopUsage(): Promise<string> {
+  return renderUsage({ ...main, subCommands: commandStubs() });
+}
+
+export async function showCommandUsage(name: string): Promise<boolean> {
+  const load = commands[name];
+  if (!load) return false;
+  await showUsage(await load(), main);
+  return true;
+}
+
+export function run(rawArgs: string[]): Promise<unknown> {
+  return runCommand(main, { rawArgs });
+}
