@@ -72,6 +72,7 @@ describe("JSON plan", () => {
       dlp: "on",
       auth: { header: "Authorization", scheme: "token", token_ref: "FIXTURE_GH_TOKEN" },
       allow_private: false,
+      git_push: null,
     });
     expect(plan.egress[2]!.auth).toEqual({ header: "Authorization", scheme: "Bearer", token_ref: "CLAUDE_CODE_OAUTH_TOKEN" });
     expect(plan.resources).toEqual({ cpus: 2, memory: 2048 });
@@ -236,7 +237,7 @@ describe("errors: one line, non-zero, no stack", () => {
     writeFileSync(join(f.home, "bottles", "dev.md"), "---\nextends: claude\negress:\n  - host: a.com\n    metods: [GET]\n---\n");
     const r = await fails(["up", "coder", "--dry-run"], { CLAUDE_BOTTLE_HOME: f.home }, f.repo);
     expect(r.stderr).toBe(
-      `claude-bottle: ${join(f.home, "bottles/dev.md")}: egress[0].metods: unknown key; did you mean "methods"? allowed keys: host, ports, methods, paths, tls, dlp, auth, allow_private\n`,
+      `claude-bottle: ${join(f.home, "bottles/dev.md")}: egress[0].metods: unknown key; did you mean "methods"? allowed keys: host, ports, methods, paths, tls, dlp, auth, allow_private, git_push\n`,
     );
   });
 });
