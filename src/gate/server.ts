@@ -1,11 +1,11 @@
-import { chmodSync, existsSync, mkdirSync, unlinkSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import net from "node:net";
 import type { Duplex } from "node:stream";
 import { paths } from "../state/paths.ts";
 import { auditPath, auditRecord, openAudit, openLog, type GateLog } from "./audit.ts";
 import { Channels } from "./channels.ts";
 import { handleConnect } from "./connect.ts";
-import { admitDoor, doorHello } from "./door.ts";
+import { admitDoor } from "./door.ts";
 import { DEFAULT_LIMITS, makeGeneration, type ConnState, type GateContext, type GateLimits } from "./context.ts";
 import { forward } from "./forward.ts";
 import { BodyError } from "./http/body.ts";
@@ -13,6 +13,7 @@ import { headerValues, requestFraming, wantsClose, type RequestHead } from "./ht
 import { readRequestHead } from "./http/read-head.ts";
 import { Deny, sendAnswer, sendBlocked, simpleResponse } from "./http/respond.ts";
 import { SocketReader } from "./io.ts";
+import { openListeners, type ListenOptions } from "./listeners.ts";
 import { UpstreamPool } from "./pool.ts";
 import { REDACTED, safeEntry } from "./redact.ts";
 import { targetOf, type Tunnel } from "./target.ts";
@@ -33,18 +34,10 @@ import { isInternalHost, vhostRegistrations, type VhostFactories } from "./vhost
 
 export { DEFAULT_LIMITS, type GateLimits } from "./context.ts";
 
-export interface StartGateOptions {
-  stateDir: string;
+// Where it listens (stateDir, socket, door, listen): listeners.ts.
+export interface StartGateOptions extends ListenOptions {
   policy: GatePolicy;
   secrets: GateSecrets;
-  // "127.0.0.1:PORT" (PORT may be 0) or {host, port}: an extra TCP listener
-  // for tests and benchmarks.
-  listen?: string | { host: string; port: number };
-  // Listen on <state>/sock/gate.sock (default true).
-  socket?: boolean;
-  // The TCP door for a bridge container (gate/door.ts): served only after
-  // the bottle's token. Bound where the engine routes the bridge's traffic.
-  door?: { host: string; port: number; token: string };
   // Default: the registered vhosts (vhosts/index.ts registerVhost).
   vhosts?: VhostFactories;
   limits?: Partial<GateLimits>;
@@ -233,51 +226,14 @@ export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
     }
   }
 
-  // ------------------------------------------------------------- listeners
-
-  const servers: net.Server[] = [];
-  const listening = (s: net.Server, start: (done: () => void) => void) =>
-    new Promise<void>((resolve, reject) => {
-      s.once("error", reject);
-      start(() => resolve());
-    });
-  const socketPath = paths.gateSocket(stateDir);
-  // The door first: readiness is "the unix socket answers", which must
-  // imply that the door listens too.
-  let doorPort: number | undefined;
-  if (opts.door) {
-    const hello = doorHello(opts.door.token);
-    const s = net.createServer((raw) => onConnection(raw, hello));
-    const d = opts.door;
-    await listening(s, (done) => s.listen(d.port, d.host, done));
-    doorPort = (s.address() as net.AddressInfo).port;
-    servers.push(s);
-  }
-  if (opts.socket !== false) {
-    mkdirSync(paths.sockDir(stateDir), { recursive: true, mode: 0o755 });
-    if (existsSync(socketPath)) unlinkSync(socketPath);
-    const s = net.createServer(onConnection);
-    await listening(s, (done) => s.listen(socketPath, done));
-    // The bottle's user (any uid inside the container or VM) must be able
-    // to connect; the 0700 state directory keeps other host users out.
-    chmodSync(socketPath, 0o666);
-    servers.push(s);
-  }
-  let port: number | undefined;
-  if (opts.listen !== undefined) {
-    const l = typeof opts.listen === "string" ? parseListen(opts.listen) : opts.listen;
-    const s = net.createServer(onConnection);
-    await listening(s, (done) => s.listen(l.port, l.host, done));
-    port = (s.address() as net.AddressInfo).port;
-    servers.push(s);
-  }
-  const door = opts.door ? `, door on ${opts.door.host}:${doorPort}` : "";
+  const listeners = await openListeners(opts, onConnection);
+  const door = opts.door ? `, door on ${opts.door.host}:${listeners.doorPort}` : "";
   log.info(`gate started for ${opts.policy.slug}: ${opts.policy.routes.length} routes, CA ${ca.fingerprint.slice(0, 16)}${door}`);
 
   return {
-    socketPath,
-    port,
-    doorPort,
+    socketPath: listeners.socketPath,
+    port: listeners.port,
+    doorPort: listeners.doorPort,
     ca,
     async reload(policy: GatePolicy) {
       ctx.gen = await makeGeneration(policy, opts.secrets, vhosts, stateDir, log);
@@ -290,30 +246,13 @@ export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
       ctx.pool.closeAll();
       // Stop accepting, then cut what is open (server.close() alone would
       // wait for every keep-alive client and tunnel to go away).
-      const closed = Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+      const stopped = listeners.close();
       for (const s of sockets) s.destroy();
       for (const s of refused) s.destroy();
-      // Bun's net.Server can miss a close of a socket that was ended by
-      // us; never hang shutdown on it.
-      await Promise.race([closed, new Promise((r) => setTimeout(r, 500).unref())]);
-      if (opts.socket !== false && existsSync(socketPath)) {
-        try {
-          unlinkSync(socketPath);
-        } catch {
-          /* already gone */
-        }
-      }
+      await stopped;
       audit.close();
       log.close();
     },
     stats: () => ({ connections, leaves: ctx.leaves.size, upstreamDials: ctx.dials, pooled: ctx.pool.size }),
   };
-}
-
-function parseListen(s: string): { host: string; port: number } {
-  const i = s.lastIndexOf(":");
-  const host = i > 0 ? s.slice(0, i).replace(/^\[|\]$/g, "") : "127.0.0.1";
-  const port = Number(i >= 0 ? s.slice(i + 1) : s);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid listen address ${s}`);
-  return { host, port };
 }
