@@ -294,10 +294,19 @@ export async function launch(req: LaunchRequest, deps: LaunchDeps): Promise<numb
     await stack.unwind();
     return code;
   } catch (e) {
+    // `down` or `cleanup` took the bottle away while it was starting: the
+    // step that noticed (a gate that stopped answering, a bottle that went)
+    // failed because of that stop, and the stop is what to report. Asked
+    // before the unwind, which removes the state dir itself.
+    const stoppedOutside = lock !== null && !(e instanceof Aborted) && isStopping(stateDir);
     await prepared.catch(() => {});
     const failures = await stack.unwind();
     for (const f of failures) deps.err(`claude-bottle: cleanup of ${f.name} failed: ${(f.error as Error)?.message ?? f.error}`);
     if (e instanceof Aborted) return SIGNAL_EXIT[e.signal];
+    if (stoppedOutside) {
+      deps.err(`claude-bottle: ${slug} was stopped from outside while it was starting`);
+      return 1;
+    }
     throw e;
   } finally {
     intr.dispose();

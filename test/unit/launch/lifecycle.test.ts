@@ -10,7 +10,7 @@ import { teardownResources } from "../../../src/launch/teardown.ts";
 import { listStateDirs } from "../../../src/state/dirs.ts";
 import { paths } from "../../../src/state/paths.ts";
 import { isAlive, readPid } from "../../../src/state/process.ts";
-import { harness } from "./fixtures/harness.ts";
+import { FAKE_GATE, harness } from "./fixtures/harness.ts";
 import { testPlan, testSpec } from "./fixtures/spec.ts";
 
 const disposers: (() => Promise<void> | void)[] = [];
@@ -132,9 +132,13 @@ test("down while a foreground up runs: the session ends, nothing is kept or left
   h2.deps.home = h.home;
   const running = launch({ spec, plan: testPlan("tester-hhhhh", spec), detached: false, cwd: "/w" }, h2.deps);
   const dir = paths.stateDir(h.home, "tester-hhhhh");
-  for (let i = 0; i < 200 && !h.fake.live.has("tester-hhhhh"); i++) await Bun.sleep(20);
-  await Bun.sleep(100);
+  // Runs: the agent's process is up, which is after the gate answered. (A
+  // bottle that merely exists is not enough: under load the gate may still
+  // be starting, and that is the next test's case.)
+  for (let i = 0; i < 500 && !(h.fake.live.get("tester-hhhhh")?.running.size ?? 0); i++) await Bun.sleep(20);
+  expect(h.fake.live.get("tester-hhhhh")?.running.size).toBe(1);
   const gate = readPid(paths.gatePid(dir))!;
+  expect(isAlive(gate)).toBe(true);
   await downCommand(h.home, { slug: "tester-hhhhh" }, backends, err);
   const code = await running;
   expect(code).not.toBe(0);
@@ -142,6 +146,30 @@ test("down while a foreground up runs: the session ends, nothing is kept or left
   expect(isAlive(gate)).toBe(false);
   expect(h.fake.live.size).toBe(0);
   expect(h2.lines.join("\n")).toContain("stopped from outside");
+});
+
+test("down while a foreground up is still starting: up says it was stopped, nothing is kept or left running", async () => {
+  const { h, backends, err } = setup();
+  const spec = testSpec();
+  const h2 = harness({ agentArgv: ["sleep", "30"] });
+  disposers.push(() => h2.dispose());
+  h2.deps.backend = h.fake.backend;
+  h2.deps.home = h.home;
+  // A gate slow to listen (a starved CPU does this to a real one): `down`
+  // comes while `up` still waits for it.
+  h2.deps.gateCommand = (dir) => ["env", "FAKE_GATE_DELAY_MS=5000", process.execPath, FAKE_GATE, "gate", "--state", dir];
+  const running = launch({ spec, plan: testPlan("tester-iiiii", spec), detached: false, cwd: "/w" }, h2.deps);
+  const dir = paths.stateDir(h.home, "tester-iiiii");
+  for (let i = 0; i < 500 && !h.fake.live.has("tester-iiiii"); i++) await Bun.sleep(20);
+  const gate = readPid(paths.gatePid(dir))!;
+  expect(isAlive(gate)).toBe(true);
+  await downCommand(h.home, { slug: "tester-iiiii" }, backends, err);
+  expect(await running).toBe(1);
+  expect(h2.lines.join("\n")).toContain("tester-iiiii was stopped from outside while it was starting");
+  expect(h2.lines.join("\n")).not.toContain("the gate did not start");
+  expect(existsSync(dir)).toBe(false);
+  expect(isAlive(gate)).toBe(false);
+  expect(h.fake.live.size).toBe(0);
 });
 
 test("a path-like slug is refused before anything is touched", async () => {
