@@ -1,4 +1,4 @@
-import { gzipSync } from "node:zlib";
+import { deflateRawSync, gzipSync } from "node:zlib";
 import type { AttackContext, Evidence } from "../../../src/selftest/types.ts";
 import { encodedForms, inflated, PIECE } from "./peer-judge.ts";
 import type { Side } from "./report.ts";
@@ -57,9 +57,26 @@ export function redactor(ctx: AttackContext): (s: string) => string {
     const at = t.indexOf("\x1f\x8b\x08");
     const inner = at < 0 ? undefined : inflated(t, 1)[0];
     if (inner === undefined) return plain(t);
-    return plain(t.slice(0, at)) + gzipSync(Buffer.from(text(inner, false), "latin1")).toString("latin1") + (outer ? "\n" : "");
+    return plain(t.slice(0, at)) + regzip(t.slice(at), text(inner, false), plain) + (outer ? "\n" : "");
   };
   return (t) => text(t, true);
+}
+
+// The member again around the redacted content, keeping its header (a
+// secret in the file name field stays where it was, redacted in place).
+function regzip(member: string, content: string, plain: (s: string) => string): string {
+  const b = Buffer.from(member, "latin1");
+  const flg = b[3]!;
+  let pos = 10;
+  if (flg & 4) pos += 2 + (b[pos]! | (b[pos + 1]! << 8));
+  if (flg & 8) pos = b.indexOf(0, pos) + 1;
+  if (flg & 16) pos = b.indexOf(0, pos) + 1;
+  if (flg & 2 || pos <= 0) return gzipSync(Buffer.from(content, "latin1")).toString("latin1");
+  const data = Buffer.from(content, "latin1");
+  const trailer = Buffer.alloc(8);
+  trailer.writeUInt32LE(Bun.hash.crc32(data) >>> 0, 0);
+  trailer.writeUInt32LE(data.length >>> 0, 4);
+  return plain(b.subarray(0, pos).toString("latin1")) + Buffer.concat([deflateRawSync(data), trailer]).toString("latin1");
 }
 
 export function redact<T>(x: T, r: (s: string) => string): T {

@@ -88,6 +88,14 @@ function judgeDoorPeer(a: Attack, ev: Evidence, ctx: AttackContext): PeerVerdict
   const raw = out.match(/^STATUS (\w+)/m)?.[1];
   const answered = (st !== null && st.rc === 0 && st.http >= 200 && st.http < 400) || (raw !== undefined && /^[23]\d\d$/.test(raw));
   const reached = ev.arrivals.length > 0;
+  // The recording upstream's HTTPS server answers a request it cannot parse
+  // (a secret as the method) with a 400 and records nothing: a TLS handshake
+  // and that 400 with no request recorded mean the upstream got bytes we
+  // cannot read. Unknown is not a block.
+  const status = st?.http || (raw !== undefined && /^\d{3}$/.test(raw) ? Number(raw) : 0);
+  const handshake = ev.arrivals.some((x) => TLS_HANDSHAKE.test(x.text));
+  const served = ev.arrivals.some((x) => x.receiver.startsWith("upstream ") && !x.receiver.endsWith("(tcp)"));
+  if (handshake && !served && status === 400) return { blocked: false, layer: null, detail: `an upstream answered 400 to a request it could not record: what it got is unknown (${firstLine(out)})` };
   if (answered && !reached) return { blocked: false, layer: null, detail: `answered (${firstLine(out)}) and nothing was recorded: something we do not watch answered` };
   if (reached) return { blocked: true, layer: null, detail: `only what the policy allows arrived, with no secret (${firstLine(out)})` };
   return { blocked: true, layer: null, detail: `nothing arrived; ${firstLine(out)}` };

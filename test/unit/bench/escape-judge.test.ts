@@ -12,6 +12,9 @@ import type { Attack, AttackContext, Evidence } from "../../../src/selftest/type
 // for both srt sides: the allowlist alone, and TLS termination + masking.
 
 const fx = (await Bun.file(new URL("../../fixtures/selftest/srt.json", import.meta.url)).json()) as PeerFixture;
+// One attack of an earlier run that met srt's in-sandbox bridge before it
+// listened (that run's judge called it blocked).
+const bridge = (await Bun.file(new URL("../../fixtures/selftest/srt-bridge.json", import.meta.url)).json()) as PeerFixture;
 const attackOf = (ctx: AttackContext, id: string): Attack => [...controls(ctx), ...attacks(ctx)].find((a) => a.id === id)!;
 const caseOf = (side: "srt" | "srt_masked", id: string) => {
   const c = fx.cases.find((x) => x.side === side && x.id === id);
@@ -21,25 +24,37 @@ const caseOf = (side: "srt" | "srt_masked", id: string) => {
 const clone = (ev: Evidence): Evidence => JSON.parse(JSON.stringify(ev));
 
 describe("peer judge, on captured srt runs", () => {
-  // The capture has one attack that met srt's in-sandbox bridge before it
-  // listened; the judge of the run called it blocked, today's calls it
-  // "did not run" (and the srt runner now waits for the bridge).
-  const BRIDGE_NOT_UP = "srt 2.ip-1271";
+  // Judged again with today's judge, which reads one case more strictly
+  // than the run's did (see below).
+  const RULED_SINCE = "srt 3.method";
 
   test("judging again gives the verdict of the run, for every captured case", () => {
     expect(fx.cases.length).toBeGreaterThan(100);
     for (const c of fx.cases) {
-      if (`${c.side} ${c.id}` === BRIDGE_NOT_UP) continue;
+      if (`${c.side} ${c.id}` === RULED_SINCE) continue;
       const v = judgePeer(attackOf(fx.ctx[c.side], c.id), c.evidence, fx.ctx[c.side]);
       expect(`${c.side} ${c.id} ${v.blocked}`).toBe(`${c.side} ${c.id} ${c.verdict.blocked}`);
     }
   });
 
-  test("an attack that met the sandbox's proxy closed (curl's real 'Couldn't connect') did not run, never a block", () => {
-    const c = caseOf("srt", "2.ip-1271");
-    expect(c.evidence.exec.stdout).toMatch(/Failed to connect to localhost port 3128/);
+  test("the secret as the method: the upstream's real 400 after a handshake, with no request recorded, is unknown, not a block", () => {
+    const c = caseOf("srt", "3.method");
+    expect(c.evidence.exec.stdout).toMatch(/^CURL=0 HTTP=400/m);
     expect(c.verdict.blocked).toBe(true); // what the judge of that run said
     const v = judgePeer(c.attack, c.evidence, c.ctx);
+    expect(v.blocked).toBe(false);
+    expect(v.detail).toMatch(/could not record/);
+    // srt with termination cut the connection itself: nothing reached the upstream.
+    const m = caseOf("srt_masked", "3.method");
+    expect(judgePeer(m.attack, m.evidence, m.ctx).blocked).toBe(true);
+  });
+
+  test("an attack that met the sandbox's proxy closed (curl's real 'Couldn't connect') did not run, never a block", () => {
+    const c = bridge.cases[0]!;
+    const ctx = bridge.ctx[c.side];
+    expect(c.evidence.exec.stdout).toMatch(/Failed to connect to localhost port 3128/);
+    expect(c.verdict.blocked).toBe(true); // what the judge of that run said
+    const v = judgePeer(attackOf(ctx, c.id), c.evidence, ctx);
     expect([v.blocked, v.ran]).toEqual([false, false]);
   });
 
