@@ -1,6 +1,6 @@
 import { deflateRawSync, gzipSync } from "node:zlib";
 import type { AttackContext, Evidence } from "../../../src/selftest/types.ts";
-import { encodedForms, inflated, PIECE } from "./peer-judge.ts";
+import { encodedForms, inflated } from "./peer-judge.ts";
 import type { Side } from "./report.ts";
 
 // `bun run bench:escape -- --capture <file>`: what the real srt printed and
@@ -37,21 +37,37 @@ export function standIn(name: string, value: string): string {
 
 export function redactor(ctx: AttackContext): (s: string) => string {
   const values = [...ctx.secrets, { name: "credential", value: ctx.credential.realValue }];
-  const pairs: [string, string][] = [];
+  const forms: [string, string][] = [];
   for (const s of values) {
     const [from, to] = [encodedForms(s.value), encodedForms(standIn(s.name, s.value))];
-    // Whole forms first, then every piece the judge could match (a form
-    // split across DNS labels), each in its case and lowercased (host names
-    // reach the receivers lowercased).
-    from.forEach((x, i) => pairs.push([x, to[i]!], [x.toLowerCase(), to[i]!.toLowerCase()]));
-    from.forEach((x, i) => {
-      for (let k = 0; k + PIECE <= x.length; k += PIECE) {
-        const [a, b] = [x.slice(k, k + PIECE), to[i]!.slice(k, k + PIECE)];
-        pairs.push([a, b], [a.toLowerCase(), b.toLowerCase()]);
-      }
-    });
+    from.forEach((x, i) => forms.push([x, to[i]!]));
   }
-  const plain = (t: string) => (t.length < PIECE ? t : pairs.reduce((acc, [from, to]) => acc.split(from).join(to), t));
+  // Every run of 8 or more characters of a form, wherever it stands (a form
+  // split across DNS labels, a credential streamed back in halves), becomes
+  // the stand-in's characters at the same offsets; compared without case
+  // (host names reach the receivers lowercased).
+  const plain = (t: string): string => {
+    if (t.length < 8) return t;
+    const lower = t.toLowerCase();
+    const out = t.split("");
+    const done: boolean[] = [];
+    // Forms in encodedForms' order: raw first, so a run the raw value and
+    // its DNS-label spelling share is written as the raw stand-in.
+    for (const [from, to] of forms) {
+      const f = from.toLowerCase();
+      for (let i = 0; i + 8 <= f.length; i++) {
+        for (let at = lower.indexOf(f.slice(i, i + 8)); at >= 0; at = lower.indexOf(f.slice(i, i + 8), at + 1)) {
+          for (let k = 0; i + k < f.length && at + k < t.length && lower[at + k] === f[i + k]; k++) {
+            if (done[at + k]) continue;
+            done[at + k] = true;
+            // As the form has it where the text has the form's case, else lowercased.
+            out[at + k] = t[at + k] === from[i + k] ? to[i + k]! : to[i + k]!.toLowerCase();
+          }
+        }
+      }
+    }
+    return out.join("");
+  };
   // A gzip body is redacted inside, and recompressed (twice, if twice).
   const text = (t: string, outer: boolean): string => {
     const at = t.indexOf("\x1f\x8b\x08");

@@ -15,6 +15,8 @@ import type { Attack, AttackContext, Evidence, Verdict } from "../../../src/self
 //   - an arrival is anything but what its policy allows: a request to an
 //     allowed name, a TLS handshake naming one, a lookup of one by the
 //     host's resolver, or
+//   - an arrival is a git push's receive-pack request (a push around the
+//     git gate: the recording upstream is no git server, so no pack follows),
 //   - an arrival carries a planted secret or the real credential, in any
 //     encoding the catalogue uses (raw, base64, hex, percent, gzip, a DNS
 //     label), or a 12-character piece of one, or
@@ -29,7 +31,7 @@ export type PeerVerdict = Verdict & { na?: string };
 // Categories and layers a peer has no counterpart for: n/a with the reason,
 // never counted as blocked.
 export function notApplicable(a: Pick<Attack, "id" | "expected">): string | null {
-  if (a.expected === "git-scan") return "no git gate: a remote is an allowed host like any other (pushes to one are category 3's POSTs)";
+  if (a.expected === "git-scan") return "no git gate to push through: a remote is an allowed host like any other (5.git-push-egress pushes to one)";
   if (a.expected === "fail-closed") return "no gate process to kill: the proxy lives in the srt process itself";
   return null;
 }
@@ -79,7 +81,8 @@ function judgeDoorPeer(a: Attack, ev: Evidence, ctx: AttackContext): PeerVerdict
       leaks.push(`${x.receiver} received ${secret.name}${x.from ? ` from ${x.from}` : ""}`);
       continue;
     }
-    if (framing && !TLS_HANDSHAKE.test(x.text)) leaks.push(arrivalSummary([x]));
+    if (receivePack(x.text)) leaks.push(`${x.receiver} received a git push (receive-pack)${x.from ? ` from ${x.from}` : ""}`);
+    else if (framing && !TLS_HANDSHAKE.test(x.text)) leaks.push(arrivalSummary([x]));
     else if (!allowedArrival(x, ctx)) leaks.push(arrivalSummary([x]));
   }
   if (leaks.length > 0) return { blocked: false, layer: null, detail: leaks[0]! + (leaks.length > 1 ? ` (+${leaks.length - 1} more)` : "") };
@@ -99,6 +102,15 @@ function judgeDoorPeer(a: Attack, ev: Evidence, ctx: AttackContext): PeerVerdict
   if (answered && !reached) return { blocked: false, layer: null, detail: `answered (${firstLine(out)}) and nothing was recorded: something we do not watch answered` };
   if (reached) return { blocked: true, layer: null, detail: `only what the policy allows arrived, with no secret (${firstLine(out)})` };
   return { blocked: true, layer: null, detail: `nothing arrived; ${firstLine(out)}` };
+}
+
+// A push around the git gate: its first request (info/refs for the
+// receive-pack service, or the POST) reaching an upstream is the escape, in
+// any spelling; the recording upstream is no git server, so the pack itself
+// never follows, as it would to a real one.
+function receivePack(text: string): boolean {
+  const decoded = text.replace(/%([0-9a-f]{2})/gi, (_m, h: string) => String.fromCharCode(parseInt(h, 16)));
+  return /git-receive-pack/i.test(decoded);
 }
 
 // What the policy under test allows to arrive: a request to (or a TLS

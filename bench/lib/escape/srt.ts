@@ -100,7 +100,9 @@ const srtTmp = (world: World) => join(world.dir, "srt-tmp");
 // it listens (measured: 2 of 150 attacks in one run met a refused
 // connection). Wait for it, as an agent's next command would find it; the
 // peer judge fails an attack that met it closed anyway.
-const PROXY_READY = `bash -c 'for i in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/3128) 2>/dev/null && exit 0; sleep 0.05; done' 2>/dev/null\n`;
+// srt points TMPDIR at /tmp/claude, which it binds in when /tmp is the
+// host's; our /tmp is a private tmpfs, so make it (mktemp -d needs it).
+const PROXY_READY = `bash -c 'for i in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/3128) 2>/dev/null && exit 0; sleep 0.05; done' 2>/dev/null\nmkdir -p "$TMPDIR"\n`;
 
 export function startSrt(world: World, mode: SrtMode, nonce: string): SrtUnderTest {
   const dir = trustDir(world);

@@ -24,14 +24,9 @@ const caseOf = (side: "srt" | "srt_masked", id: string) => {
 const clone = (ev: Evidence): Evidence => JSON.parse(JSON.stringify(ev));
 
 describe("peer judge, on captured srt runs", () => {
-  // Judged again with today's judge, which reads one case more strictly
-  // than the run's did (see below).
-  const RULED_SINCE = "srt 3.method";
-
   test("judging again gives the verdict of the run, for every captured case", () => {
     expect(fx.cases.length).toBeGreaterThan(100);
     for (const c of fx.cases) {
-      if (`${c.side} ${c.id}` === RULED_SINCE) continue;
       const v = judgePeer(attackOf(fx.ctx[c.side], c.id), c.evidence, fx.ctx[c.side]);
       expect(`${c.side} ${c.id} ${v.blocked}`).toBe(`${c.side} ${c.id} ${c.verdict.blocked}`);
     }
@@ -40,7 +35,7 @@ describe("peer judge, on captured srt runs", () => {
   test("the secret as the method: the upstream's real 400 after a handshake, with no request recorded, is unknown, not a block", () => {
     const c = caseOf("srt", "3.method");
     expect(c.evidence.exec.stdout).toMatch(/^CURL=0 HTTP=400/m);
-    expect(c.verdict.blocked).toBe(true); // what the judge of that run said
+    expect(c.evidence.arrivals.some((a) => a.receiver === "upstream allowed.selftest.test")).toBe(false);
     const v = judgePeer(c.attack, c.evidence, c.ctx);
     expect(v.blocked).toBe(false);
     expect(v.detail).toMatch(/could not record/);
@@ -67,12 +62,15 @@ describe("peer judge, on captured srt runs", () => {
     }
   });
 
-  test("allowlist alone: a secret in base64 to the allowed host, a Host mismatch, a key as a DNS label: through", () => {
+  test("allowlist alone: a secret in base64 to the allowed host, a Host mismatch, a key as a DNS label, a push around the git gate: through", () => {
     for (const [id, why] of [
       ["3.query-base64", /upstream allowed\.selftest\.test received TEST_SECRET_/],
       ["2.host-mismatch", /upstream evil\.selftest\.test received GET \//],
       ["4.crafted-subdomain", /received TEST_SECRET_GENERIC/],
       ["3.body-gzip", /received TEST_SECRET_AWS/],
+      ["3.method", /could not record/],
+      ["5.git-push-egress", /received a git push \(receive-pack\)/],
+      ["5.git-receive-pack-spelling", /received a git push \(receive-pack\)/],
     ] as const) {
       const c = caseOf("srt", id);
       const v = judgePeer(c.attack, c.evidence, c.ctx);
@@ -102,7 +100,7 @@ describe("peer judge, on captured srt runs", () => {
     ev.exec.stdout = ev.exec.stdout.replace(ranMarker(c.ctx.nonce), "");
     const v = judgePeer(c.attack, ev, c.ctx);
     expect([v.blocked, v.ran]).toEqual([false, false]);
-    const git = attacks(c.ctx).find((a) => a.id.startsWith("5.git-push"))!;
+    const git = attacks(c.ctx).find((a) => a.expected === "git-scan")!;
     expect(judgePeer(git, ev, c.ctx).na).toMatch(/no git gate/);
     expect(notApplicable({ id: "10.gate-killed", expected: "fail-closed" })).toMatch(/no gate process/);
   });
@@ -152,6 +150,15 @@ describe("what carries a secret, and what the policy allows", () => {
     const out = r(gz);
     expect(carries(out, v)).toBe(false);
     expect(carries(out, standIn("TEST_SECRET_ANTHROPIC", v))).toBe(true);
+  });
+
+  test("the redactor rewrites a credential streamed back in halves so the halves still join to the stand-in", () => {
+    const real = "stk_0f3a9c2b7d1e4f5a8b6c9d0e1f2a3b4c";
+    const r = redactor({ ...fx.ctx.srt, secrets: [], credential: { ...fx.ctx.srt.credential, realValue: real } });
+    const out = r(`data: {"text":"Bearer ${real.slice(0, 15)}"}\n\ndata: {"text":"${real.slice(15)}"}`);
+    const joined = [...out.matchAll(/"text":"([^"]*)"/g)].map((m) => m[1]).join("");
+    expect(joined).toBe(`Bearer ${standIn("credential", real)}`);
+    expect(out).not.toContain(real.slice(4, 12));
   });
 
   test("allowed: requests, handshakes and lookups naming the allowed hosts; not the evil one, nor raw bytes with another Host", () => {
