@@ -58,7 +58,7 @@ const QUICK = [
   "4.crafted-subdomain",
   "4.dig-",
   "5.git-push-test_secret_aws",
-  "5.git-push-egress",
+  "5.push-around-git-gate",
   "6.tcp-",
   "6.udp-",
   "7.proxy-host-loopback",

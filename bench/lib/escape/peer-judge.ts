@@ -31,7 +31,7 @@ export type PeerVerdict = Verdict & { na?: string };
 // Categories and layers a peer has no counterpart for: n/a with the reason,
 // never counted as blocked.
 export function notApplicable(a: Pick<Attack, "id" | "expected">): string | null {
-  if (a.expected === "git-scan") return "no git gate to push through: a remote is an allowed host like any other (5.git-push-egress pushes to one)";
+  if (a.expected === "git-scan") return "no git gate to push through: a remote is an allowed host like any other (5.push-around-git-gate pushes to one)";
   if (a.expected === "fail-closed") return "no gate process to kill: the proxy lives in the srt process itself";
   return null;
 }

@@ -69,8 +69,8 @@ describe("peer judge, on captured srt runs", () => {
       ["4.crafted-subdomain", /received TEST_SECRET_GENERIC/],
       ["3.body-gzip", /received TEST_SECRET_AWS/],
       ["3.method", /could not record/],
-      ["5.git-push-egress", /received a git push \(receive-pack\)/],
-      ["5.git-receive-pack-spelling", /received a git push \(receive-pack\)/],
+      ["5.push-around-git-gate", /received a git push \(receive-pack\)/],
+      ["5.receive-pack-spelling", /received a git push \(receive-pack\)/],
     ] as const) {
       const c = caseOf("srt", id);
       const v = judgePeer(c.attack, c.evidence, c.ctx);
