@@ -14,12 +14,15 @@ import type { Attack, AttackContext, Evidence, Verdict } from "../../../src/self
 // secret was, which leaks nothing. So a peer's attack got through when
 //   - an arrival is anything but what its policy allows: a request to an
 //     allowed name, a TLS handshake naming one, a lookup of one by the
-//     host's resolver, or
+//     host's resolver,
 //   - an arrival is a git push's receive-pack request (a push around the
 //     git gate: the recording upstream is no git server, so no pack follows),
 //   - an arrival carries a planted secret or the real credential, in any
-//     encoding the catalogue uses (raw, base64, hex, percent, gzip, a DNS
-//     label), or a 12-character piece of one, or
+//     form the catalogue sends it in (encodedForms, inside gzip too): any
+//     12 characters of one, or
+//   - a TLS handshake to an upstream, its 400 and no request recorded (the
+//     recording HTTPS server cannot parse, so cannot record, a secret sent
+//     as the method): unknown is not a block, or
 //   - the attacker was answered with success and nothing was recorded
 //     (something we do not watch answered).
 // Everything else, for an attack that ran, is blocked. Attacks whose judge
