@@ -31,6 +31,7 @@ import { imageBundle, writeTrust } from "../src/backends/docker/trust.ts";
 import { ensureCa } from "../src/gate/tls/ca.ts";
 import { gateInputs } from "../src/launch/inputs.ts";
 import { preparePlan } from "../src/plan/prepare.ts";
+import { stageHomeTar } from "../src/provision/provision.ts";
 import { bin, ensureDist, machineLine, median } from "./lib/dist.ts";
 
 const quick = process.argv.includes("--quick");
@@ -135,9 +136,11 @@ try {
   const bundle = await imageBundle({ bin: "docker", env: () => env }, home, { tag: image, hash });
   if (bundle === null) throw new Error(`could not read the CA bundle of ${image}`);
   writeTrust(stateDir, bundle, ca.certPem);
+  // And its home, unpacked as it starts, like ours (the same tar).
+  const homeTar = await stageHomeTar({ spec, stateDir, hostEnv: env, progress: () => {} });
   const agentEnv = gateInputs({ slug: "bench-aaaaa", spec, resolved: { values: {} }, hostEnv: env, makePlaceholder: () => "cbph-bench" }).agentEnv;
   dockerArgv = (name) => {
-    const argv = runArgv({ ...bottleRunInput({ spec, slug: "bench-aaaaa", stateDir, image, env: { plain: agentEnv, secretNames: [] } }), name });
+    const argv = runArgv({ ...bottleRunInput({ spec, slug: "bench-aaaaa", stateDir, image, env: { plain: agentEnv, secretNames: [] }, homeTar }), name });
     return argv;
   };
   console.log(`baseline: docker ${dockerArgv("<name>").join(" ")}`);

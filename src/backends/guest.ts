@@ -20,6 +20,20 @@ export const SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
 // inside, forwarded to the gate's socket. The proxy variables name it.
 export const RELAY_PORT = 3128;
 
+// How the relay's socket reads in /proc/net/tcp (hex IP:PORT, the IP
+// little-endian; state 0A is LISTEN): how a bottle is seen to be ready, from
+// inside (provisioning's home step) or, for docker, from the host (the
+// kernel's table of the container's network namespace). No tool, no
+// connection.
+export function relayListenLine(port = RELAY_PORT): string {
+  return ` 0100007F:${port.toString(16).toUpperCase().padStart(4, "0")} 00000000:0000 0A `;
+}
+
+// Where a backend that starts the bottle with its home already in it (docker,
+// LaunchContext.homeTar) mounts the home's tar, read-only, for the bottle's
+// first command to unpack before the relay starts.
+export const GUEST_HOME_TAR = "/run/claude-bottle-home.tar";
+
 // Root by NAME: docker's `exec -u` takes a name or a uid, but the
 // smolmachines backend switches users with `runuser -u`, which only takes a
 // name (`runuser -u 0` fails: "user 0 does not exist").

@@ -32,8 +32,22 @@ export interface Captured {
 
 // A running bottle. Every command and provisioning step shared between
 // backends goes through this, so command files never branch on the backend.
+// What a backend did while starting the bottle, so that provisioning does
+// not do it again (each step it skips is an exec round trip, tens of ms):
+// - home: the agent's home unpacked from LaunchContext.homeTar;
+// - trust: the system store trusts the bottle's CA (a bundle made on the
+//   host, mounted);
+// - relay: the relay was seen listening (the bottle's way out is open).
+export interface BottleStart {
+  home: boolean;
+  trust: boolean;
+  relay: boolean;
+}
+
 export interface Bottle {
   slug: string;
+  // Absent: nothing beyond starting it (provisioning does the rest).
+  readonly started?: BottleStart;
   exec(argv: string[], opts?: ExecOptions): Promise<number>;
   // Like exec, but captures output (for provisioning and tests). A stream
   // input is piped to the command as it comes (e.g. a host tar's stdout), so
@@ -119,6 +133,10 @@ export interface LaunchContext {
   // slow, once-per-version step), never when a cached image is reused: the
   // launcher explains the build there, once per home.
   imageBuild: () => void;
+  // The agent's home as a tar on the host (provisioning stages it before
+  // the launch): a backend that can unpack it as the bottle starts does so
+  // and says so in Bottle.started; otherwise provisioning sends it in.
+  homeTar?: string;
   // The bridge door (plan.door.kind "bridge"): where the gate's TCP door
   // listens, the bridge container's --add-host entry, and the token it must
   // send first. The token is a secret: it goes to the backend's child by

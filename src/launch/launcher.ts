@@ -38,7 +38,11 @@ export interface LaunchDeps {
   makePlaceholder: (real: string) => string;
   // Provisioning of the started bottle (src/provision), the same for every
   // backend: workspace copy, home files, CA trust.
-  provision: (bottle: Bottle, input: ProvisionInput) => Promise<void>;
+  provision: (bottle: Bottle, input: ProvisionInput & { homeTar?: string }) => Promise<void>;
+  // The agent's home staged as one tar before the launch, for a backend
+  // that unpacks it as the bottle starts (LaunchContext.homeTar); returns
+  // its path. Without it, provisioning stages the home itself.
+  stageHome?: (input: ProvisionInput) => Promise<string>;
   gateCommand?: (stateDir: string) => string[];
   // Where the gate resolves names and which extra CA it trusts: only
   // `claude-bottle selftest` sets it, for its own recording upstream. It
@@ -223,6 +227,7 @@ export async function launch(req: LaunchRequest, deps: LaunchDeps): Promise<numb
 
     // 5. The bottle: created and started by the backend.
     // 6. Then provisioned, for every backend alike.
+    const provisionInput: ProvisionInput = { spec, stateDir, hostEnv: deps.hostEnv, progress: (s) => deps.err(`claude-bottle: ${s}`) };
     const bottleUp = step("bottle", async () => {
       deps.err(`claude-bottle: starting bottle ${slug} (${backend.name})`);
       const ctx: LaunchContext = {
@@ -233,18 +238,20 @@ export async function launch(req: LaunchRequest, deps: LaunchDeps): Promise<numb
         ...prepareCtx,
         ...(door ? { door } : {}),
       };
+      // The home is staged while the image check finishes.
+      const [homeTar] = await Promise.all([deps.stageHome?.(provisionInput), prepared]);
+      if (homeTar !== undefined) ctx.homeTar = homeTar;
       // Secret values reach the backend's child (docker/smolvm) by name from
       // our environment, never on its argv; put back what was there after.
       // (The gate and its supervisor start with an allowlisted environment,
       // so starting them meanwhile passes them nothing of this.)
-      await prepared;
       const saved = withEnv(inputs.secretEnv);
       try {
-        return await backend.launch(spec, plan, ctx);
+        return { bottle: await backend.launch(spec, plan, ctx), homeTar };
       } finally {
         saved.restore();
       }
-    }).then((b) => step("provision", () => deps.provision(b, { spec, stateDir, hostEnv: deps.hostEnv, progress: (s) => deps.err(`claude-bottle: ${s}`) }).then(() => b)));
+    }).then(({ bottle: b, homeTar }) => step("provision", () => deps.provision(b, { ...provisionInput, ...(homeTar !== undefined ? { homeTar } : {}) }).then(() => b)));
 
     const bottle: Bottle = (await allOrFirstError([gateUp, bottleUp]))[1];
     updateMetadata(stateDir, { status: "running" });

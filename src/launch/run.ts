@@ -22,7 +22,7 @@ export async function realDeps(
   backendName: PlanJson["backend"],
   env: Record<string, string | undefined> = process.env,
 ): Promise<LaunchDeps> {
-  const [{ getBackend }, { ensureCa }, { makePlaceholder }, { resolveEnvValues }, { askSecret }, { provisionBottle }] = await loadDeps();
+  const [{ getBackend }, { ensureCa }, { makePlaceholder }, { resolveEnvValues }, { askSecret }, { provisionBottle, stageHomeTar }] = await loadDeps();
   const backend = await getBackend(backendName);
   return {
     home: bottleHome(env),
@@ -32,6 +32,7 @@ export async function realDeps(
     ensureCa: (dir) => ensureCa(dir),
     makePlaceholder,
     provision: provisionBottle,
+    stageHome: stageHomeTar,
     remintSlug: undefined,
     signals: process,
     err: (l) => process.stderr.write(l + "\n"),

@@ -1,4 +1,6 @@
-import { GUEST_CA_FILE, GUEST_HOME, RELAY_PORT, SYSTEM_CA_BUNDLE } from "../backends/guest.ts";
+import { GUEST_CA_FILE, GUEST_HOME, RELAY_PORT, SYSTEM_CA_BUNDLE, relayListenLine } from "../backends/guest.ts";
+
+export { relayListenLine };
 
 // Pure: the shell steps provisioning runs in the bottle. Values go in as
 // arguments ("$1"…), never spliced into the script text. They need only sh,
@@ -23,18 +25,13 @@ export function caMarker(certPem: string): string {
   return line;
 }
 
-// /proc/net/tcp lists local addresses as hex IP:PORT (little-endian IP);
-// state 0A is LISTEN. Needs no tool in the image and opens no connection.
-export function relayListenLine(port = RELAY_PORT): string {
-  return ` 0100007F:${port.toString(16).toUpperCase().padStart(4, "0")} 00000000:0000 0A `;
-}
-
-// The one exec as the agent: unpack the home tar from stdin, wait for the
-// relay (the bottle's only way out) to listen, then say whether the system
-// store already trusts this bottle's CA (the docker backend mounts a bundle
-// that does; otherwise the root step below adds it).
+// The one exec as the agent: unpack the home tar from stdin (unless the
+// bottle started with its home: "$7" is 0), wait for the relay (the
+// bottle's only way out) to listen, then say whether the system store
+// already trusts this bottle's CA (the docker backend mounts a bundle that
+// does; otherwise the root step below adds it).
 const HOME_STEP = `set -e
-tar -xf - -C "$1"
+if [ "$7" = 1 ]; then tar -xf - -C "$1"; fi
 n=0
 while ! grep -q -- "$5" /proc/net/tcp 2>/dev/null; do
   n=$((n + 1))
@@ -53,9 +50,9 @@ export interface GuestPaths {
 
 export const GUEST_PATHS: GuestPaths = { home: GUEST_HOME, caFile: GUEST_CA_FILE, bundle: SYSTEM_CA_BUNDLE, relayPort: RELAY_PORT };
 
-export function homeStepArgv(marker: string, relayWaitMs = 20_000, g: GuestPaths = GUEST_PATHS): string[] {
+export function homeStepArgv(marker: string, relayWaitMs = 20_000, g: GuestPaths = GUEST_PATHS, opts: { tar: boolean } = { tar: true }): string[] {
   const tries = String(Math.ceil(relayWaitMs / 20));
-  return ["sh", "-c", HOME_STEP, "sh", g.home, g.caFile, g.bundle, marker, relayListenLine(g.relayPort), tries];
+  return ["sh", "-c", HOME_STEP, "sh", g.home, g.caFile, g.bundle, marker, relayListenLine(g.relayPort), tries, opts.tar ? "1" : "0"];
 }
 
 // As root, only when the home step said so: the CA (stdin) alone where

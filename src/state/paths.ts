@@ -22,6 +22,9 @@ export const paths = {
   // The bridge door: how to (re)create the bottle's bridge container (no
   // secret in it; backends/docker/bridge.ts).
   bridge: (stateDir: string) => join(stateDir, "bridge.json"),
+  // The agent's home as staged by provisioning, one tar (docker mounts it
+  // into the bottle at start; otherwise it goes in through an exec).
+  homeTar: (stateDir: string) => join(stateDir, "home.tar"),
   audit: (stateDir: string) => join(stateDir, "audit.jsonl"),
   gatePid: (stateDir: string) => join(stateDir, "gate.pid"),
   policy: (stateDir: string) => join(stateDir, "policy.json"),

@@ -75,6 +75,26 @@ export async function containerStateOnSocket(socket: string, name: string, timeo
   }
 }
 
+export interface ContainerFacts {
+  id: string;
+  pid: number;
+  running: boolean;
+}
+
+// GET /containers/{id}/json: what ready.ts needs to find the started
+// bottle's first process on this host; null when the socket could not say.
+export async function containerFactsOnSocket(socket: string, id: string, timeoutMs = 2000): Promise<ContainerFacts | null> {
+  try {
+    const r = await fetch(`http://docker/containers/${encodeURIComponent(id)}/json`, { unix: socket, signal: AbortSignal.timeout(timeoutMs) });
+    if (!r.ok) return null;
+    const j = (await r.json()) as { Id?: unknown; State?: { Pid?: unknown; Running?: unknown } };
+    if (typeof j.Id !== "string" || typeof j.State?.Pid !== "number" || typeof j.State.Running !== "boolean") return null;
+    return { id: j.Id, pid: j.State.Pid, running: j.State.Running };
+  } catch {
+    return null;
+  }
+}
+
 export interface ImageFacts {
   id: string;
   arch: string;

@@ -2,8 +2,8 @@ import { UserError } from "../../errors.ts";
 import type { Resources } from "../../manifest/schema.ts";
 import type { WorkspaceMode } from "../../manifest/spec.ts";
 import { DEFAULT_PIDS_LIMIT, GUEST_HOME, GUEST_SOCK_DIR, GUEST_USER, GUEST_WORKSPACE, LABEL_DOOR, LABEL_OWNER, LABEL_SLUG } from "./constants.ts";
-import { bridgeRelayCommand, relayCommand } from "./dockerfile.ts";
-import { GUEST_CA_FILE, SYSTEM_CA_BUNDLE } from "../guest.ts";
+import { bridgeRelayCommand, relayCommand, seededRelayCommand } from "./dockerfile.ts";
+import { GUEST_CA_FILE, GUEST_HOME_TAR, SYSTEM_CA_BUNDLE } from "../guest.ts";
 
 // Pure argv builders for the docker CLI. Secret env is only ever referenced
 // by NAME (`-e NAME`): docker then takes the value from its own environment,
@@ -86,6 +86,10 @@ export interface RunInput {
   // Host files mounted read-only over the system CA bundle and the CA file
   // (trust.ts): the bottle trusts its CA from the start.
   trust?: { bundle: string; ca: string };
+  // The agent's home as a host tar, mounted read-only and unpacked by the
+  // bottle's first command (seededRelayCommand). Not behind the bridge door:
+  // the engine may not see host files there.
+  homeTar?: string;
 }
 
 export function workspaceMountArgs(ws: WorkspaceMounts): string[] {
@@ -97,6 +101,11 @@ export function workspaceMountArgs(ws: WorkspaceMounts): string[] {
   if (ws.gitHooks) out.push("--mount", mountArg(`${ws.path}/.git/hooks`, `${GUEST_WORKSPACE}/.git/hooks`, true));
   if (ws.gitConfig) out.push("--mount", mountArg(`${ws.path}/.git/config`, `${GUEST_WORKSPACE}/.git/config`, true));
   return out;
+}
+
+// Does the bottle start with its home (RunInput.homeTar)?
+export function seeded(input: RunInput): boolean {
+  return input.homeTar !== undefined && !input.doorVolume;
 }
 
 export function runArgv(input: RunInput): string[] {
@@ -135,10 +144,11 @@ export function runArgv(input: RunInput): string[] {
       ? ["--label", `${LABEL_DOOR}=bridge`, "--mount", volumeMountArg(input.doorVolume, GUEST_SOCK_DIR, true)]
       : ["--mount", mountArg(input.sockDir, GUEST_SOCK_DIR, true)]),
     ...(input.trust && !input.doorVolume ? ["--mount", mountArg(input.trust.bundle, SYSTEM_CA_BUNDLE, true), "--mount", mountArg(input.trust.ca, GUEST_CA_FILE, true)] : []),
+    ...(seeded(input) ? ["--mount", mountArg(input.homeTar!, GUEST_HOME_TAR, true)] : []),
     ...workspaceMountArgs(input.workspace),
     ...envArgs(input.env),
     input.image,
-    ...(input.doorVolume ? bridgeRelayCommand() : relayCommand()),
+    ...(input.doorVolume ? bridgeRelayCommand() : seeded(input) ? seededRelayCommand() : relayCommand()),
   ];
 }
 

@@ -1,6 +1,6 @@
 import { UserError } from "../../errors.ts";
 import { forwardStderr } from "../stderr-tail.ts";
-import type { Bottle, Captured, ExecOptions, RunInput } from "../types.ts";
+import type { Bottle, BottleStart, Captured, ExecOptions, RunInput } from "../types.ts";
 import { execArgv } from "./args.ts";
 import { docker, dockerMessage, isNoSuchContainer, spawnDocker, type Docker } from "./cli.ts";
 
@@ -26,6 +26,8 @@ export class DockerBottle implements Bottle {
     private readonly d: Docker,
     // The bridge door's bridge container and volume, when it has them.
     private readonly door?: { bridge: string; volume: string },
+    // Set by the launch that started it (Bottle.started).
+    readonly started?: BottleStart,
   ) {}
 
   // Passthrough: the terminal (-t), stdin (-i) and the exit code.

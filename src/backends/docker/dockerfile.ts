@@ -1,3 +1,4 @@
+import { GUEST_HOME_TAR } from "../guest.ts";
 import { GUEST_HOME, GUEST_SOCK_DIR, GUEST_USER, GUEST_WORKSPACE, RELAY_PORT, GUEST_GATE_SOCKET } from "./constants.ts";
 
 // The agent image's Dockerfile, embedded as text: the compiled binary has no
@@ -42,6 +43,15 @@ export function relayCommand(): string[] {
   // many connections and each dials the gate socket afresh, so a restarted
   // gate's new socket is picked up without restarting the relay.
   return ["socat", `TCP-LISTEN:${RELAY_PORT},bind=127.0.0.1,fork,reuseaddr`, `UNIX-CONNECT:${GUEST_GATE_SOCKET}`];
+}
+
+// The bottle started with its home (LaunchContext.homeTar, mounted at
+// GUEST_HOME_TAR): its first command unpacks it as the agent, then becomes
+// the relay; so once the relay listens the home is in place, and no exec is
+// needed for either. A tar that does not unpack ends the bottle, with tar's
+// words on its log.
+export function seededRelayCommand(): string[] {
+  return ["sh", "-c", 'tar -xf "$0" -C "$1" && shift && exec "$@"', GUEST_HOME_TAR, GUEST_HOME, ...relayCommand()];
 }
 
 // Behind the bridge door the socket is the bridge container's, which starts

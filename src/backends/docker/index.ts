@@ -15,6 +15,8 @@ import { CLAUDE_CODE_PIN, GUEST_GATE_SOCKET, LABEL_DOOR, LABEL_OWNER, LABEL_ROLE
 import { agentPackageChoice, resolveBaseImage } from "./image-plan.ts";
 import { ensureAgentImage, type AgentImage } from "./image.ts";
 import { createSteps } from "./progress.ts";
+import { cliSocket, containerFactsOnSocket } from "./api.ts";
+import { waitRelayOnHost } from "./ready.ts";
 import { imageBundle, trustFiles, writeTrust } from "./trust.ts";
 
 export interface DockerOptions {
@@ -61,7 +63,7 @@ export function parseLabels(s: string): Record<string, string> {
 // The `docker run` of a bottle, from what the launch knows. bench/up.ts runs
 // the same argv (its own name and image) for its `docker run` baseline, so
 // the comparison stays like for like whatever flags a bottle gains.
-export function bottleRunInput(a: { spec: Spec; slug: string; stateDir: string; image: string; env: RunInput["env"]; trust?: boolean; bridge?: boolean }): RunInput {
+export function bottleRunInput(a: { spec: Spec; slug: string; stateDir: string; image: string; env: RunInput["env"]; trust?: boolean; bridge?: boolean; homeTar?: string }): RunInput {
   return {
     name: containerName(a.slug),
     slug: a.slug,
@@ -72,6 +74,7 @@ export function bottleRunInput(a: { spec: Spec; slug: string; stateDir: string; 
     env: a.env,
     resources: a.spec.resources,
     workspace: workspaceMounts(a.spec.workspace.mode, a.spec.workspace.path),
+    ...(a.homeTar !== undefined && !a.bridge ? { homeTar: a.homeTar } : {}),
   };
 }
 
@@ -154,6 +157,21 @@ export function createDockerBackend(opts: DockerOptions = {}): Backend {
     return p;
   }
 
+  // Seen from the host (ready.ts) where it can be: true once the relay
+  // listens, false when only an exec could tell. A bottle that stopped
+  // as it started (its home did not unpack) is the launch's failure.
+  async function seededRelayListens(id: string, slug: string, name: string): Promise<boolean> {
+    const socket = cliSocket(hostEnv());
+    const w = await waitRelayOnHost(socket ? await containerFactsOnSocket(socket, id) : null);
+    if (w === "listening") return true;
+    if (w === "unknown") return false;
+    const logs = await docker(d, ["logs", "--tail", "5", name]);
+    const said = dockerMessage(logs.stderr + logs.stdout, logs.code);
+    throw new UserError(
+      w === "exited" ? `bottle ${slug} stopped as it started: ${said}` : `the gate relay in bottle ${slug} did not start listening (its log: ${said})`,
+    );
+  }
+
   return {
     name: "docker",
 
@@ -199,7 +217,7 @@ export function createDockerBackend(opts: DockerOptions = {}): Backend {
             slug: plan.slug,
             image: "<agent image>",
             sockDir: paths.sockDir(plan.state_dir),
-            ...(bridge ? { doorVolume: doorVolumeName(plan.slug) } : { trust: trustFiles(plan.state_dir) }),
+            ...(bridge ? { doorVolume: doorVolumeName(plan.slug) } : { trust: trustFiles(plan.state_dir), homeTar: paths.homeTar(plan.state_dir) }),
             env: { plain, secretNames },
             resources: spec.resources,
             workspace: { mode: spec.workspace.mode, path: spec.workspace.path, gitHooks: true, gitConfig: true },
@@ -247,7 +265,10 @@ export function createDockerBackend(opts: DockerOptions = {}): Backend {
       }
 
       const envArgs = { plain: ctx.env, secretNames: ctx.secretEnvNames };
-      const argv = runArgv(bottleRunInput({ spec, slug: plan.slug, stateDir: ctx.stateDir, image: image.tag, env: envArgs, trust: bundle !== null, bridge: Boolean(door) }));
+      // The home goes in as the bottle starts (not behind the bridge door,
+      // where the engine may not see the tar): no exec for it.
+      const homeTar = door ? undefined : ctx.homeTar;
+      const argv = runArgv(bottleRunInput({ spec, slug: plan.slug, stateDir: ctx.stateDir, image: image.tag, env: envArgs, trust: bundle !== null, bridge: Boolean(door), homeTar }));
       assertNoSecretValues(argv, secrets);
       ctx.progress(`starting container ${name}`);
       let r = await docker(d, argv);
@@ -268,10 +289,12 @@ export function createDockerBackend(opts: DockerOptions = {}): Backend {
         throw new UserError(`docker could not start ${name}: ${mountHint(dockerMessage(r.stderr, r.code), Boolean(door))}`);
       }
       await bridgeUp;
-      // The launcher provisions the bottle next (src/provision); its one exec
-      // also waits for the relay to listen.
-      const bottle = new DockerBottle(plan.slug, name, d, door ? { bridge: bridgeName(plan.slug), volume: doorVolumeName(plan.slug) } : undefined);
-      return bottle;
+      // The launcher provisions the bottle next (src/provision): whatever
+      // the start did not do (or we could not see done) takes its one exec,
+      // which also waits for the relay to listen.
+      const relay = homeTar !== undefined && (await seededRelayListens(r.stdout.trim(), plan.slug, name));
+      const started = { home: homeTar !== undefined, trust: !door && bundle !== null, relay };
+      return new DockerBottle(plan.slug, name, d, door ? { bridge: bridgeName(plan.slug), volume: doorVolumeName(plan.slug) } : undefined, started);
     },
 
     async attach(slug: string) {

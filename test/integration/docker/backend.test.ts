@@ -11,7 +11,7 @@ import { ensureCa } from "../../../src/gate/tls/ca.ts";
 import { proxyEnv } from "../../../src/launch/inputs.ts";
 import type { PlanJson } from "../../../src/plan/types.ts";
 import type { Spec } from "../../../src/manifest/spec.ts";
-import { provisionBottle } from "../../../src/provision/provision.ts";
+import { provisionBottle, stageHomeTar } from "../../../src/provision/provision.ts";
 import { planDoor } from "../../../src/backends/door-probe.ts";
 import { probeDocker } from "../../../src/backends/select.ts";
 import { admitDoor, doorHello, newDoorToken } from "../../../src/gate/door.ts";
@@ -177,12 +177,15 @@ async function doorCase(door: TestDoor, slugOf: string): Promise<DoorCase> {
 let backend: Backend;
 const made: string[] = [];
 
-// What the launcher does with every bottle: backend.launch, then the
-// shared provisioning.
+// What the launcher does with every bottle: the home staged as one tar,
+// backend.launch (which may unpack it as the bottle starts), then the shared
+// provisioning (whatever the start did not do).
 async function launchProvisioned(s: Spec, p: PlanJson, c: LaunchContext): Promise<Bottle> {
-  const b = await backend.launch(s, p, c);
+  const input = { spec: s, stateDir: c.stateDir, hostEnv, progress: c.progress };
+  const homeTar = await stageHomeTar(input);
+  const b = await backend.launch(s, p, { ...c, homeTar });
   try {
-    await provisionBottle(b, { spec: s, stateDir: c.stateDir, hostEnv, progress: c.progress });
+    await provisionBottle(b, { ...input, homeTar });
   } catch (e) {
     await b.remove();
     throw e;
@@ -294,7 +297,21 @@ describe.if(dockerAvailable())("docker backend (real engine)", () => {
       });
 
       dockerTest("launches a sealed, provisioned bottle", async () => {
+        const logged = existsSync(argvLog) ? readFileSync(argvLog, "utf8").length : 0;
         bottle = await launchProvisioned(spec, c.plan, c.ctx);
+        // Through the unix door the bottle starts with its home, trusting
+        // its CA, and its relay is seen listening from the host: no exec for
+        // the home step (the workspace copy still takes one). Behind the
+        // bridge door (no host file reaches the engine) the home step runs.
+        // (The home step is the one script that says this; argv-log entries span lines.)
+        const homeSteps = readFileSync(argvLog, "utf8").slice(logged).split("the gate relay does not listen in the bottle").slice(1);
+        if (door === "unix") {
+          expect(bottle.started).toEqual({ home: true, trust: true, relay: true });
+          expect(homeSteps).toEqual([]);
+        } else {
+          expect(bottle.started).toEqual({ home: false, trust: false, relay: false });
+          expect(homeSteps).toHaveLength(1);
+        }
         // The image was built by the first test: the launch reuses it and does
         // not ask for the "building the agent image" explanation.
         expect(imageBuilds).toBe(0);
@@ -440,6 +457,39 @@ describe.if(dockerAvailable())("docker backend (real engine)", () => {
         // Behind the bridge door its bridge and volume went with it.
         expect(doorResources(slug)).toBe("");
       });
+
+      if (door === "unix") {
+        dockerTest("a home tar that does not unpack: the bottle stops as it starts, and the launch says so in one line", async () => {
+          const f = await doorCase(door, `${slug.slice(0, -1)}f`);
+          const bad = join(f.stateDir, "home.tar");
+          writeFileSync(bad, "not a tar archive at all".repeat(40), { mode: 0o644 });
+          try {
+            await expect(backend.launch({ ...spec, workspace: { mode: "none", path: null } }, f.plan, { ...f.ctx, homeTar: bad })).rejects.toThrow(
+              new RegExp(`^bottle ${f.slug} stopped as it started: .*tar`),
+            );
+          } finally {
+            await backend.handle(f.slug).remove();
+          }
+        }, 60_000);
+
+        dockerTest("where the CLI goes elsewhere than the socket (a context), the relay is awaited from inside; the home still comes at start", async () => {
+          const f = await doorCase(door, `${slug.slice(0, -1)}x`);
+          const viaCli = { ...hostEnv, DOCKER_CONTEXT: "default" };
+          const other = createDockerBackend({ home, hostEnv: viaCli, tty: false });
+          const fspec: Spec = { ...spec, workspace: { mode: "none", path: null } };
+          const input = { spec: fspec, stateDir: f.stateDir, hostEnv: viaCli, progress: () => {} };
+          const homeTar = await stageHomeTar(input);
+          const b = await other.launch(fspec, { ...f.plan, workspace: fspec.workspace }, { ...f.ctx, homeTar });
+          try {
+            expect(b.started).toEqual({ home: true, trust: true, relay: false });
+            await provisionBottle(b, { ...input, homeTar });
+            expect((await b.run(["cat", "/home/node/.claude-bottle/prompt.md"])).stdout).toBe(spec.prompt);
+            expect((await b.run(["sh", "-c", "grep -c ' 0100007F:0C38 00000000:0000 0A ' /proc/net/tcp"])).stdout.trim()).toBe("1");
+          } finally {
+            await b.remove();
+          }
+        }, 60_000);
+      }
 
       dockerTest("mount mode: work tree bind-mounted read-write, .git/hooks and .git/config read-only", async () => {
       const m = await doorCase(door, `${slug.slice(0, -1)}m`);

@@ -83,6 +83,19 @@ describe("home step", () => {
     expect(run(homeStepArgv(caMarker(ca.certPem), 2000, g), tarOf(staged, names)).code).toBe(NEEDS_TRUST);
   });
 
+  test("a bottle that started with its home: no tar is read, only the wait and the check", () => {
+    const g = guest("seeded", listener.port);
+    mkdirSync(join(g.caFile, ".."), { recursive: true });
+    writeFileSync(g.caFile, ca.certPem);
+    writeFileSync(g.bundle, ca.certPem);
+    // Garbage on stdin would fail tar: the step must not read it.
+    const r = run(homeStepArgv(caMarker(ca.certPem), 2000, g, { tar: false }), "not a tar archive at all".repeat(40));
+    expect(r.code).toBe(0);
+    expect(existsSync(join(g.home, ".gitconfig"))).toBe(false);
+    writeFileSync(g.bundle, other.certPem);
+    expect(run(homeStepArgv(caMarker(ca.certPem), 2000, g, { tar: false })).code).toBe(NEEDS_TRUST);
+  });
+
   test("nothing listening on the relay port: RELAY_DOWN after the wait", async () => {
     const closed = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
     const port = closed.port;

@@ -1,4 +1,7 @@
 import { describe, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { assertNoSecretValues, envArgs, execArgv, mountArg, runArgv, type RunInput, agentUserArgs } from "../../../../src/backends/docker/args.ts";
 
 const SECRET = "sk-live-PLANTED-0123456789abcdef";
@@ -59,6 +62,44 @@ describe("runArgv", () => {
     expect(pairs(a, "--mount")).toEqual(["type=bind,source=/home/u/.claude-bottle/state/demo-abcde/sock,target=/run/claude-bottle,readonly"]);
     const i = a.indexOf("claude-bottle/agent:0123456789ab");
     expect(a.slice(i + 1)).toEqual(["socat", "TCP-LISTEN:3128,bind=127.0.0.1,fork,reuseaddr", "UNIX-CONNECT:/run/claude-bottle/gate.sock"]);
+  });
+
+  test("with the home's tar: mounted read-only, unpacked by the first command, which then becomes the relay", () => {
+    const a = runArgv(input({ homeTar: "/home/u/.claude-bottle/state/demo-abcde/home.tar" }));
+    expect(pairs(a, "--mount")).toContain("type=bind,source=/home/u/.claude-bottle/state/demo-abcde/home.tar,target=/run/claude-bottle-home.tar,readonly");
+    const cmd = a.slice(a.indexOf("claude-bottle/agent:0123456789ab") + 1);
+    expect(cmd.slice(0, 2)).toEqual(["sh", "-c"]);
+    expect(cmd.slice(3)).toEqual(["/run/claude-bottle-home.tar", "/home/node", "socat", "TCP-LISTEN:3128,bind=127.0.0.1,fork,reuseaddr", "UNIX-CONNECT:/run/claude-bottle/gate.sock"]);
+    // Behind the bridge door the engine may not see host files: no tar, the
+    // bridge's relay command (provisioning sends the home in).
+    const b = runArgv(input({ homeTar: "/h/home.tar", doorVolume: "v" }));
+    expect(b.join(" ")).not.toContain("home.tar");
+  });
+
+  test("the first command, run by a real sh: unpacks as the user, then execs the relay; a bad tar stops it before", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cb-seeded-"));
+    try {
+      const staged = join(dir, "staged");
+      mkdirSync(join(staged, ".claude"), { recursive: true });
+      writeFileSync(join(staged, ".claude", "settings.json"), "{}", { mode: 0o600 });
+      writeFileSync(join(staged, ".gitconfig"), "[user]\n");
+      expect(Bun.spawnSync(["tar", "-C", staged, "-cf", join(dir, "home.tar"), ".claude", ".gitconfig"]).exitCode).toBe(0);
+      mkdirSync(join(dir, "home"));
+      const a = runArgv(input({ homeTar: "/x" }));
+      const script = a[a.indexOf("claude-bottle/agent:0123456789ab") + 3]!;
+      // The relay stands in as a command that proves the home was there first.
+      const relay = ["sh", "-c", 'test -f "$0/.gitconfig" && echo relay-up', join(dir, "home")];
+      const ok = Bun.spawnSync(["sh", "-c", script, join(dir, "home.tar"), join(dir, "home"), ...relay], { stdout: "pipe", stderr: "pipe" });
+      expect({ code: ok.exitCode, out: ok.stdout.toString() }).toEqual({ code: 0, out: "relay-up\n" });
+      expect(statSync(join(dir, "home", ".claude", "settings.json")).mode & 0o777).toBe(0o600);
+      writeFileSync(join(dir, "bad.tar"), "not a tar archive at all".repeat(40));
+      const bad = Bun.spawnSync(["sh", "-c", script, join(dir, "bad.tar"), join(dir, "home"), "echo", "relay-up"], { stdout: "pipe", stderr: "pipe" });
+      expect(bad.exitCode).not.toBe(0);
+      expect(bad.stdout.toString()).toBe("");
+      expect(bad.stderr.toString()).toContain("tar");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test("resources from the spec", () => {

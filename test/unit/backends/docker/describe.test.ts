@@ -40,6 +40,8 @@ test("describe shows the sealed run argv with env names only, and the image inpu
   expect(argv).toContain("LIT=<value>");
   expect(argv).toContain("type=bind,source=/h/state/dev-abcde/sock,target=/run/claude-bottle,readonly");
   expect(argv).toContain("type=bind,source=/src/repo,target=/workspace");
+  // The home comes in as the bottle starts (unix door).
+  expect(argv).toContain("type=bind,source=/h/state/dev-abcde/home.tar,target=/run/claude-bottle-home.tar,readonly");
   expect(argv.at(argv.indexOf("<agent image>") - 1)).not.toBe("--network");
   const none = createDockerBackend({ hostEnv: { CLAUDE_BOTTLE_AGENT_PACKAGE: "none" } }).describe(spec, plan);
   expect(none.agent_package).toBe("none (tests only)");
