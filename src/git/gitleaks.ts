@@ -46,9 +46,10 @@ import type { PushFinding } from "./scan.ts";
 //   RuleID, File and Commit.
 
 export const FINDINGS_EXIT = 40;
-// gitleaks 8.16 scans about 9 MB/s here: the 200 MB push of
-// test/integration/git/large-push.test.ts takes it ~23 s (peak RSS under
-// 120 MB). Five minutes leaves room for pushes ten times that size.
+// gitleaks 8.16 scans about 9 MB/s here: a 200 MB commit (the one
+// test/integration/git/large-push.test.ts builds) takes it 20-25 s on 2
+// cores (37 s CPU; peak RSS 120 MB, growing with the push). Five minutes
+// leaves room for pushes ten times that size.
 export const GITLEAKS_TIMEOUT_MS = 5 * 60_000;
 const PROBE_TIMEOUT_MS = 30_000;
 
