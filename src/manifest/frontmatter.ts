@@ -16,7 +16,20 @@ export interface ParsedMarkdown {
   body: string;
 }
 
-const YAML_CODES: Record<string, string> = {
+// One description per error code the YAML library can raise (its ErrorCode
+// type, yaml/dist/errors.d.ts; a unit test checks none is missing), since
+// its own messages are never shown.
+export const YAML_CODES: Record<string, string> = {
+  ALIAS_PROPS: "an alias (*name) cannot have an anchor or a tag",
+  BAD_COLLECTION_TYPE: "a tag that does not fit its value (like !!map on a list)",
+  BAD_DIRECTIVE: "a % directive line the parser does not know",
+  BAD_PROP_ORDER: "an anchor or tag before the '?', ':' or '-' it belongs after",
+  BLOCK_IN_FLOW: "an indented block inside [ ] or { } (write it inline there)",
+  // The library's "cannot happen" state, reached through structures a
+  // manifest never needs (e.g. a comment between keys that are mappings).
+  IMPOSSIBLE: "a structure the parser cannot read (keys are plain names, like name: value)",
+  MULTIPLE_TAGS: "more than one tag on a node",
+  NON_STRING_KEY: "a key that is not a plain name",
   DUPLICATE_KEY: "duplicate key",
   BAD_INDENT: "bad indentation",
   TAB_AS_INDENT: "tab used for indentation (use spaces)",

@@ -1,5 +1,8 @@
 import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { UserError } from "../../../src/errors.ts";
+import { YAML_CODES } from "../../../src/manifest/frontmatter.ts";
 import { parseAgent, parseBottle } from "../../../src/manifest/parse.ts";
 
 // Every validation error a single file can produce, with its exact text.
@@ -153,6 +156,22 @@ describe("file-level problems", () => {
     }
     // emitWarning delivers on a later turn.
     return Bun.sleep(20).then(() => expect(warnings).toEqual([]));
+  });
+  test("every error code of the YAML library has a description of ours (its text is never shown)", () => {
+    // The library's list: the ErrorCode union of the installed version.
+    const dts = readFileSync(join(dirname(require.resolve("yaml")), "errors.d.ts"), "utf8");
+    const union = /export type ErrorCode =([^;]+);/.exec(dts)![1]!;
+    const codes = [...union.matchAll(/'([A-Z0-9_]+)'/g)].map((m) => m[1]!);
+    expect(codes).toContain("IMPOSSIBLE");
+    expect(codes.length).toBeGreaterThan(20);
+    expect(codes.filter((c) => !YAML_CODES[c])).toEqual([]);
+  });
+  test("the library's 'impossible' state reads as what to fix", () => {
+    expect(bottleError(fm("{[x]: y}: z\n# c\n{[x]: y}: z"))).toBe(
+      `${B}: invalid YAML at frontmatter line 3, column 1: a structure the parser cannot read (keys are plain names, like name: value)`,
+    );
+    expect(bottleError(fm("image: a\nenv: !!str !!int 1"))).toBe(`${B}: invalid YAML at frontmatter line 2, column 12: more than one tag on a node`);
+    expect(bottleError(fm("image: a\nenv: [b: c\n  d: e]"))).toBe(`${B}: invalid YAML at frontmatter line 2, column 10: a key spans several lines`);
   });
   test("frontmatter must be a mapping", () => {
     expect(bottleError(fm("- a\n- b"))).toBe(`${B}: frontmatter must be a mapping of keys (key: value), not a list`);
