@@ -39,6 +39,10 @@ export interface GateLimits {
   // switches to the streaming mode early (1024 connections times an 8 MiB
   // window would otherwise be 8 GiB).
   dlpMemoryBudgetBytes: number;
+  // All socket readers together (client and upstream sockets) queue at
+  // most about this much before reading turns to strict pull (io.ts): a
+  // connection's handler busy elsewhere no longer lets its socket fill.
+  readBufferBudgetBytes: number;
   // Idle upstream connections kept per host for any client connection
   // (pool.ts). 0: none, every client connection dials its own, as mitmdump
   // does (bench/gate.ts measures both ways; nothing a user sets reaches it).
@@ -61,6 +65,7 @@ export const DEFAULT_LIMITS: GateLimits = {
   dlpWindowBytes: 8 * 1024 * 1024,
   dlpHoldbackBytes: 64 * 1024,
   dlpMemoryBudgetBytes: 128 * 1024 * 1024,
+  readBufferBudgetBytes: 32 * 1024 * 1024,
   upstreamPoolPerKey: 8,
   gitPushMaxBytes: 32 * 1024 * 1024,
   gitPushMaxInflated: 128 * 1024 * 1024,

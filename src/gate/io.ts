@@ -6,12 +6,65 @@ import { noteRead } from "./memory.ts";
 // small amount is buffered. Back-pressure is therefore explicit and the
 // handler never sees data it did not ask for (no `pipe()` on sockets that
 // later change hands, which is where Bun's relays lost bytes).
+//
+// What the readers hold is bounded for the whole process, not only per
+// connection. A reader buffers while its handler is busy elsewhere (a
+// request waiting for its upstream, a body waiting for the upstream to take
+// it): up to HIGH_WATER, plus the one read that crossed it, and Bun reads
+// up to 512 KiB at once. That was ~768 KiB per connection, ~768 MiB for
+// 1024 of them. So every reader's queue is counted in one ledger, and past
+// its budget (GateLimits.readBufferBudgetBytes) reading becomes strict
+// pull: a socket reads only while its handler waits for data with nothing
+// queued, and pauses again as soon as a chunk arrives. A handler that waits
+// always gets its data (nothing can starve a clean request), and what it
+// gets is taken at once into what the gate bounds by other means (the head
+// limit, the DLP budget) or written on.
 
 const HIGH_WATER = 256 * 1024;
+
+class Ledger {
+  held = 0;
+  budget = 32 * 1024 * 1024;
+  // Readers that may still receive data (not closed, not detached): the
+  // ones to pause when the budget is crossed.
+  readonly live = new Set<SocketReader>();
+  // A reader dropped with bytes still queued (a handler that gave up on
+  // its connection) gives its count back when it is collected: until then
+  // the bytes are really held.
+  readonly dropped = new FinalizationRegistry<{ n: number }>((cell) => {
+    this.held -= cell.n;
+  });
+
+  get over(): boolean {
+    return this.held > this.budget;
+  }
+
+  add(cell: { n: number }, n: number): void {
+    const was = this.over;
+    cell.n += n;
+    this.held += n;
+    if (!was && this.over) for (const r of this.live) r.squeeze();
+  }
+}
+
+const ledger = new Ledger();
+
+// The process-wide budget for bytes queued in readers (startGate sets it
+// from its limits; one gate per process outside tests).
+export function setReaderBudget(bytes: number): void {
+  ledger.budget = bytes;
+}
+
+// Bytes queued in all readers now (tests).
+export function readerBytesHeld(): number {
+  return ledger.held;
+}
 
 export class SocketReader {
   private chunks: Buffer[] = [];
   private buffered = 0;
+  // This reader's part of the ledger (shared with the finalizer).
+  private readonly count = { n: 0 };
   private ended = false;
   private failed: Error | null = null;
   private wake: (() => void) | null = null;
@@ -20,20 +73,31 @@ export class SocketReader {
   constructor(readonly socket: Duplex) {
     socket.on("data", this.onData);
     socket.on("end", this.onEnd);
-    socket.on("close", this.onEnd);
+    socket.on("close", this.onClose);
     socket.on("error", this.onError);
+    ledger.live.add(this);
+    ledger.dropped.register(this, this.count, this);
+  }
+
+  private take(n: number): void {
+    this.buffered += n;
+    ledger.add(this.count, n);
   }
 
   private onData = (d: Buffer) => {
     noteRead(d.length);
     this.chunks.push(d);
-    this.buffered += d.length;
-    if (this.buffered > HIGH_WATER) this.socket.pause();
+    this.take(d.length);
+    if (this.buffered > HIGH_WATER || ledger.over) this.socket.pause();
     this.notify();
   };
   private onEnd = () => {
     this.ended = true;
     this.notify();
+  };
+  private onClose = () => {
+    ledger.live.delete(this);
+    this.onEnd();
   };
   private onError = (e: Error) => {
     this.failed = e;
@@ -44,6 +108,11 @@ export class SocketReader {
     const w = this.wake;
     this.wake = null;
     w?.();
+  }
+
+  // Over budget: stop reading unless the handler is waiting for data.
+  squeeze(): void {
+    if (this.wake === null && !this.socket.isPaused()) this.socket.pause();
   }
 
   // Open, nothing unread: safe to send the next request on.
@@ -61,11 +130,13 @@ export class SocketReader {
     for (;;) {
       const c = this.chunks.shift();
       if (c) {
-        this.buffered -= c.length;
-        if (this.buffered <= HIGH_WATER && this.socket.isPaused()) this.socket.resume();
+        this.take(-c.length);
+        if (this.buffered <= HIGH_WATER && !ledger.over && this.socket.isPaused()) this.socket.resume();
         return c;
       }
       if (this.ended || this.detached) return null;
+      // Nothing queued and the handler waits: it reads, budget or not.
+      if (this.socket.isPaused()) this.socket.resume();
       await new Promise<void>((r) => (this.wake = r));
     }
   }
@@ -83,7 +154,7 @@ export class SocketReader {
     if (b.length === 0) return;
     const buf = Buffer.from(b.buffer, b.byteOffset, b.length);
     this.chunks.unshift(buf);
-    this.buffered += buf.length;
+    this.take(buf.length);
   }
 
   // Stop reading; returns whatever was buffered so the new owner (a TLS
@@ -93,11 +164,12 @@ export class SocketReader {
     this.socket.pause();
     this.socket.off("data", this.onData);
     this.socket.off("end", this.onEnd);
-    this.socket.off("close", this.onEnd);
+    this.socket.off("close", this.onClose);
     this.socket.off("error", this.onError);
+    ledger.live.delete(this);
     const rest = Buffer.concat(this.chunks);
     this.chunks = [];
-    this.buffered = 0;
+    this.take(-this.buffered);
     this.notify();
     return rest;
   }

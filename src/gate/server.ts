@@ -12,7 +12,7 @@ import { BodyError } from "./http/body.ts";
 import { headerValues, requestFraming, wantsClose, type RequestHead } from "./http/head.ts";
 import { readRequestHead } from "./http/read-head.ts";
 import { Deny, sendAnswer, sendBlocked, simpleResponse } from "./http/respond.ts";
-import { SocketReader } from "./io.ts";
+import { setReaderBudget, SocketReader } from "./io.ts";
 import { openListeners, type ListenOptions } from "./listeners.ts";
 import { UpstreamPool } from "./pool.ts";
 import { REDACTED, safeEntry } from "./redact.ts";
@@ -58,6 +58,7 @@ export interface RunningGate {
 
 export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
   const limits: GateLimits = { ...DEFAULT_LIMITS, ...opts.limits };
+  setReaderBudget(limits.readBufferBudgetBytes);
   const stateDir = opts.stateDir;
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const log: GateLog = openLog(paths.gateLog(stateDir));
