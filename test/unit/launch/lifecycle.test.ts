@@ -122,16 +122,22 @@ test("cleanup after kill -9 of supervisor and gate removes the leftovers, keeps 
   expect(out).toContain("nothing to clean up");
 });
 
-test("down while a foreground up runs: the session ends, nothing is kept or left running", async () => {
-  const { h, backends, err } = setup();
+// A foreground `up` (its agent: sleep 30) from a second harness that shares
+// the first one's fake backend and home, so `down` sees what it made.
+function foregroundUp(h: ReturnType<typeof harness>, slug: string, gateCommand?: (dir: string) => string[]) {
   const spec = testSpec();
   const h2 = harness({ agentArgv: ["sleep", "30"] });
   disposers.push(() => h2.dispose());
-  // Share one fake backend and home between `up` and `down`.
   h2.deps.backend = h.fake.backend;
   h2.deps.home = h.home;
-  const running = launch({ spec, plan: testPlan("tester-hhhhh", spec), detached: false, cwd: "/w" }, h2.deps);
-  const dir = paths.stateDir(h.home, "tester-hhhhh");
+  if (gateCommand) h2.deps.gateCommand = gateCommand;
+  const running = launch({ spec, plan: testPlan(slug, spec), detached: false, cwd: "/w" }, h2.deps);
+  return { running, lines: h2.lines, dir: paths.stateDir(h.home, slug) };
+}
+
+test("down while a foreground up runs: the session ends, nothing is kept or left running", async () => {
+  const { h, backends, err } = setup();
+  const { running, lines, dir } = foregroundUp(h, "tester-hhhhh");
   // Runs: the agent's process is up, which is after the gate answered. (A
   // bottle that merely exists is not enough: under load the gate may still
   // be starting, and that is the next test's case.)
@@ -145,28 +151,22 @@ test("down while a foreground up runs: the session ends, nothing is kept or left
   expect(existsSync(dir)).toBe(false);
   expect(isAlive(gate)).toBe(false);
   expect(h.fake.live.size).toBe(0);
-  expect(h2.lines.join("\n")).toContain("stopped from outside");
+  expect(lines.join("\n")).toContain("stopped from outside");
 });
 
 test("down while a foreground up is still starting: up says it was stopped, nothing is kept or left running", async () => {
   const { h, backends, err } = setup();
-  const spec = testSpec();
-  const h2 = harness({ agentArgv: ["sleep", "30"] });
-  disposers.push(() => h2.dispose());
-  h2.deps.backend = h.fake.backend;
-  h2.deps.home = h.home;
   // A gate slow to listen (a starved CPU does this to a real one): `down`
   // comes while `up` still waits for it.
-  h2.deps.gateCommand = (dir) => ["env", "FAKE_GATE_DELAY_MS=5000", process.execPath, FAKE_GATE, "gate", "--state", dir];
-  const running = launch({ spec, plan: testPlan("tester-iiiii", spec), detached: false, cwd: "/w" }, h2.deps);
-  const dir = paths.stateDir(h.home, "tester-iiiii");
+  const slow = (dir: string) => ["env", "FAKE_GATE_DELAY_MS=5000", process.execPath, FAKE_GATE, "gate", "--state", dir];
+  const { running, lines, dir } = foregroundUp(h, "tester-iiiii", slow);
   for (let i = 0; i < 500 && !h.fake.live.has("tester-iiiii"); i++) await Bun.sleep(20);
   const gate = readPid(paths.gatePid(dir))!;
   expect(isAlive(gate)).toBe(true);
   await downCommand(h.home, { slug: "tester-iiiii" }, backends, err);
   expect(await running).toBe(1);
-  expect(h2.lines.join("\n")).toContain("tester-iiiii was stopped from outside while it was starting");
-  expect(h2.lines.join("\n")).not.toContain("the gate did not start");
+  expect(lines.join("\n")).toContain("tester-iiiii was stopped from outside while it was starting");
+  expect(lines.join("\n")).not.toContain("the gate did not start");
   expect(existsSync(dir)).toBe(false);
   expect(isAlive(gate)).toBe(false);
   expect(h.fake.live.size).toBe(0);
