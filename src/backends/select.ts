@@ -79,16 +79,21 @@ export function probeDocker(env: Record<string, string | undefined> = process.en
   return dockerVerdict(run(DOCKER_PROBE, env));
 }
 
-// For a backend named up front (--backend, CLAUDE_BOTTLE_BACKEND): the probe
-// runs while `up` loads the manifests. Only docker's asks a daemon.
-export async function probeBackendAsync(name: BackendName, env: Record<string, string | undefined> = process.env): Promise<BackendProbe> {
+// The probe `up` runs while it loads the manifests. Only docker's asks a
+// daemon. `asked`: the engine's answer on the CLI's socket, when the caller
+// asked already (engineInfoEarly: before its modules loaded).
+export async function probeBackendAsync(
+  name: BackendName,
+  env: Record<string, string | undefined> = process.env,
+  asked: Promise<EngineInfo | null> | null = null,
+): Promise<BackendProbe> {
   if (name !== "docker") return probeBackend(name, env);
   // The CLI must be there (every docker call goes through it); the daemon
   // is asked on its socket when that is where the CLI would go: GET /info,
   // what `docker info` prints (the door follows from it), in a few ms.
   if (!Bun.which("docker", { PATH: env.PATH ?? "" })) return dockerVerdict({ ok: false, missing: true, stdout: "" });
   const socket = cliSocket(env);
-  const engine = socket !== null ? await engineInfoOnSocket(socket) : null;
+  const engine = socket !== null ? await (asked ?? engineInfoOnSocket(socket)) : null;
   if (engine) return { usable: true, problems: [], engine };
   return dockerVerdict(await runAsync(DOCKER_PROBE, env));
 }

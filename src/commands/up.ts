@@ -16,10 +16,14 @@ export default defineCommand({
     verbose: { type: "boolean", description: "Show the full image build log as it runs" },
   },
   async run({ args }) {
-    // A backend named up front is probed (docker: a daemon round trip)
-    // while the modules below load, not after them.
+    // The backend is probed (docker: a daemon round trip) while the modules
+    // below load, not after them: the engine is asked before anything else
+    // loads. Unnamed (auto), docker is probed too: it is the choice unless
+    // smolvm is usable, whose probe needs no daemon.
     const named = args.backend ? String(args.backend) : process.env.CLAUDE_BOTTLE_BACKEND;
-    const early = named ? probeNamed(named) : Promise.resolve(null);
+    const { engineInfoEarly } = await import("../backends/docker/api.ts");
+    const early = probeEarly(named ?? "docker", engineInfoEarly);
+    early.catch(() => {});
     // A launch's own modules load meanwhile too.
     const launchModules = args["dry-run"] ? null : import("../launch/run.ts").then((m) => m.loadDeps());
     launchModules?.catch(() => {}); // runUp loads them again and reports
@@ -53,11 +57,14 @@ export default defineCommand({
   },
 });
 
-async function probeNamed(named: string) {
+async function probeEarly(named: string, engineInfoEarly: typeof import("../backends/docker/api.ts").engineInfoEarly) {
+  // Sent now; the name is checked once select.ts has loaded (a request
+  // for a name that turns out not to be docker is dropped).
+  const asked = /^\s*docker\s*$/i.test(named) ? engineInfoEarly(process.env) : null;
   const s = await import("../backends/select.ts");
   try {
     const name = s.parseBackendName(named, "backend");
-    return { name, probe: await s.probeBackendAsync(name, process.env) };
+    return { name, probe: await s.probeBackendAsync(name, process.env, asked) };
   } catch {
     return null; // a bad name: preparePlan says so, in its words
   }

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { dockerTest } from "../helpers/docker.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { PlanJson } from "../../src/plan/types.ts";
@@ -180,6 +181,27 @@ describe("a dry run creates nothing", () => {
     expect(r.code).toBe(0);
     expect([snapshot(fx.home), snapshot(fx.repo), snapshot(fx.userHome)]).toEqual(before);
   });
+  // Auto (no backend named) as well as docker named: the engine is asked on
+  // the socket the docker CLI would use, not with a `docker info` run.
+  dockerTest("docker chosen by auto or by name: the engine is asked on its socket, the docker CLI is not run", async () => {
+    const shim = mkdtempSync(join(tmpdir(), "cb-cli-shim-"));
+    dirs.push(shim);
+    const log = join(shim, "calls.log");
+    const real = Bun.which("docker")!;
+    writeFileSync(join(shim, "docker"), `#!/bin/sh\necho "$*" >> '${log}'\nexec '${real}' "$@"\n`, { mode: 0o755 });
+    for (const backend of [undefined, "docker"]) {
+      const e: Record<string, string> = { ...env(), PATH: `${shim}:${process.env.PATH}` };
+      if (backend === undefined) delete e.CLAUDE_BOTTLE_BACKEND;
+      const r = await runBin(["up", "coder", "--dry-run", "--format", "json"], { cwd: fx.repo, env: e });
+      expect(r.code).toBe(0);
+      const plan = JSON.parse(r.stdout) as PlanJson;
+      expect(plan.backend).toBe("docker");
+      // The door came from what the engine said about itself.
+      expect(plan.door?.why).toMatch(/engine/);
+      expect(existsSync(log) ? readFileSync(log, "utf8") : "").toBe("");
+    }
+  });
+
   test("no usable backend: the plan still prints, backend docker, with a warning", async () => {
     const bin = mkdtempSync(join(tmpdir(), "cb-cli-path-"));
     dirs.push(bin);

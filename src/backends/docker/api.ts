@@ -60,6 +60,15 @@ export async function engineInfoOnSocket(socket: string, timeoutMs = 2000): Prom
   }
 }
 
+// GET /info on the socket the CLI would use, asked as early as a command
+// can (api.ts loads in well under a millisecond; the engine takes several
+// to answer, which then overlap whatever loads meanwhile); null when only
+// the CLI can tell (select.ts probeBackendAsync then asks it).
+export function engineInfoEarly(env: Record<string, string | undefined>): Promise<EngineInfo | null> | null {
+  const socket = cliSocket(env);
+  return socket === null ? null : engineInfoOnSocket(socket);
+}
+
 // GET /containers/{name}/json: the container's state ("running", "exited",
 // ...); null when it does not exist; undefined when the socket could not
 // answer (ask the CLI). The bridge door's keeper asks this every 2 s.
