@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "../zod.ts";
 import { UserError } from "../errors.ts";
 import { DOOR_TOKEN } from "./door.ts";
 import type { GateSecrets } from "./types.ts";
@@ -12,17 +12,13 @@ import type { GateSecrets } from "./types.ts";
 const secretsSchema = z.object({
   credentials: z.record(z.string(), z.string()),
   secrets: z.array(z.object({ name: z.string(), value: z.string() })),
-  upstream: z
-    .object({ hosts: z.record(z.string(), z.string()).optional(), ca: z.string().optional() })
-    .strict()
-    .optional(),
-  door: z
-    .object({
-      listen: z.object({ host: z.string().min(1), port: z.number().int().min(1).max(65535) }).strict(),
-      token: z.string().regex(DOOR_TOKEN),
-    })
-    .strict()
-    .optional(),
+  upstream: z.optional(z.strictObject({ hosts: z.optional(z.record(z.string(), z.string())), ca: z.optional(z.string()) })),
+  door: z.optional(
+    z.strictObject({
+      listen: z.strictObject({ host: z.string().check(z.minLength(1)), port: z.int().check(z.minimum(1), z.maximum(65535)) }),
+      token: z.string().check(z.regex(DOOR_TOKEN)),
+    }),
+  ),
 });
 
 export async function readSecrets(stream: ReadableStream<Uint8Array>): Promise<GateSecrets> {

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "../zod.ts";
 import type { PushRules } from "./rules.ts";
 import type { MirrorMode } from "./refs.ts";
 import type { UpstreamAccess } from "./access.ts";
@@ -14,26 +14,26 @@ export const HOOK_DLP_ENV = "CLAUDE_BOTTLE_GIT_DLP";
 
 const modeSchema = z.union([
   z.object({ kind: z.literal("remote") }),
-  z.object({ kind: z.literal("workspace"), slug: z.string().min(1) }),
+  z.object({ kind: z.literal("workspace"), slug: z.string().check(z.minLength(1)) }),
 ]);
 
 export const hookConfigSchema = z.object({
   access: z.object({
     name: z.string(),
     url: z.string(),
-    knownHostsFile: z.string().optional(),
-    identityFile: z.string().optional(),
-    tokenRef: z.string().optional(),
+    knownHostsFile: z.optional(z.string()),
+    identityFile: z.optional(z.string()),
+    tokenRef: z.optional(z.string()),
   }),
   mode: modeSchema,
   rules: z.object({
-    branches: z.array(z.string()).optional(),
+    branches: z.optional(z.array(z.string())),
     allow_force: z.boolean(),
     allow_delete: z.boolean(),
     workspace: z.boolean(),
   }),
   // Where the hook writes its deny lines: the bottle's audit.jsonl.
-  audit: z.object({ file: z.string(), bottle: z.string() }).optional(),
+  audit: z.optional(z.object({ file: z.string(), bottle: z.string() })),
 });
 
 export interface HookConfig {

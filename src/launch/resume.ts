@@ -1,4 +1,4 @@
-import type { z } from "zod";
+import type { z } from "../zod.ts";
 import { UserError } from "../errors.ts";
 import { specSchema, type Spec } from "../manifest/spec.ts";
 import { planJsonSchema, type PlanJson } from "../plan/types.ts";
@@ -17,7 +17,7 @@ export function loadResumable(home: string, slug: string): { meta: Metadata; spe
   if (!isPreserved(stateDir)) {
     throw new UserError(`bottle ${slug} has nothing to resume (status ${meta.status}); only a session whose agent exited non-zero keeps its state`);
   }
-  const load = <T>(file: string, schema: z.ZodType<T>): T => {
+  const load = <T>(file: string, schema: z.ZodMiniType<T>): T => {
     const r = readJsonFile(file, schema);
     if (r.ok) return r.value;
     throw new UserError(`state of ${slug} is incomplete: ${file} ${r.missing ? "is missing" : r.reason}; remove it with 'claude-bottle down ${slug}'`);

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "../zod.ts";
 import { egressRouteSchema, gitUpstreamSchema, resourcesSchema } from "./schema.ts";
 import { workspaceModeSchema, workspaceSchema } from "./workspace.ts";
 
@@ -28,7 +28,7 @@ export const specSchema = z.object({
   egress: z.array(egressRouteSchema),
   git: z.array(gitUpstreamSchema),
   skills: z.array(z.string()),
-  image: z.string().optional(),
+  image: z.optional(z.string()),
   resources: resourcesSchema,
   supervise: z.boolean(),
   workspace: workspaceSchema,

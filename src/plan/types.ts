@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "../zod.ts";
 import { BACKEND_NAMES } from "../backends/names.ts";
 import { DOOR_KINDS } from "../backends/door.ts";
 import { resourcesSchema } from "../manifest/schema.ts";
@@ -19,9 +19,9 @@ export const doorPlanSchema = z.object({
   kind: z.enum(DOOR_KINDS),
   source: z.enum(["flag", "env", "auto"]),
   why: z.string(),
-  engine: z.string().nullable(),
-  gate_listen: z.string().nullable(),
-  add_host: z.string().nullable(),
+  engine: z.nullable(z.string()),
+  gate_listen: z.nullable(z.string()),
+  add_host: z.nullable(z.string()),
 });
 
 export type DoorPlan = z.output<typeof doorPlanSchema>;
@@ -36,36 +36,36 @@ export const planJsonSchema = z.object({
   // host_var: for mode "host", the NAME of the host variable copied in (null
   // otherwise). Optional in the type only for hand-made test plans; buildPlan
   // always sets it.
-  env: z.array(z.object({ name: z.string(), mode: z.enum(["literal", "host", "prompt"]), host_var: z.string().nullable().optional() })),
+  env: z.array(z.object({ name: z.string(), mode: z.enum(["literal", "host", "prompt"]), host_var: z.optional(z.nullable(z.string())) })),
   skills: z.array(z.string()),
   git: z.array(
-    z.object({ name: z.string(), upstream: z.string(), branches: z.array(z.string()).nullable(), allow_force: z.boolean(), allow_delete: z.boolean() }),
+    z.object({ name: z.string(), upstream: z.string(), branches: z.nullable(z.array(z.string())), allow_force: z.boolean(), allow_delete: z.boolean() }),
   ),
   egress: z.array(
     z.object({
       host: z.string(),
-      ports: z.array(z.number()).nullable(),
-      methods: z.array(z.string()).nullable(),
-      paths: z.array(z.string()).nullable(),
+      ports: z.nullable(z.array(z.number())),
+      methods: z.nullable(z.array(z.string())),
+      paths: z.nullable(z.array(z.string())),
       tls: z.enum(["terminate", "passthrough"]),
       dlp: z.enum(["on", "off"]),
-      auth: z.object({ header: z.string(), scheme: z.string(), token_ref: z.string() }).nullable(),
+      auth: z.nullable(z.object({ header: z.string(), scheme: z.string(), token_ref: z.string() })),
       // true: every private address (an exact host only); a list: the
       // addresses and blocks it names (`10.0.0.5`, `192.168.1.0/24:5432`).
       allow_private: z.union([z.boolean(), z.array(z.string())]),
       // "scan": git pushes over this route are read and scanned by the gate
       // (otherwise refused); optional for plans saved before it existed.
-      git_push: z.literal("scan").nullable().optional(),
+      git_push: z.optional(z.nullable(z.literal("scan"))),
     }),
   ),
   workspace: workspaceSchema,
-  image: z.string().nullable(),
+  image: z.nullable(z.string()),
   resources: resourcesSchema,
   supervise: z.boolean(),
   state_dir: z.string(),
   // Added without a version bump: optional, so a plan saved before it
   // (resume) still reads; buildPlan always sets it.
-  door: doorPlanSchema.optional(),
+  door: z.optional(doorPlanSchema),
   // Things the user should know before confirming (e.g. no usable backend
   // during a dry run, a token_ref not set on the host). Also printed on stderr.
   warnings: z.array(z.string()),

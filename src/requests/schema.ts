@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "../zod.ts";
 
 // Supervise requests: what an agent asks the operator for from inside its
 // bottle (the MCP tools of supervise.bottle.internal), and the operator's
@@ -17,21 +17,21 @@ export const LIMITS = {
   item: 256,
 } as const;
 
-const text = (max: number) => z.string().max(max);
+const text = (max: number) => z.string().check(z.maxLength(max));
 
 export const egressDetailSchema = z.strictObject({
-  host: z.string().min(1).max(260),
+  host: z.string().check(z.minLength(1), z.maxLength(260)),
   // Absent: the scheme's default ports (80, 443), as for a manifest route.
-  ports: z.array(z.number().int().min(1).max(65535)).max(LIMITS.listItems).nullable().default(null),
-  methods: z.array(z.string().max(16)).max(LIMITS.listItems).nullable(),
-  paths: z.array(z.string().max(LIMITS.item)).max(LIMITS.listItems).nullable(),
+  ports: z._default(z.nullable(z.array(z.int().check(z.minimum(1), z.maximum(65535))).check(z.maxLength(LIMITS.listItems))), null),
+  methods: z.nullable(z.array(z.string().check(z.maxLength(16))).check(z.maxLength(LIMITS.listItems))),
+  paths: z.nullable(z.array(z.string().check(z.maxLength(LIMITS.item))).check(z.maxLength(LIMITS.listItems))),
 });
 
 export const gitDetailSchema = z.strictObject({
-  upstream: z.string().min(1).max(64),
-  branch: z.string().max(LIMITS.item).nullable(),
-  allow_force: z.boolean().nullable(),
-  allow_delete: z.boolean().nullable(),
+  upstream: z.string().check(z.minLength(1), z.maxLength(64)),
+  branch: z.nullable(z.string().check(z.maxLength(LIMITS.item))),
+  allow_force: z.nullable(z.boolean()),
+  allow_delete: z.nullable(z.boolean()),
 });
 
 export const stuckDetailSchema = z.strictObject({
@@ -40,8 +40,8 @@ export const stuckDetailSchema = z.strictObject({
 
 const base = {
   version: z.literal(1),
-  id: z.string().regex(REQUEST_ID_RE),
-  slug: z.string().min(1).max(80),
+  id: z.string().check(z.regex(REQUEST_ID_RE)),
+  slug: z.string().check(z.minLength(1), z.maxLength(80)),
   created_at: z.string(),
   // After this instant the gate has told the agent "no answer"; an answer
   // written later would reach no one, so it is refused.
@@ -62,14 +62,14 @@ export type GitDetail = z.infer<typeof gitDetailSchema>;
 
 export const answerSchema = z.strictObject({
   version: z.literal(1),
-  id: z.string().regex(REQUEST_ID_RE),
+  id: z.string().check(z.regex(REQUEST_ID_RE)),
   // "timeout" is written by the gate itself when nobody answered in time.
   decision: z.enum(["approved", "denied", "timeout"]),
-  note: text(LIMITS.note).nullable(),
+  note: z.nullable(text(LIMITS.note)),
   answered_at: z.string(),
   // What an approval changed (e.g. "allowed api.x.com (GET)"), for the
   // agent and the record.
-  applied: z.string().max(1000).nullable(),
+  applied: z.nullable(z.string().check(z.maxLength(1000))),
 });
 
 export type Answer = z.infer<typeof answerSchema>;

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "../zod.ts";
 import type { GatePolicy } from "../gate/types.ts";
 import { canonicalPattern } from "../policy/edit.ts";
 import { LIMITS, type Answer, type SuperviseRequest } from "./schema.ts";
@@ -72,22 +72,22 @@ export const TOOLS = [
   },
 ] as const;
 
-const list = z.array(z.string().min(1).max(LIMITS.item)).min(1).max(LIMITS.listItems);
-const just = z.string().trim().min(1, "justification is required").max(LIMITS.justification);
+const list = z.array(z.string().check(z.minLength(1), z.maxLength(LIMITS.item))).check(z.minLength(1), z.maxLength(LIMITS.listItems));
+const just = z.string().check(z.trim(), z.minLength(1, "justification is required"), z.maxLength(LIMITS.justification));
 
 const argSchemas = {
   request_egress: z.strictObject({
-    host: z.string().min(1).max(260),
-    ports: z.array(z.number().int().min(1).max(65535)).min(1).max(LIMITS.listItems).optional(),
-    methods: list.optional(), paths: list.optional(), justification: just }),
+    host: z.string().check(z.minLength(1), z.maxLength(260)),
+    ports: z.optional(z.array(z.int().check(z.minimum(1), z.maximum(65535))).check(z.minLength(1), z.maxLength(LIMITS.listItems))),
+    methods: z.optional(list), paths: z.optional(list), justification: just }),
   request_git_rule: z.strictObject({
-    upstream: z.string().min(1).max(64),
-    branch: z.string().min(1).max(LIMITS.item).optional(),
-    allow_force: z.boolean().optional(),
-    allow_delete: z.boolean().optional(),
+    upstream: z.string().check(z.minLength(1), z.maxLength(64)),
+    branch: z.optional(z.string().check(z.minLength(1), z.maxLength(LIMITS.item))),
+    allow_force: z.optional(z.boolean()),
+    allow_delete: z.optional(z.boolean()),
     justification: just,
   }),
-  report_stuck: z.strictObject({ what: z.string().trim().min(1).max(LIMITS.what), justification: just }),
+  report_stuck: z.strictObject({ what: z.string().check(z.trim(), z.minLength(1), z.maxLength(LIMITS.what)), justification: just }),
 };
 
 export type Parsed = { ok: true; draft: RequestDraft } | { ok: false; error: string };

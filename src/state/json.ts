@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import type { z } from "zod";
+import type { z } from "../zod.ts";
 
 // Reading one of our own state files (metadata.json, spec.json, plan.json)
 // back through its schema instead of trusting a cast: a file cut short by a
@@ -9,7 +9,7 @@ import type { z } from "zod";
 // message, which quotes the text.
 export type JsonFile<T> = { ok: true; value: T } | { ok: false; missing: boolean; reason: string };
 
-export function readJsonFile<T>(file: string, schema: z.ZodType<T>): JsonFile<T> {
+export function readJsonFile<T>(file: string, schema: z.ZodMiniType<T>): JsonFile<T> {
   let text: string;
   try {
     text = readFileSync(file, "utf8");

@@ -1,5 +1,5 @@
 import { renameSync, writeFileSync } from "node:fs";
-import { z } from "zod";
+import { z } from "../zod.ts";
 import { BACKEND_NAMES } from "../backends/names.ts";
 import { workspaceSchema } from "../manifest/workspace.ts";
 import { UserError } from "../errors.ts";
@@ -24,8 +24,8 @@ export const metadataSchema = z.object({
   detached: z.boolean(),
   // The process that owns the bottle's lifetime: `up` (foreground) or the
   // detached supervisor. cleanup treats a bottle with a live owner as live.
-  owner_pid: z.number().int().nullable(),
-  exit_code: z.number().int().nullable(),
+  owner_pid: z.nullable(z.int()),
+  exit_code: z.nullable(z.int()),
 });
 
 export type Metadata = z.infer<typeof metadataSchema>;

@@ -101,7 +101,7 @@ describe("docs/design/architecture.md holds for src/", () => {
     for (const low of ["ui", "state", "manifest", "plan", "backends"]) {
       for (const high of ["gate", "launch", "commands", "requests", "supervise"]) expect(rules.allowed.get(low)).not.toContain(high);
     }
-    expect(rules.shared).toEqual(["errors.ts", "version.ts", "self.ts", "child-env.ts"]);
+    expect(rules.shared).toEqual(["errors.ts", "version.ts", "self.ts", "child-env.ts", "zod.ts"]);
   });
 });
 

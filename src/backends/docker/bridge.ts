@@ -1,5 +1,5 @@
 import { writeFileSync } from "node:fs";
-import { z } from "zod";
+import { z } from "../../zod.ts";
 import { UserError } from "../../errors.ts";
 import { readJsonFile } from "../../state/json.ts";
 import { paths } from "../../state/paths.ts";
@@ -61,8 +61,8 @@ process.on("SIGTERM", () => process.exit(0));
 export const bridgeConfSchema = z.object({
   slug: z.string(),
   image: z.string(),
-  gate: z.object({ host: z.string(), port: z.number().int() }),
-  add_host: z.string().nullable(),
+  gate: z.object({ host: z.string(), port: z.int() }),
+  add_host: z.nullable(z.string()),
 });
 export type BridgeConf = z.output<typeof bridgeConfSchema>;
 

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { z } from "zod";
+import { z } from "../../zod.ts";
 import { egressRouteSchema, gitUpstreamSchema } from "../../manifest/schema.ts";
 import { UserError } from "../../errors.ts";
 import { paths } from "../../state/paths.ts";
@@ -14,7 +14,7 @@ import type { GatePolicy } from "../types.ts";
 // an allow/deny round trip; the fields the gate itself relies on are checked.
 export const gatePolicySchema = z.looseObject({
   version: z.literal(1),
-  slug: z.string().min(1),
+  slug: z.string().check(z.minLength(1)),
   routes: z.array(egressRouteSchema),
   git: z.array(gitUpstreamSchema),
   supervise: z.boolean(),
