@@ -5,19 +5,27 @@ import type { PlanJson } from "../../plan/types.ts";
 import type { Spec } from "../../manifest/spec.ts";
 import { GUEST_WORKSPACE } from "../guest.ts";
 import { bottleHome, paths } from "../../state/paths.ts";
-import { probeDocker } from "../select.ts";
 import type { Backend, BottleInfo, CleanupItem, DoorKeeper, LaunchContext, PrepareContext } from "../types.ts";
 import { assertNoSecretValues, runArgv, type RunInput, type WorkspaceMounts } from "./args.ts";
 import { DockerBottle, removeContainer, removeVolume } from "./bottle.ts";
 import { docker, dockerMessage, isNameConflict, isNoSuchContainer, type Docker } from "./cli.ts";
-import { createDoorVolume, ensureBridge, readBridgeConf, runBridge, writeBridgeConf, type BridgeConf } from "./bridge.ts";
+import type { BridgeConf } from "./bridge.ts";
 import { CLAUDE_CODE_PIN, GUEST_GATE_SOCKET, LABEL_DOOR, LABEL_OWNER, LABEL_ROLE, LABEL_SLUG, RELAY_PORT, bridgeName, containerName, doorVolumeName } from "./constants.ts";
 import { agentPackageChoice, resolveBaseImage } from "./image-plan.ts";
-import { ensureAgentImage, type AgentImage } from "./image.ts";
-import { createSteps } from "./progress.ts";
-import { cliSocket, containerFactsOnSocket } from "./api.ts";
-import { waitRelayOnHost } from "./ready.ts";
+import type { AgentImage } from "./image.ts";
 import { imageBundle, trustFiles, writeTrust } from "./trust.ts";
+
+// What only a launch, a preflight or the bridge door needs (the image
+// build and check, the engine's socket, the bridge, the probes) is loaded
+// when one runs: \`exec\`, \`attach\`, \`ls\` and \`down\` reach a bottle through
+// handle() and list(), and paid about 7 ms of start-up for the rest.
+const launchParts = () =>
+  Promise.all([import("./image.ts"), import("./progress.ts"), import("./api.ts"), import("./ready.ts")]).then(([image, progress, api, ready]) => ({
+    ...image,
+    ...progress,
+    ...api,
+    ...ready,
+  }));
 
 export interface DockerOptions {
   home?: string; // default: CLAUDE_BOTTLE_HOME or ~/.claude-bottle
@@ -138,6 +146,7 @@ export function createDockerBackend(opts: DockerOptions = {}): Backend {
   const keyOf = (spec: Spec) => spec.image ?? "";
   function startPrepare(spec: Spec, ctx: PrepareContext): Promise<{ image: AgentImage; bundle: string | null }> {
     const p = (async () => {
+      const { createSteps, ensureAgentImage } = await launchParts();
       const steps = createSteps({ tty: opts.tty ?? Boolean(process.stderr.isTTY), line: ctx.progress });
       let image: AgentImage;
       try {
@@ -161,6 +170,7 @@ export function createDockerBackend(opts: DockerOptions = {}): Backend {
   // listens, false when only an exec could tell. A bottle that stopped
   // as it started (its home did not unpack) is the launch's failure.
   async function seededRelayListens(id: string, slug: string, name: string): Promise<boolean> {
+    const { cliSocket, containerFactsOnSocket, waitRelayOnHost } = await launchParts();
     const socket = cliSocket(hostEnv());
     const w = await waitRelayOnHost(socket ? await containerFactsOnSocket(socket, id) : null);
     if (w === "listening") return true;
@@ -187,6 +197,7 @@ export function createDockerBackend(opts: DockerOptions = {}): Backend {
     // An engine in a VM (Docker Desktop, OrbStack, colima) is fine: the
     // plan gives it the bridge door (backends/door.ts).
     async preflight() {
+      const { probeDocker } = await import("../select.ts");
       const p = probeDocker(hostEnv());
       return { backend: "docker", ok: p.problems.length === 0, problems: [...p.problems] };
     },
@@ -246,6 +257,7 @@ export function createDockerBackend(opts: DockerOptions = {}): Backend {
         // The bridge door: the volume first (both containers mount it), then
         // the bridge beside the bottle. The bottle's trust comes from
         // provisioning: the engine may not see the state dir's files.
+        const { createDoorVolume, runBridge, writeBridgeConf } = await import("./bridge.ts");
         const conf: BridgeConf = { slug: plan.slug, image: image.tag, gate: door.gate, add_host: door.addHost };
         writeBridgeConf(ctx.stateDir, conf);
         await createDoorVolume(d, plan.slug);
@@ -353,6 +365,7 @@ export function createDockerBackend(opts: DockerOptions = {}): Backend {
       return {
         what: "bridge",
         async ensure() {
+          const { ensureBridge, readBridgeConf } = await import("./bridge.ts");
           const conf = readBridgeConf(stateDir);
           return conf && conf.slug === slug ? ensureBridge(d, conf, token) : null;
         },
@@ -371,4 +384,3 @@ function mountHint(message: string, bridge: boolean): string {
 
 
 export { DockerBottle } from "./bottle.ts";
-export { ensureAgentImage } from "./image.ts";
