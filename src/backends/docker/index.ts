@@ -172,7 +172,8 @@ export function createDockerBackend(opts: DockerOptions = {}): Backend {
   async function seededRelayListens(id: string, slug: string, name: string): Promise<boolean> {
     const { cliSocket, containerFactsOnSocket, waitRelayOnHost } = await launchParts();
     const socket = cliSocket(hostEnv());
-    const w = await waitRelayOnHost(socket ? await containerFactsOnSocket(socket, id) : null);
+    const ask = socket ? () => containerFactsOnSocket(socket, id) : null;
+    const w = await waitRelayOnHost(ask ? await ask() : null, ask ? { refresh: ask } : {});
     if (w === "listening") return true;
     if (w === "unknown") return false;
     const logs = await docker(d, ["logs", "--tail", "5", name]);

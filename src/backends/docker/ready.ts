@@ -39,24 +39,40 @@ export type RelayWait = "listening" | "unknown" | "exited" | "timeout";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+// The first process is gone: did the bottle stop (the engine says so
+// within a moment), or was that pid never one we could see? Asked again
+// for up to a second.
+async function stopped(refresh: (() => Promise<ContainerFacts | null>) | undefined): Promise<boolean> {
+  if (!refresh) return false;
+  const deadline = Date.now() + 1000;
+  do {
+    const f = await refresh();
+    if (f === null) return false;
+    if (!f.running) return true;
+    await sleep(10);
+  } while (Date.now() < deadline);
+  return false;
+}
+
 // Polls the container's TCP table (1 ms doubling to 20 ms) until the relay
-// listens. "exited": its first process is gone (the bottle stopped as it
-// started, e.g. its home did not unpack).
+// listens. "exited": the bottle stopped as it started (e.g. its home did
+// not unpack), as the engine confirms (`refresh` asks it again).
 export async function waitRelayOnHost(
   facts: ContainerFacts | null,
-  opts: { port?: number; timeoutMs?: number; proc?: ProcView } = {},
+  opts: { port?: number; timeoutMs?: number; proc?: ProcView; refresh?: () => Promise<ContainerFacts | null> } = {},
 ): Promise<RelayWait> {
   if (process.platform !== "linux" && !opts.proc) return "unknown";
   if (facts === null) return "unknown";
   if (!facts.running) return "exited";
   const proc = opts.proc ?? realProc;
-  if (!isContainerPid(facts, proc)) return "unknown";
+  const gone = () => proc.read(`/proc/${facts.pid}/stat`) === null;
+  if (!isContainerPid(facts, proc)) return gone() && (await stopped(opts.refresh)) ? "exited" : "unknown";
   const line = relayListenLine(opts.port);
   const deadline = Date.now() + (opts.timeoutMs ?? 20_000);
   let delay = 1;
   for (;;) {
     const table = proc.read(`/proc/${facts.pid}/net/tcp`);
-    if (table === null) return proc.read(`/proc/${facts.pid}/cgroup`) === null ? "exited" : "unknown";
+    if (table === null) return gone() && (await stopped(opts.refresh)) ? "exited" : "unknown";
     if (table.includes(line)) return "listening";
     if (Date.now() >= deadline) return "timeout";
     await sleep(delay);

@@ -47,23 +47,37 @@ describe("waitRelayOnHost", () => {
     expect(p.reads.filter((r) => r.endsWith("/net/tcp"))).toHaveLength(4);
   });
 
-  test("exited: the first process went away (the bottle stopped as it started), or was never running", async () => {
+  test("exited: the first process went away and the engine says the bottle stopped (asked again until it does)", async () => {
     let gone = false;
     const p = proc({
       "/proc/4242/cgroup": () => (gone ? null : cgroupV1),
+      "/proc/4242/stat": () => (gone ? null : "4242 (docker-init) S"),
       "/proc/4242/net/tcp": () => {
         gone = true;
         return null;
       },
     });
-    expect(await waitRelayOnHost(facts, { proc: p })).toBe("exited");
+    let asked = 0;
+    // The engine notices a moment after the process is gone.
+    const refresh = async () => ({ ...facts, running: ++asked < 3 });
+    expect(await waitRelayOnHost(facts, { proc: p, refresh })).toBe("exited");
+    expect(asked).toBe(3);
     expect(await waitRelayOnHost({ ...facts, running: false }, { proc: proc({}) })).toBe("exited");
+    // Gone before its cgroup could be read (the engine's answer was already
+    // late): the same.
+    expect(await waitRelayOnHost(facts, { proc: proc({}), refresh: async () => ({ ...facts, running: false }) })).toBe("exited");
+    // Gone, but the engine cannot be asked, or keeps calling it running:
+    // only an exec can tell.
+    expect(await waitRelayOnHost(facts, { proc: proc({}) })).toBe("unknown");
+    const t0 = Date.now();
+    expect(await waitRelayOnHost(facts, { proc: proc({}), refresh: async () => facts })).toBe("unknown");
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(1000);
   });
 
   test("unknown when the host cannot tell: no facts, not this container's pid, a table it may not read", async () => {
     expect(await waitRelayOnHost(null, { proc: proc({}) })).toBe("unknown");
-    expect(await waitRelayOnHost(facts, { proc: proc({ "/proc/4242/cgroup": "0::/\n", "/proc/4242/net/tcp": LISTENING }) })).toBe("unknown");
-    expect(await waitRelayOnHost(facts, { proc: proc({ "/proc/4242/cgroup": cgroupV1 }) })).toBe("unknown");
+    expect(await waitRelayOnHost(facts, { proc: proc({ "/proc/4242/cgroup": "0::/\n", "/proc/4242/stat": "4242 (bash) S", "/proc/4242/net/tcp": LISTENING }) })).toBe("unknown");
+    expect(await waitRelayOnHost(facts, { proc: proc({ "/proc/4242/cgroup": cgroupV1, "/proc/4242/stat": "4242 (docker-init) S" }) })).toBe("unknown");
   });
 
   test("timeout when nothing listens in time; another port's listener is not the relay", async () => {
