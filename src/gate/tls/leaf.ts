@@ -1,14 +1,15 @@
 import { isIP } from "node:net";
 import tls from "node:tls";
 import type { CaMaterial } from "./ca.ts";
-import { pemDecode } from "./der.ts";
+import { issuerFacts, leafCert, pem, pemDecode } from "./der.ts";
 
 // Leaf certificates for terminated hosts, minted on first use and cached.
 // ECDSA P-256 with the host as the only SAN: a leaf is good for exactly the
-// name the CONNECT asked for, nothing wider (no wildcards).
+// name the CONNECT asked for, nothing wider (no wildcards). Encoded in
+// der.ts: @peculiar/x509 cost the gate tens of ms and about 10 MB at its
+// first terminated request.
 
 const EC = { name: "ECDSA", namedCurve: "P-256" } as const;
-const SIG = { name: "ECDSA", hash: "SHA-256" } as const;
 const LEAF_DAYS = 30;
 
 export interface Leaf {
@@ -24,52 +25,53 @@ export interface LeafMinter {
   readonly minted: number;
 }
 
+// An IP literal's bytes for an iPAddress SAN (4 or 16); null for a name.
+export function ipBytes(host: string): Uint8Array | null {
+  const v = isIP(host);
+  if (v === 4) return Uint8Array.from(host.split(".").map(Number));
+  if (v !== 6) return null;
+  const text = host.replace(/%.*$/, ""); // a zone names a link, not an address
+  const groups = (part: string): number[] =>
+    part === ""
+      ? []
+      : part.split(":").flatMap((g) => {
+          if (!g.includes(".")) return [parseInt(g, 16)];
+          const q = g.split(".").map(Number);
+          return [(q[0]! << 8) | q[1]!, (q[2]! << 8) | q[3]!];
+        });
+  const cut = text.indexOf("::");
+  const head = groups(cut < 0 ? text : text.slice(0, cut));
+  const tail = cut < 0 ? [] : groups(text.slice(cut + 2));
+  const all = cut < 0 ? head : [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail];
+  return Uint8Array.from(all.flatMap((g) => [g >> 8, g & 0xff]));
+}
+
 export async function createLeafMinter(ca: CaMaterial, opts: { maxEntries?: number } = {}): Promise<LeafMinter> {
   const maxEntries = opts.maxEntries ?? 1000;
-  // The CA key is checked now (a bad one stops the gate from starting);
-  // @peculiar/x509, 30-60 ms to load, waits for the first mint, so a gate
-  // starts (beside its bottle) without it.
+  // The CA's key and certificate are read now: a bad one stops the gate
+  // from starting, not its first request.
   const caKey = await crypto.subtle.importKey("pkcs8", new Uint8Array(pemDecode(ca.keyPem)), EC, false, ["sign"]);
-  let lib: Promise<{ x509: typeof import("@peculiar/x509"); caCert: import("@peculiar/x509").X509Certificate; caSki: import("@peculiar/x509").SubjectKeyIdentifierExtension }> | null = null;
-  const load = () =>
-    (lib ??= (async () => {
-      const { x509 } = await import("./x509.ts");
-      const caCert = new x509.X509Certificate(ca.certPem);
-      return { x509, caCert, caSki: await x509.SubjectKeyIdentifierExtension.create(caCert.publicKey) };
-    })());
+  const issuer = await issuerFacts(pemDecode(ca.certPem));
   // Promise cache: concurrent CONNECTs to a new host share one mint.
   const cache = new Map<string, Promise<Leaf>>();
   let minted = 0;
 
   async function mint(host: string): Promise<Leaf> {
-    const { x509, caCert, caSki } = await load();
     const keys = (await crypto.subtle.generateKey(EC, true, ["sign", "verify"])) as CryptoKeyPair;
     const now = Date.now();
-    const notAfter = Math.min(now + LEAF_DAYS * 86400_000, caCert.notAfter.getTime());
-    const san = isIP(host) ? { type: "ip" as const, value: host } : { type: "dns" as const, value: host };
-    const cert = await x509.X509CertificateGenerator.create({
-      subject: isIP(host) ? "CN=ip" : `CN=${host}`,
-      // The CA's subject as its own bytes: GnuTLS (git's TLS in Debian)
-      // matches issuer to subject byte for byte, and a name re-encoded from
-      // its text can change string types.
-      issuer: caCert.subjectName,
+    const ip = ipBytes(host);
+    const der = await leafCert({
+      dnsName: ip === null ? host : null,
+      ip,
+      issuer,
+      issuerKey: caKey,
       publicKey: keys.publicKey,
-      signingKey: caKey,
-      signingAlgorithm: SIG,
       notBefore: new Date(now - 60 * 60 * 1000),
-      notAfter: new Date(notAfter),
-      extensions: [
-        new x509.SubjectAlternativeNameExtension([san], false),
-        new x509.BasicConstraintsExtension(false, undefined, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth], false),
-        new x509.AuthorityKeyIdentifierExtension(caSki.keyId),
-        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
-      ],
+      notAfter: new Date(Math.min(now + LEAF_DAYS * 86400_000, issuer.notAfter.getTime())),
+      serial: crypto.getRandomValues(new Uint8Array(16)),
     });
-    const pkcs8 = await crypto.subtle.exportKey("pkcs8", keys.privateKey);
-    const certPem = cert.toString("pem") + "\n";
-    const keyPem = x509.PemConverter.encode(pkcs8, "PRIVATE KEY") + "\n";
+    const certPem = pem(der, "CERTIFICATE");
+    const keyPem = pem(new Uint8Array(await crypto.subtle.exportKey("pkcs8", keys.privateKey)), "PRIVATE KEY");
     // Send the chain (leaf + CA) like a real server would.
     const context = tls.createSecureContext({ cert: certPem + ca.certPem, key: keyPem, minVersion: "TLSv1.2" });
     minted++;

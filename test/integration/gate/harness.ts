@@ -11,7 +11,7 @@ import tls from "node:tls";
 import { startGate, type RunningGate, type StartGateOptions } from "../../../src/gate/server.ts";
 import { createCa } from "../../../src/gate/tls/ca.ts";
 import { upstreamTrust } from "../../../src/gate/upstream.ts";
-import { x509 } from "../../../src/gate/tls/x509.ts";
+import { x509 } from "../../helpers/x509.ts";
 import type { GatePolicy, GateSecrets } from "../../../src/gate/types.ts";
 import type { EgressRoute } from "../../../src/manifest/schema.ts";
 

@@ -7,7 +7,7 @@ import tls from "node:tls";
 import { createCa } from "../../../../src/gate/tls/ca.ts";
 import { oid, pemDecode, time, tlv, uint } from "../../../../src/gate/tls/der.ts";
 import { createLeafMinter } from "../../../../src/gate/tls/leaf.ts";
-import { x509 } from "../../../../src/gate/tls/x509.ts";
+import { x509 } from "../../../helpers/x509.ts";
 
 // The CA certificate is DER written by hand (der.ts): checked here against
 // two independent readers, OpenSSL and @peculiar/x509, and used for real: a
