@@ -1,4 +1,4 @@
-import { z } from "../zod.ts";
+import * as z from "../zod.ts";
 import { UserError } from "../errors.ts";
 import { DOOR_TOKEN } from "./door.ts";
 import type { GateSecrets } from "./types.ts";

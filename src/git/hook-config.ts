@@ -1,4 +1,4 @@
-import { z } from "../zod.ts";
+import * as z from "../zod.ts";
 import type { PushRules } from "./rules.ts";
 import type { MirrorMode } from "./refs.ts";
 import type { UpstreamAccess } from "./access.ts";

@@ -1,4 +1,4 @@
-import type { z } from "../zod.ts";
+import type * as z from "../zod.ts";
 import { UserError } from "../errors.ts";
 import { specSchema, type Spec } from "../manifest/spec.ts";
 import { planJsonSchema, type PlanJson } from "../plan/types.ts";

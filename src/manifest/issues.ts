@@ -1,4 +1,4 @@
-import type { z } from "../zod.ts";
+import type * as z from "../zod.ts";
 import { closest } from "./didyoumean.ts";
 
 // Turns zod issues into the one-line messages users see. Messages name the

@@ -1,4 +1,4 @@
-import { z } from "../zod.ts";
+import * as z from "../zod.ts";
 import { parsePrivateEntry } from "./private-address.ts";
 
 // The manifest schema: the single source of truth for which keys a bottle or

@@ -1,4 +1,4 @@
-import { z } from "../zod.ts";
+import * as z from "../zod.ts";
 import { egressRouteSchema, gitUpstreamSchema, resourcesSchema } from "./schema.ts";
 import { workspaceModeSchema, workspaceSchema } from "./workspace.ts";
 

@@ -1,4 +1,4 @@
-import { z } from "../zod.ts";
+import * as z from "../zod.ts";
 
 // The workspace of a spec, on its own: state/metadata.ts reads it back on
 // every `exec`, `ls` and `down` and in each supervisor, and importing the

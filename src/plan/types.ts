@@ -1,4 +1,4 @@
-import { z } from "../zod.ts";
+import * as z from "../zod.ts";
 import { BACKEND_NAMES } from "../backends/names.ts";
 import { DOOR_KINDS } from "../backends/door.ts";
 import { resourcesSchema } from "../manifest/schema.ts";

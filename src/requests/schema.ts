@@ -1,4 +1,4 @@
-import { z } from "../zod.ts";
+import * as z from "../zod.ts";
 
 // Supervise requests: what an agent asks the operator for from inside its
 // bottle (the MCP tools of supervise.bottle.internal), and the operator's

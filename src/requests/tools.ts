@@ -1,4 +1,4 @@
-import { z } from "../zod.ts";
+import * as z from "../zod.ts";
 import type { GatePolicy } from "../gate/types.ts";
 import { canonicalPattern } from "../policy/edit.ts";
 import { LIMITS, type Answer, type SuperviseRequest } from "./schema.ts";

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import type { z } from "../zod.ts";
+import type * as z from "../zod.ts";
 
 // Reading one of our own state files (metadata.json, spec.json, plan.json)
 // back through its schema instead of trusting a cast: a file cut short by a

@@ -1,5 +1,5 @@
 import { renameSync, writeFileSync } from "node:fs";
-import { z } from "../zod.ts";
+import * as z from "../zod.ts";
 import { BACKEND_NAMES } from "../backends/names.ts";
 import { workspaceSchema } from "../manifest/workspace.ts";
 import { UserError } from "../errors.ts";

@@ -1,5 +1,5 @@
 import { writeFileSync } from "node:fs";
-import { z } from "../../zod.ts";
+import * as z from "../../zod.ts";
 import { UserError } from "../../errors.ts";
 import { readJsonFile } from "../../state/json.ts";
 import { paths } from "../../state/paths.ts";

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { z } from "../../zod.ts";
+import * as z from "../../zod.ts";
 import { egressRouteSchema, gitUpstreamSchema } from "../../manifest/schema.ts";
 import { UserError } from "../../errors.ts";
 import { paths } from "../../state/paths.ts";
