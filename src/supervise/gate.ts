@@ -1,11 +1,11 @@
-import { spawn } from "node:child_process";
-import { closeSync, openSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { GateSecrets } from "../gate/types.ts";
 import { gateEnv } from "../child-env.ts";
 import { selfCommand } from "../self.ts";
 import { paths } from "../state/paths.ts";
 import { gateMarker, readPid, removeQuietly, terminate } from "../state/process.ts";
+import { spawnDetached } from "./detached.ts";
 
 // Starting and stopping a bottle's gate process.
 //
@@ -31,32 +31,13 @@ export async function spawnGate(opts: {
 }): Promise<StartedGate> {
   const argv = opts.command ?? gateCommand(opts.stateDir);
   // The gate logs to gate.log itself; gate.out only catches what it prints
-  // before its logger is up (or a crash).
-  const out = openSync(paths.gateOut(opts.stateDir), "a", 0o600);
-  try {
-    const child = spawn(argv[0]!, argv.slice(1), {
-      detached: true,
-      stdio: ["pipe", out, out],
-      // An allowlisted environment and the state dir as working directory:
-      // nothing of the user's shell or repository reaches the process that
-      // holds the credentials (src/child-env.ts).
-      env: gateEnv(process.env),
-      cwd: resolve(opts.stateDir),
-    });
-    const pid = await new Promise<number>((resolve, reject) => {
-      child.once("error", reject);
-      child.once("spawn", () => resolve(child.pid!));
-    });
-    // The child may die before reading stdin (bad command); an EPIPE then is
-    // reported by readiness, not as an unhandled error here.
-    child.stdin!.on("error", () => {});
-    child.stdin!.end(JSON.stringify(opts.secrets));
-    child.unref();
-    writeFileSync(paths.gatePid(opts.stateDir), `${pid}\n`, { mode: 0o600 });
-    return { pid };
-  } finally {
-    closeSync(out);
-  }
+  // before its logger is up (or a crash). An allowlisted environment and the
+  // state dir as working directory: nothing of the user's shell or
+  // repository reaches the process that holds the credentials
+  // (src/child-env.ts).
+  const pid = await spawnDetached(argv, { input: JSON.stringify(opts.secrets), output: paths.gateOut(opts.stateDir), env: gateEnv(process.env), cwd: resolve(opts.stateDir) });
+  writeFileSync(paths.gatePid(opts.stateDir), `${pid}\n`, { mode: 0o600 });
+  return { pid };
 }
 
 // Stop the gate of a bottle and remove its socket. Idempotent: no pidfile,

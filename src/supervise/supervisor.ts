@@ -1,5 +1,4 @@
-import { spawn } from "node:child_process";
-import { closeSync, existsSync, openSync, writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { GateSecrets } from "../gate/types.ts";
 import { supervisorEnv } from "../child-env.ts";
@@ -7,6 +6,7 @@ import { selfCommand } from "../self.ts";
 import { isStopping } from "../state/dirs.ts";
 import { paths } from "../state/paths.ts";
 import { isAlive, readPid, removeQuietly } from "../state/process.ts";
+import { spawnDetached } from "./detached.ts";
 import { watchGate, type DoorKeeper } from "./watcher.ts";
 
 // `up -d` leaves no `up` process behind to watch the gate, so a small
@@ -25,29 +25,11 @@ export async function spawnSupervisor(opts: {
   timeoutMs?: number;
 }): Promise<number> {
   const argv = opts.command ?? supervisorCommand(opts.stateDir);
-  const out = openSync(paths.supervisorLog(opts.stateDir), "a", 0o600);
-  let pid: number;
-  try {
-    // The gate's allowlisted environment (src/child-env.ts), plus what
-    // names the docker engine: behind the bridge door it restarts the bridge
-    // container on the same engine `up` used. The gate it starts gets the
-    // gate's environment again, without those.
-    const child = spawn(argv[0]!, argv.slice(1), {
-      detached: true,
-      stdio: ["pipe", out, out],
-      env: supervisorEnv(process.env),
-      cwd: resolve(opts.stateDir),
-    });
-    pid = await new Promise<number>((resolve, reject) => {
-      child.once("error", reject);
-      child.once("spawn", () => resolve(child.pid!));
-    });
-    child.stdin!.on("error", () => {});
-    child.stdin!.end(JSON.stringify(opts.secrets));
-    child.unref();
-  } finally {
-    closeSync(out);
-  }
+  // The gate's allowlisted environment (src/child-env.ts), plus what names
+  // the docker engine: behind the bridge door it restarts the bridge
+  // container on the same engine `up` used. The gate it starts gets the
+  // gate's environment again, without those.
+  const pid = await spawnDetached(argv, { input: JSON.stringify(opts.secrets), output: paths.supervisorLog(opts.stateDir), env: supervisorEnv(process.env), cwd: resolve(opts.stateDir) });
   // Ready once it has read its secrets and written its pidfile.
   const deadline = Date.now() + (opts.timeoutMs ?? 10_000);
   while (Date.now() < deadline) {
