@@ -1,4 +1,3 @@
-import { randomInt } from "node:crypto";
 import type { AuthConfig } from "../manifest/schema.ts";
 import type { HeaderList } from "./http/head.ts";
 
@@ -36,10 +35,22 @@ export function makePlaceholder(real: string): string {
   }
 }
 
+// Uniform in [0, n): rejection sampling over 32-bit draws, as node's
+// crypto.randomInt does (WebCrypto here: node:crypto costs every process
+// that loads it about 2 ms of start-up).
+function randomBelow(n: number): number {
+  const limit = Math.floor(0x1_0000_0000 / n) * n;
+  const draw = new Uint32Array(1);
+  for (;;) {
+    crypto.getRandomValues(draw);
+    if (draw[0]! < limit) return draw[0]! % n;
+  }
+}
+
 function sameClass(ch: string): string {
-  if (ch >= "a" && ch <= "z") return LOWER[randomInt(LOWER.length)]!;
-  if (ch >= "A" && ch <= "Z") return UPPER[randomInt(UPPER.length)]!;
-  if (ch >= "0" && ch <= "9") return DIGIT[randomInt(DIGIT.length)]!;
+  if (ch >= "a" && ch <= "z") return LOWER[randomBelow(LOWER.length)]!;
+  if (ch >= "A" && ch <= "Z") return UPPER[randomBelow(UPPER.length)]!;
+  if (ch >= "0" && ch <= "9") return DIGIT[randomBelow(DIGIT.length)]!;
   // Separators inside the body ('-', '_', '.') keep their place.
   return ch;
 }

@@ -1,4 +1,3 @@
-import { timingSafeEqual } from "node:crypto";
 import type { SocketReader } from "./io.ts";
 
 // The gate's TCP door (docs/design/docker-desktop.md): where the engine runs
@@ -50,7 +49,7 @@ export async function admitDoor(reader: SocketReader, hello: Buffer, timeoutMs: 
     return { ok: false, reason: timedOut ? `no door token within ${timeoutMs} ms (${got} bytes)` : `connection closed before the door token (${got} bytes)` };
   }
   const all = Buffer.concat(chunks, got);
-  const ok = timingSafeEqual(all.subarray(0, hello.length), hello);
+  const ok = crypto.timingSafeEqual(all.subarray(0, hello.length), hello);
   if (!ok) return { ok: false, reason: "wrong door token" };
   reader.unshift(all.subarray(hello.length));
   return { ok: true };

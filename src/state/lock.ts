@@ -1,4 +1,3 @@
-import { createHash, randomUUID } from "node:crypto";
 import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { UserError } from "../errors.ts";
@@ -47,7 +46,7 @@ function holderOf(content: string): number | null {
 
 // Create `file` with `content`, atomically and only if it does not exist.
 function linkNew(file: string, content: string): boolean {
-  const tmp = `${file}.${process.pid}.${randomUUID()}.tmp`;
+  const tmp = `${file}.${process.pid}.${crypto.randomUUID()}.tmp`;
   writeFileSync(tmp, content, { mode: 0o600, flag: "wx" });
   try {
     linkSync(tmp, file);
@@ -65,7 +64,7 @@ export function tryLock(file: string, pid = process.pid): TryLock {
 }
 
 function attempt(file: string, pid: number, depth: number): TryLock {
-  const content = `${pid} ${randomUUID()}\n`;
+  const content = `${pid} ${crypto.randomUUID()}\n`;
   for (let i = 0; i < 16; i++) {
     if (linkNew(file, content)) {
       held.add(content);
@@ -90,7 +89,7 @@ function attempt(file: string, pid: number, depth: number): TryLock {
     if (holder !== null && (held.has(seen) || (holder !== pid && isAlive(holder)))) return { ok: false, holder };
     // Stale. Claims nest only when takers die mid-takeover.
     if (depth >= 8) throw new Error(`could not take over the stale lock ${file}`);
-    const claim = attempt(`${file}.stale-${createHash("sha256").update(seen).digest("hex").slice(0, 16)}`, pid, depth + 1);
+    const claim = attempt(`${file}.stale-${new Bun.CryptoHasher("sha256").update(seen).digest("hex").slice(0, 16)}`, pid, depth + 1);
     if (!claim.ok) return claim; // another live process is taking it over right now
     try {
       if (readLock(file) === seen) unlinkSync(file);

@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { paths } from "../../state/paths.ts";
@@ -27,7 +26,7 @@ export interface PackFacts {
 }
 
 const dir = (home: string) => join(paths.cacheDir(home), "agent-image");
-const keyOf = (s: string) => createHash("sha256").update(s).digest("hex").slice(0, 32);
+const keyOf = (s: string) => new Bun.CryptoHasher("sha256").update(s).digest("hex").slice(0, 32);
 
 function readJson<T>(file: string): T | null {
   try {

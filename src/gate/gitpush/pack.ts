@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { inflateSync } from "node:zlib";
 import type { GitObjectType } from "./objects.ts";
 
@@ -44,7 +43,7 @@ export function readPack(buf: Buffer, limits: { maxInflated: number }): PackObje
   if (version !== 2 && version !== 3) throw new PackError(`pack version ${version}`);
   const count = buf.readUInt32BE(8);
   const end = buf.length - 20;
-  const sum = createHash("sha1").update(buf.subarray(0, end)).digest();
+  const sum = Buffer.from(new Bun.CryptoHasher("sha1").update(buf.subarray(0, end)).digest());
   if (!sum.equals(buf.subarray(end))) throw new PackError("pack checksum mismatch");
 
   const entries: Entry[] = [];
@@ -99,7 +98,7 @@ export function readPack(buf: Buffer, limits: { maxInflated: number }): PackObje
   if (at !== end) throw new PackError("bytes after the last object");
 
   const byOid = new Map<string, Entry>();
-  const oidOf = (type: GitObjectType, data: Buffer) => createHash("sha1").update(`${type} ${data.length}\0`).update(data).digest("hex");
+  const oidOf = (type: GitObjectType, data: Buffer) => new Bun.CryptoHasher("sha1").update(`${type} ${data.length}\0`).update(data).digest("hex");
   for (const e of entries) {
     const type = TYPES[e.kind];
     if (type) {

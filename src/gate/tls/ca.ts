@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pem, pemDecode, selfSignedCa } from "./der.ts";
@@ -63,7 +62,7 @@ export async function createCa(slug: string): Promise<CaMaterial> {
 }
 
 export function fingerprintPem(certPem: string): string {
-  return createHash("sha256").update(pemDecode(certPem)).digest("hex");
+  return new Bun.CryptoHasher("sha256").update(pemDecode(certPem)).digest("hex");
 }
 
 function sanitizeCn(s: string): string {
