@@ -5,7 +5,9 @@
 //           succeeds (manifest, plan, CA, policy, gate, container, provisioning,
 //           supervisor; then a second CLI run for the exec);
 //   docker: `docker run -d <the argv our docker backend builds>` then
-//           `docker exec <name> true`;
+//           `docker exec <name> true` (the same mounts, the home's tar
+//           included, and the same first command: the container is the
+//           same, only who starts it differs);
 // and taking it down: `claude-bottle down <slug>` against `docker rm -f`.
 // Interleaved (the order alternates every round), 7 rounds (3 with --quick;
 // --runs N, at least 5 without --quick); the ratios are the medians of the
@@ -19,9 +21,13 @@
 // Claude Code in the image, a throwaway CLAUDE_BOTTLE_HOME and an empty
 // working directory (workspace: none). The agent image is built once, before
 // anything is timed. Removes only the containers and directories it made.
-// The last line is machine-readable:
-//   up: ratio_vs_docker_run=<x> down_ratio=<y>
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+// Beside wall-clock, the CPU of the processes each side starts (ours: up,
+// exec, the docker CLI runs they wait for, and the gate's and supervisor's
+// start; docker's: its two CLI runs), which the machine's load does not
+// change much, and the load average with every round. The last line is
+// machine-readable:
+//   up: ratio_vs_docker_run=<x> down_ratio=<y> cpu_ms=<ours>/<docker> load=<1-min>
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bottleRunInput } from "../src/backends/docker/index.ts";
@@ -57,11 +63,28 @@ Object.assign(env, {
 const ourSlugs = new Set<string>();
 const dockerNames = new Set<string>();
 
-function sh(argv: string[], opts: { cwd?: string } = {}): { code: number; out: string; err: string; ms: number } {
+// ms: wall-clock; cpu: user+system ms of the process and the children it
+// waited for (the docker CLI runs), not of the engine.
+function sh(argv: string[], opts: { cwd?: string } = {}): { code: number; out: string; err: string; ms: number; cpu: number } {
   const t0 = performance.now();
   const r = Bun.spawnSync(argv, { cwd: opts.cwd ?? work, env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-  return { code: r.exitCode, out: r.stdout.toString(), err: r.stderr.toString(), ms: performance.now() - t0 };
+  const ms = performance.now() - t0;
+  const cpu = Number(r.resourceUsage.cpuTime.user + r.resourceUsage.cpuTime.system) / 1000;
+  return { code: r.exitCode, out: r.stdout.toString(), err: r.stderr.toString(), ms, cpu };
 }
+
+// CPU ms a live process has used so far (its threads included): the gate
+// and its supervisor, which `up` starts detached and does not wait for.
+function cpuOfPid(pidFile: string): number {
+  try {
+    const pid = readFileSync(pidFile, "utf8").trim();
+    return Number(readFileSync(`/proc/${pid}/schedstat`, "utf8").split(" ")[0]) / 1e6;
+  } catch {
+    return NaN;
+  }
+}
+
+const load = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
 
 function must(r: ReturnType<typeof sh>, what: string): ReturnType<typeof sh> {
   if (r.code !== 0) throw new Error(`${what} failed (exit ${r.code}): ${(r.err || r.out).trim().split("\n").slice(-3).join(" | ")}`);
@@ -80,13 +103,18 @@ process.on("SIGINT", () => {
 
 // ---------------------------------------------------------------- one round
 
-function ourUp(): { ms: number; slug: string } {
+function ourUp(): { ms: number; cpu: number; slug: string } {
   const t0 = performance.now();
   const up = must(sh([bin, "up", "-d", "--yes"]), "claude-bottle up -d --yes");
   const slug = up.out.trim().split("\n").at(-1)!;
   ourSlugs.add(slug);
-  must(sh([bin, "exec", slug, "--", "true"]), `claude-bottle exec ${slug} -- true`);
-  return { ms: performance.now() - t0, slug };
+  const ex = must(sh([bin, "exec", slug, "--", "true"]), `claude-bottle exec ${slug} -- true`);
+  const ms = performance.now() - t0;
+  // Our whole cost: both CLI runs (with the docker CLI runs they waited
+  // for), the gate's start and its supervisor's.
+  const state = join(home, "state", slug);
+  const cpu = up.cpu + ex.cpu + cpuOfPid(join(state, "gate.pid")) + cpuOfPid(join(state, "supervisor.pid"));
+  return { ms, cpu, slug };
 }
 
 function ourDown(slug: string): number {
@@ -97,13 +125,13 @@ function ourDown(slug: string): number {
 
 let dockerArgv: (name: string) => string[];
 
-function dockerUp(i: number): { ms: number; name: string } {
+function dockerUp(i: number): { ms: number; cpu: number; name: string } {
   const name = `cb-bench-${process.pid}-${i}`;
   dockerNames.add(name);
   const t0 = performance.now();
-  must(sh(["docker", ...dockerArgv(name)]), "docker run");
-  must(sh(["docker", "exec", name, "true"]), "docker exec");
-  return { ms: performance.now() - t0, name };
+  const run = must(sh(["docker", ...dockerArgv(name)]), "docker run");
+  const ex = must(sh(["docker", "exec", name, "true"]), "docker exec");
+  return { ms: performance.now() - t0, cpu: run.cpu + ex.cpu, name };
 }
 
 function dockerDown(name: string): number {
@@ -115,7 +143,7 @@ function dockerDown(name: string): number {
 // --------------------------------------------------------------------- main
 
 try {
-  console.log(`machine: ${machineLine()}`);
+  console.log(`machine: ${machineLine()}; load ${load()}`);
   console.log(`docker: ${sh(["docker", "version", "--format", "{{.Server.Version}}"]).out.trim()}; base image ${BASE}; runs ${runs}`);
   must(sh(["docker", "image", "inspect", "--format", "{{.Id}}", BASE]), `the base image ${BASE} (build it with scripts/ci/build-base-image.sh)`);
 
@@ -148,6 +176,8 @@ try {
   dockerDown(d0.name);
 
   const ours: number[] = [];
+  const oursCpu: number[] = [];
+  const theirsCpu: number[] = [];
   const theirs: number[] = [];
   const oursDown: number[] = [];
   const theirsDown: number[] = [];
@@ -172,11 +202,13 @@ try {
       od = ourDown(o.slug);
     }
     ours.push(o.ms);
+    oursCpu.push(o.cpu);
+    theirsCpu.push(t.cpu);
     theirs.push(t.ms);
     oursDown.push(od);
     theirsDown.push(td);
     console.log(
-      `round ${i + 1}: up+exec ours ${o.ms.toFixed(0)} ms, docker ${t.ms.toFixed(0)} ms | down ours ${od.toFixed(0)} ms, docker rm -f ${td.toFixed(0)} ms`,
+      `round ${i + 1}: up+exec ours ${o.ms.toFixed(0)} ms (cpu ${o.cpu.toFixed(0)}), docker ${t.ms.toFixed(0)} ms (cpu ${t.cpu.toFixed(0)}) | down ours ${od.toFixed(0)} ms, docker rm -f ${td.toFixed(0)} ms | load ${load()}`,
     );
   }
   const mu = median(ours);
@@ -193,7 +225,12 @@ try {
   const downRatio = median(oursDown.map((o, i) => o / theirsDown[i]!));
   console.log(`ratio of medians: up ${(mu / md).toFixed(2)}, down ${(mdo / mdd).toFixed(2)}; median of the rounds' ratios: up ${ratio.toFixed(2)}, down ${downRatio.toFixed(2)}`);
   console.log(`goal ratio_vs_docker_run <= ${GOAL}: ${ratio <= GOAL ? "met" : "NOT met"}`);
-  console.log(`up: ratio_vs_docker_run=${ratio.toFixed(2)} down_ratio=${downRatio.toFixed(2)}`);
+  // CPU of the processes each side starts (not the engine's, which does the
+  // same work for both): what is ours, whatever the machine's load.
+  const mcu = median(oursCpu);
+  const mcd = median(theirsCpu);
+  console.log(`cpu      ours ${f(mcu)} ms   docker CLI      ${f(mcd)} ms   (medians; ours: up, exec and the docker CLI runs they wait for, the gate's and the supervisor's start)`);
+  console.log(`up: ratio_vs_docker_run=${ratio.toFixed(2)} down_ratio=${downRatio.toFixed(2)} cpu_ms=${mcu.toFixed(0)}/${mcd.toFixed(0)} load=${load().split(" ")[0]}`);
 } finally {
   cleanup();
 }
