@@ -1,4 +1,4 @@
-import net from "node:net";
+import type { AddressInfo } from "node:net";
 import type { Backend, LaunchContext } from "../backends/types.ts";
 import { UserError } from "../errors.ts";
 import { newDoorToken } from "../gate/door.ts";
@@ -23,14 +23,17 @@ export async function prepareBridgeDoor(plan: PlanJson, backend: Backend): Promi
 // A port free on host right now. The gate binds it a moment later (and
 // again on every restart, so the bridge keeps dialling the same one); the
 // window in between is small, and a taken port fails the start loudly.
-export function freePort(host: string): Promise<number> {
+// node:net is loaded here, for the bridge door only: importing it costs
+// every `up` about 2 ms of start-up.
+export async function freePort(host: string): Promise<number> {
+  const net = await import("node:net");
   return new Promise((resolve, reject) => {
     const s = net.createServer();
     s.once("error", (e: NodeJS.ErrnoException) =>
       reject(new UserError(`the gate cannot listen on ${host} for the bridge door (${e.code ?? e.message}); run 'claude-bottle doctor'`)),
     );
     s.listen(0, host, () => {
-      const port = (s.address() as net.AddressInfo).port;
+      const port = (s.address() as AddressInfo).port;
       s.close(() => resolve(port));
     });
   });
