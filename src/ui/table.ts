@@ -15,7 +15,10 @@ export function padStart(s: string, width: number): string {
   return n > 0 ? " ".repeat(n) + s : s;
 }
 
-const graphemes = new Intl.Segmenter(undefined, { granularity: "grapheme" });
+// Made on the first cut, not at load: constructing it (ICU's break rules)
+// costs about 2 ms, and most users of this module (the plan `up` prints, ls)
+// never cut anything.
+let graphemes: Intl.Segmenter | null = null;
 
 // At most `width` cells, ending in "…" when something was cut; never splits
 // a character (grapheme). For plain text: cut before colouring.
@@ -24,7 +27,7 @@ export function truncate(s: string, width: number): string {
   if (width <= 0) return "";
   let out = "";
   let used = 0;
-  for (const { segment } of graphemes.segment(s)) {
+  for (const { segment } of (graphemes ??= new Intl.Segmenter(undefined, { granularity: "grapheme" })).segment(s)) {
     const w = cells(segment);
     if (used + w > width - 1) break;
     out += segment;

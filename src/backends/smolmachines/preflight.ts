@@ -1,5 +1,4 @@
-import { constants as fsConstants } from "node:fs";
-import { access } from "node:fs/promises";
+import { accessSync, constants as fsConstants } from "node:fs";
 import type { PreflightProblem, PreflightResult } from "../types.ts";
 import { MIN_SMOLVM_VERSION } from "./constants.ts";
 import { scrubbedNames } from "./env.ts";
@@ -133,14 +132,16 @@ export async function probePreflight(deps: ProbeDeps): Promise<PreflightFacts> {
   return { platform, versionOutput, versionExitCode, kvm, crun, env: deps.hostEnv ?? process.env };
 }
 
+// Two access(2) calls on a device node: synchronous (node:fs/promises cost
+// every process that imports this module, `up` among them, about 1 ms).
 export async function kvmAccess(path: string): Promise<PreflightFacts["kvm"]> {
   try {
-    await access(path, fsConstants.F_OK);
+    accessSync(path, fsConstants.F_OK);
   } catch {
     return "missing";
   }
   try {
-    await access(path, fsConstants.R_OK | fsConstants.W_OK);
+    accessSync(path, fsConstants.R_OK | fsConstants.W_OK);
     return "ok";
   } catch {
     return "no-access";
