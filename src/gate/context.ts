@@ -65,7 +65,7 @@ export const DEFAULT_LIMITS: GateLimits = {
   dlpWindowBytes: 8 * 1024 * 1024,
   dlpHoldbackBytes: 64 * 1024,
   dlpMemoryBudgetBytes: 128 * 1024 * 1024,
-  readBufferBudgetBytes: 32 * 1024 * 1024,
+  readBufferBudgetBytes: 16 * 1024 * 1024,
   upstreamPoolPerKey: 8,
   gitPushMaxBytes: 32 * 1024 * 1024,
   gitPushMaxInflated: 128 * 1024 * 1024,

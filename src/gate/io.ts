@@ -19,12 +19,18 @@ import { noteRead } from "./memory.ts";
 // always gets its data (nothing can starve a clean request), and what it
 // gets is taken at once into what the gate bounds by other means (the head
 // limit, the DLP budget) or written on.
+//
+// Not ours to count: Bun's net.Socket takes one more read into its stream
+// buffer once paused (measured on 1.4.4: even a socket paused before any
+// data came, even with its native handle paused), up to 512 KiB over TCP
+// and the sender's socket buffer over a unix socket. That read per paused
+// connection is the floor this budget cannot lower.
 
 const HIGH_WATER = 256 * 1024;
 
 class Ledger {
   held = 0;
-  budget = 32 * 1024 * 1024;
+  budget = 16 * 1024 * 1024;
   // Readers that may still receive data (not closed, not detached): the
   // ones to pause when the budget is crossed.
   readonly live = new Set<SocketReader>();
