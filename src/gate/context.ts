@@ -14,6 +14,10 @@ import { buildVhosts, type Vhost, type VhostRegistration } from "./vhosts/index.
 // loop, CONNECT, forwarding, relay and the vhost bridge each take it.
 
 export interface GateLimits {
+  // One agent's tools rarely hold more than a few dozen connections (npm
+  // opens at most 15); the cap bounds what a flood can make the gate hold:
+  // a paused Bun socket still takes one read of up to 512 KiB into its own
+  // buffer (docs/design/gate.md), so 256 connections bound that at 128 MiB.
   maxConnections: number;
   // From the first byte of a request head to its end (slowloris).
   headerTimeoutMs: number;
@@ -36,8 +40,8 @@ export interface GateLimits {
   dlpHoldbackBytes: number;
   // All requests together never hold more than this for DLP, counted in the
   // memory the held bodies take (their buffers' capacity): past it, a body
-  // switches to the streaming mode early (1024 connections times an 8 MiB
-  // window would otherwise be 8 GiB).
+  // switches to the streaming mode early (256 connections times an 8 MiB
+  // window would otherwise be 2 GiB).
   dlpMemoryBudgetBytes: number;
   // All socket readers together (client and upstream sockets) queue at
   // most about this much before reading turns to strict pull (io.ts): a
@@ -55,7 +59,7 @@ export interface GateLimits {
 }
 
 export const DEFAULT_LIMITS: GateLimits = {
-  maxConnections: 1024,
+  maxConnections: 256,
   headerTimeoutMs: 15_000,
   doorTokenTimeoutMs: 5_000,
   idleTimeoutMs: 300_000,
