@@ -113,7 +113,16 @@ export async function launch(req: LaunchRequest, deps: LaunchDeps): Promise<numb
     checkpoint();
     await deps.beforeStep?.(name);
     checkpoint();
-    const r = await fn();
+    let r: T;
+    try {
+      r = await fn();
+    } catch (e) {
+      // A step that failed after a signal failed because of it (Ctrl-C on a
+      // terminal reaches the docker CLI too, which then stops the bottle it
+      // was starting): the signal is the story, not the step's error.
+      checkpoint();
+      throw e;
+    }
     checkpoint();
     return r;
   };

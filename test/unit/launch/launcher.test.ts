@@ -180,6 +180,30 @@ test("SIGTERM while the backend is creating the bottle: the step finishes, then 
   expect(listStateDirs(h.home)).toEqual([]);
 });
 
+test("SIGINT while the backend is creating the bottle, whose start then fails for it: exit 130, not the backend's error", async () => {
+  // On a terminal Ctrl-C reaches the docker CLI as well, and the bottle it
+  // was starting stops: the launch's failure is the signal's doing.
+  // The gate's step is over by then (its supervisor runs): the bottle's
+  // step is the only one left to fail.
+  let h: ReturnType<typeof setup>;
+  h = setup({
+    agentArgv: ["sleep", "30"],
+    failLaunch: true,
+    onLaunch: async (slug) => {
+      const dir = paths.stateDir(h.home, slug);
+      for (let i = 0; i < 400 && readPid(paths.supervisorPid(dir)) === null; i++) await Bun.sleep(10);
+      await Bun.sleep(100);
+      h.signals.emit("SIGINT");
+    },
+  });
+  const spec = testSpec();
+  const code = await launch({ spec, plan: testPlan("tester-eeeee", spec), detached: true, cwd: "/w" }, h.deps);
+  expect(code).toBe(130);
+  expect(h.lines.join("\n")).not.toContain("launch failed");
+  expect(h.fake.live.size).toBe(0);
+  expect(listStateDirs(h.home)).toEqual([]);
+});
+
 // The gate starts side by side with the bottle: a hook that must see the
 // gate running waits for its pidfile.
 async function gatePidOf(home: string, slug: string): Promise<number> {
