@@ -22,6 +22,7 @@ import { imageTopic, takeFirstRunLines } from "./first-run.ts";
 import { gateInputs, type ResolvedEnv } from "./inputs.ts";
 import { RollbackStack } from "./rollback.ts";
 import { Aborted, Interrupts, SIGNAL_EXIT, type SignalSource } from "./signals.ts";
+import { explainAgentResumeHint, settle } from "./settle.ts";
 import { removeBottle, stopSupervisor } from "./teardown.ts";
 
 // The launch sequence (DESIGN.md data flow steps 6 and 7) as small steps
@@ -337,38 +338,6 @@ async function allOrFirstError<T extends readonly unknown[]>(ps: { [K in keyof T
   const failed = rs.filter((r): r is PromiseRejectedResult => r.status === "rejected").map((r) => r.reason as unknown);
   if (failed.length > 0) throw failed.find((e) => e instanceof Aborted) ?? failed[0];
   return rs.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
-}
-
-// The end of a session: exit 0 -> the state goes (the undo of "state"
-// removes it); anything else -> keep it for `resume` and say how.
-async function settle(stateDir: string, slug: string, code: number, deps: LaunchDeps): Promise<void> {
-  if (isStopping(stateDir)) {
-    // `down` (or `cleanup`) is taking this bottle away: nothing to keep.
-    deps.err(`claude-bottle: ${slug} was stopped from outside (exit ${code})`);
-    return;
-  }
-  if (code === 0) {
-    removeQuietly(paths.preserve(stateDir));
-    return;
-  }
-  updateMetadata(stateDir, { status: "exited", exit_code: code, owner_pid: null });
-  markPreserved(stateDir, `agent exited with code ${code}`);
-  deps.err(`claude-bottle: the agent exited with code ${code}; state kept in ${stateDir}`);
-  deps.err(`  why:     claude-bottle logs ${slug}   (what the gate allowed and refused)`);
-  deps.err(`  resume:  claude-bottle resume ${slug}`);
-  deps.err(`  discard: claude-bottle down ${slug}`);
-}
-
-// Claude Code ends an interactive session with "Resume this session with:
-// claude --resume <id>", a command for inside the bottle, which is gone by
-// now. Say what resuming means here.
-function explainAgentResumeHint(spec: Spec, slug: string, code: number, deps: LaunchDeps): void {
-  if (!deps.tty || agentArgv(spec, deps.hostEnv)[0] !== "claude") return;
-  deps.err(
-    code === 0
-      ? "claude-bottle: the session ended and its bottle is gone (a 'claude --resume' line from Claude Code was for inside the bottle; start anew with claude-bottle up)"
-      : `claude-bottle: a 'claude --resume' line from Claude Code was for inside the bottle; resume this one with: claude-bottle resume ${slug}`,
-  );
 }
 
 function readPreviousPolicy(stateDir: string): GatePolicy | undefined {

@@ -1,0 +1,45 @@
+import type { Spec } from "../manifest/spec.ts";
+import { isStopping, markPreserved } from "../state/dirs.ts";
+import { updateMetadata } from "../state/metadata.ts";
+import { paths } from "../state/paths.ts";
+import { removeQuietly } from "../state/process.ts";
+import { agentArgv } from "./agent.ts";
+
+// What of the launcher's dependencies the end of a session uses.
+export interface SettleDeps {
+  err: (line: string) => void;
+  tty: boolean;
+  hostEnv: Record<string, string | undefined>;
+}
+
+// The end of a session: exit 0 -> the state goes (the undo of "state"
+// removes it); anything else -> keep it for `resume` and say how.
+export async function settle(stateDir: string, slug: string, code: number, deps: SettleDeps): Promise<void> {
+  if (isStopping(stateDir)) {
+    // `down` (or `cleanup`) is taking this bottle away: nothing to keep.
+    deps.err(`claude-bottle: ${slug} was stopped from outside (exit ${code})`);
+    return;
+  }
+  if (code === 0) {
+    removeQuietly(paths.preserve(stateDir));
+    return;
+  }
+  updateMetadata(stateDir, { status: "exited", exit_code: code, owner_pid: null });
+  markPreserved(stateDir, `agent exited with code ${code}`);
+  deps.err(`claude-bottle: the agent exited with code ${code}; state kept in ${stateDir}`);
+  deps.err(`  why:     claude-bottle logs ${slug}   (what the gate allowed and refused)`);
+  deps.err(`  resume:  claude-bottle resume ${slug}`);
+  deps.err(`  discard: claude-bottle down ${slug}`);
+}
+
+// Claude Code ends an interactive session with "Resume this session with:
+// claude --resume <id>", a command for inside the bottle, which is gone by
+// now. Say what resuming means here.
+export function explainAgentResumeHint(spec: Spec, slug: string, code: number, deps: SettleDeps): void {
+  if (!deps.tty || agentArgv(spec, deps.hostEnv)[0] !== "claude") return;
+  deps.err(
+    code === 0
+      ? "claude-bottle: the session ended and its bottle is gone (a 'claude --resume' line from Claude Code was for inside the bottle; start anew with claude-bottle up)"
+      : `claude-bottle: a 'claude --resume' line from Claude Code was for inside the bottle; resume this one with: claude-bottle resume ${slug}`,
+  );
+}
