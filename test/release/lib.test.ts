@@ -1,5 +1,5 @@
-import { describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { formatSums, parseSums } from "../../scripts/lib/checksums.ts";
@@ -11,10 +11,15 @@ import { parseTargets, RELEASE_TARGETS } from "../../scripts/lib/targets.ts";
 const root = join(import.meta.dir, "..", "..");
 const template = readFileSync(join(root, "packaging/homebrew/claude-bottle.rb.in"), "utf8");
 const hex = (c: string) => c.repeat(64);
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 
 describe("tar writer (checked with GNU tar)", () => {
   test("GNU tar extracts our archive with the modes and bytes we wrote", () => {
     const dir = mkdtempSync(join(tmpdir(), "cb-tar-"));
+    dirs.push(dir);
     const big = new Uint8Array(1500).map((_, i) => i % 251);
     const gz = tarGz(
       [

@@ -1,5 +1,5 @@
 import { afterAll, expect, test } from "bun:test";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { RAW_CLIENT_JS } from "../../../src/selftest/raw-client.ts";
@@ -19,7 +19,10 @@ const server = Bun.serve({
     return new Response("hi");
   },
 });
-afterAll(() => server.stop(true));
+afterAll(() => {
+  server.stop(true);
+  rmSync(dir, { recursive: true, force: true });
+});
 
 async function raw(...args: string[]) {
   const p = Bun.spawn(["node", file, `http://127.0.0.1:${server.port}`, ...args], { stdout: "pipe" });

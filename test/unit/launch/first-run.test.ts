@@ -1,5 +1,5 @@
-import { describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createDockerBackend } from "../../../src/backends/docker/index.ts";
@@ -12,7 +12,15 @@ const smolBackend = createSmolmachinesBackend({ hostEnv: {} });
 const docker: FirstRunContext = { backend: dockerBackend, usingDefaults: true };
 const smol: FirstRunContext = { backend: smolBackend, usingDefaults: true };
 const dockerStart = () => firstRunTopics(docker);
-const home = () => mkdtempSync(join(tmpdir(), "cb-first-run-"));
+const homes: string[] = [];
+const home = () => {
+  const h = mkdtempSync(join(tmpdir(), "cb-first-run-"));
+  homes.push(h);
+  return h;
+};
+afterAll(() => {
+  for (const h of homes) rmSync(h, { recursive: true, force: true });
+});
 
 describe("firstRunTopics", () => {
   test("explains every step of a from-scratch docker run, in order; the image build is not among them (the launcher explains it when it happens)", () => {
