@@ -112,8 +112,13 @@ export async function startSecondDockerd(baseImage: string): Promise<SecondDocke
       "--cgroup-parent", `cb-dind-${id}`,
       "--log-level", "warn",
     ];
-    // sh execs dockerd after the mount: the pid we get is the engine's.
+    // sh execs dockerd after the mount: the pid we get is the engine's. Its
+    // TMPDIR is the fresh /tmp: one inherited from us (a folder under our
+    // /tmp) does not exist in its namespace, and runc's exec then fails
+    // with 126 and no message.
+    const { TMPDIR: _ours, ...engineEnv } = process.env;
     const p = Bun.spawn(["unshare", "-m", "--propagation", "private", "sh", "-c", 'mount -t tmpfs -o size=4g,mode=1777 cb-dind /tmp && exec "$@"', "sh", ...dockerd], {
+      env: engineEnv,
       stdin: "ignore",
       stdout: log,
       stderr: log,
