@@ -10,7 +10,10 @@ import type { PushFinding } from "./scan.ts";
 // trees (file and directory names, so a new or renamed path), and blobs
 // that a line diff does not show as what they are (binary, or gzip, zlib or
 // zip by their first bytes: inflated). Text blobs are left to the diff pass
-// (scan.ts), which looks at added lines only.
+// (scan.ts), which looks at added lines only, and so sees only what a new
+// commit brings: a tag (annotated or not) may name a blob or a tree, whose
+// files are in no commit's diff, so every blob reached only that way is
+// scanned whole.
 //
 // Commits, tags and trees go first: a blob finding names its file, and that
 // name must already have scanned clean. Memory: one commit, tag or tree at
@@ -43,6 +46,7 @@ export async function scanObjects(opts: {
   const meta = listed.filter((l) => types.get(l.oid) !== "blob").map((l) => l.oid);
   const blobs = listed.filter((l) => types.get(l.oid) === "blob");
   const names = new Map(blobs.map((b) => [b.oid, b.name]));
+  const outside = await blobsOutsideCommits(opts, blobs);
 
   const found = await catFile(opts, "--batch", meta, (oid, type) => {
     const parts: Uint8Array[] = [];
@@ -64,13 +68,32 @@ export async function scanObjects(opts: {
     };
   });
   if (found) return found;
-  return catFile(opts, "--batch", blobs.map((b) => b.oid), (oid) => blobSink(oid, names.get(oid) ?? "", opts.scanners));
+  return catFile(opts, "--batch", blobs.map((b) => b.oid), (oid) => blobSink(oid, names.get(oid) ?? "", opts.scanners, outside.has(oid)));
 }
 
-// A blob as it streams: its first 8000 bytes decide; a blob that needs the
-// whole-file scan goes through the DLP scanner as it comes, the others are
-// skipped.
-function blobSink(oid: string, name: string, scanners: GitScanners): Sink {
+// The new blobs no new commit reaches: those of tips that peel to a blob
+// or a tree. Empty (and one cheap cat-file) when every tip is a commit or
+// a tag on one, which is every push git makes from a branch.
+async function blobsOutsideCommits(
+  opts: { gitDir: string; env: Record<string, string>; newOids: readonly string[] },
+  blobs: readonly Listed[],
+): Promise<Set<string>> {
+  const peeled: GitObjectType[] = [];
+  await catFile(opts, "--batch-check", opts.newOids.map((o) => `${o}^{}`), (_oid, type) => {
+    peeled.push(type);
+    return null;
+  });
+  if (peeled.length !== opts.newOids.length) throw new Error("git cat-file: a pushed tip could not be peeled");
+  if (peeled.every((t) => t === "commit")) return new Set();
+  const commitTips = opts.newOids.filter((_o, i) => peeled[i] === "commit");
+  const inCommits = new Set(commitTips.length > 0 ? (await listNew({ ...opts, newOids: commitTips })).map((l) => l.oid) : []);
+  return new Set(blobs.filter((b) => !inCommits.has(b.oid)).map((b) => b.oid));
+}
+
+// A blob as it streams: its first 8000 bytes decide (unless `whole` says
+// no commit's diff shows it); a blob that needs the whole-file scan goes
+// through the DLP scanner as it comes, the others are skipped.
+function blobSink(oid: string, name: string, scanners: GitScanners, whole: boolean): Sink {
   let head: Uint8Array[] = [];
   let headLen = 0;
   let scanner: EncodedBodyScanner | null = null;
@@ -80,7 +103,7 @@ function blobSink(oid: string, name: string, scanners: GitScanners): Sink {
   const decide = async (): Promise<PushFinding | null> => {
     const first = Buffer.concat(head);
     head = [];
-    if (!needsWholeScan(first.subarray(0, SNIFF))) {
+    if (!whole && !needsWholeScan(first.subarray(0, SNIFF))) {
       skip = true;
       return null;
     }

@@ -159,6 +159,39 @@ describe("git vhost: a push is scanned whole", () => {
     }
   });
 
+  test("a tag on a blob or a tree (no commit's diff shows its files), and a blob pushed as a branch", async () => {
+    for (const kind of ["annotated tag on a blob", "tag on a blob", "tag on a tree", "branch on a blob"] as const) {
+      const dir = await work();
+      const key = AWS();
+      const blob = (await git(dir, ["hash-object", "-w", "--stdin"], {}, `aws_access_key_id = ${key}\n`)).stdout.trim();
+      let refspec: string;
+      let oids = [blob];
+      if (kind === "annotated tag on a blob") {
+        await git(dir, ["tag", "-a", "blob-a", "-m", "a clean message", blob]);
+        refspec = "refs/tags/blob-a";
+        oids = [(await git(dir, ["rev-parse", "blob-a"])).stdout.trim(), blob];
+      } else if (kind === "tag on a blob") {
+        await git(dir, ["update-ref", "refs/tags/blob-l", blob]);
+        refspec = "refs/tags/blob-l";
+      } else if (kind === "tag on a tree") {
+        const tree = (await git(dir, ["mktree"], {}, `100644 blob ${blob}\tclean.txt\n`)).stdout.trim();
+        await git(dir, ["update-ref", "refs/tags/tree-l", tree]);
+        refspec = "refs/tags/tree-l";
+        oids = [tree, blob];
+      } else refspec = `${blob}:refs/heads/blob-branch`;
+      await refused(dir, [refspec], key, /rule aws-access-key matched in file .*\(blob [0-9a-f]{12}\)/, oids);
+    }
+  });
+
+  test("a tag on a clean blob still lands", async () => {
+    const dir = await work();
+    const blob = (await git(dir, ["hash-object", "-w", "--stdin"], {}, "just a public key file\n")).stdout.trim();
+    await git(dir, ["tag", "-a", "key-blob", "-m", "the release key", blob]);
+    const r = await ok(sh(["git", "push", "origin", "refs/tags/key-blob"], { cwd: dir, env }), "clean tag push");
+    expect(r.stderr).toContain("forwarded to 'origin'");
+    expect((await sh(["git", "cat-file", "-e", blob], { cwd: upstream, env })).code).toBe(0);
+  });
+
   test("a clean push with tags, a rename and a binary still lands", async () => {
     const dir = await work();
     await git(dir, ["mv", "README.md", "README.txt"]);
