@@ -71,7 +71,7 @@ export async function sendPlainBody(ctx: GateContext, s: BodySend): Promise<void
 // upstream (gitpush/receive-pack.ts).
 export async function sendScannedBody(ctx: GateContext, dlp: Dlp, s: BodySend, gitPush = false): Promise<void> {
   const { limits } = ctx;
-  const scanner = dlp.encodedBodyScanner(contentEncoding(s.head));
+  const scanner = dlp.encodedBodyScanner(contentEncoding(s.head), headerValues(s.head.headers, "content-type"));
   const held = new HeldBody(s.framing.kind === "length" ? s.framing.length : null);
   const read: BodyRead = { idleMs: limits.bodyTimeoutMs, wire: 0 };
   // What this body has added to ctx.dlpHeld, given back when it is done.

@@ -56,8 +56,11 @@ export function scanZip(buf: Buffer, newScanner: () => BodyScanner, limits: Arch
     const method = buf.readUInt16LE(at + 8);
     const csize = buf.readUInt32LE(at + 18);
     const data = at + 30 + buf.readUInt16LE(at + 26) + buf.readUInt16LE(at + 28);
-    if (data > buf.length) continue;
     if (method === 0) continue;
+    // A header whose data would start past the end: the archive was cut
+    // (a multipart reader that split it, multipart.ts) and its entry
+    // cannot be read here, though a receiver holding the rest can.
+    if (data > buf.length) return { rule: "undecodable-body", where: "body" };
     // What the gate cannot read does not leave: password-protected entries
     // and other compression methods (bzip2, LZMA, zstd, ...).
     if (flags & 1) return { rule: "encrypted-archive-entry", where: "body" };

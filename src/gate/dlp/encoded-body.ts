@@ -1,6 +1,7 @@
 import { looksLikeText, scanZip, sniff, type Sniffed } from "./archive.ts";
 import { DecodeError, decoderFor, type StreamDecoder } from "./decode.ts";
 import type { BodyScanner, DlpFinding, EncodedBodyScanner } from "./index.ts";
+import { multipartBoundaries, MultipartParts } from "./multipart.ts";
 
 // A request body as it arrives, decoded by its Content-Encoding
 // (decode.ts) and scanned by the plain body scanner. What cannot be read is
@@ -20,7 +21,8 @@ import type { BodyScanner, DlpFinding, EncodedBodyScanner } from "./index.ts";
 //    outputs;
 //  - the decoded body is sniffed (archive.ts): gzip, zlib or zip by its
 //    first bytes is inflated and scanned as well, with or without a
-//    Content-Encoding saying so.
+//    Content-Encoding saying so; so is every part of a multipart body
+//    (multipart.ts: a file uploaded as a form field).
 
 // Thrown by a sink to stop decoding at the first finding.
 class Stop extends Error {
@@ -57,17 +59,22 @@ export class EncodedBody implements EncodedBodyScanner {
   private readonly plain: BodyScanner;
   private readonly raw: BodyScanner | null;
   private readonly inner: Sniffer;
+  private readonly parts: MultipartParts | null;
   private sawInput = false;
 
   constructor(
     newScanner: () => BodyScanner,
     contentEncoding: string | null,
     limits: EncodedLimits,
+    // The request's Content-Type values (a multipart boundary).
+    contentTypes: readonly string[] = [],
   ) {
     this.plain = newScanner();
     this.inner = new Sniffer(newScanner, limits);
+    const boundaries = multipartBoundaries(contentTypes);
+    this.parts = boundaries.length > 0 ? new MultipartParts(boundaries, () => new Sniffer(newScanner, limits)) : null;
     const d = decoderFor(contentEncoding, async (piece) => {
-      const f = this.plain.push(piece) ?? (await this.inner.push(piece));
+      const f = await this.decoded(piece);
       if (f) throw new Stop(f);
     });
     this.decoder = d.ok ? d.decoder : null;
@@ -79,7 +86,7 @@ export class EncodedBody implements EncodedBodyScanner {
     if (this.finding || chunk.length === 0) return this.finding;
     if (this.unsupported) return (this.finding = { rule: "unsupported-content-encoding", where: "body" });
     this.sawInput = true;
-    if (!this.decoder) return (this.finding = this.plain.push(chunk) ?? (await this.inner.push(chunk)));
+    if (!this.decoder) return (this.finding = await this.decoded(chunk));
     if ((this.finding = this.raw!.push(chunk))) return this.stop();
     await this.guard(this.decoder.write(chunk));
     return this.finding;
@@ -93,12 +100,20 @@ export class EncodedBody implements EncodedBodyScanner {
     this.finding ??= this.raw?.end() ?? null;
     this.finding ??= this.plain.end();
     this.finding ??= await this.inner.end();
+    this.finding ??= (await this.parts?.end()) ?? null;
     return this.finding;
   }
 
   close(): void {
     this.decoder?.close();
     this.inner.close();
+    this.parts?.close();
+  }
+
+  // The body as the receiver reads it: scanned, and sniffed whole and by
+  // part.
+  private async decoded(piece: Uint8Array): Promise<DlpFinding | null> {
+    return this.plain.push(piece) ?? (await this.inner.push(piece)) ?? (await this.parts?.push(piece)) ?? null;
   }
 
   private stop(): DlpFinding | null {

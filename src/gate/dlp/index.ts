@@ -38,7 +38,7 @@ import { findHighEntropy } from "./entropy.ts";
 // never memory). The encoded bytes are scanned as they are too (a gzip
 // header's FNAME, FCOMMENT, FEXTRA), and a body that is gzip, zlib or zip
 // by its first bytes is inflated and scanned whatever its headers say
-// (archive.ts).
+// (archive.ts), and so is each part of a multipart body (multipart.ts).
 //
 // Host names, methods and header names are the bottle's bytes too: scanHost
 // (literals and rules case-insensitively, also with the dots removed, and
@@ -89,7 +89,9 @@ export interface Dlp {
   scanMethod(method: string): DlpFinding | null;
   scanHeaders(headers: [string, string][]): DlpFinding | null;
   bodyScanner(): BodyScanner;
-  encodedBodyScanner(contentEncoding: string | null): EncodedBodyScanner;
+  // `contentTypes`: the request's Content-Type values (each part of a
+  // multipart body is sniffed too).
+  encodedBodyScanner(contentEncoding: string | null, contentTypes?: readonly string[]): EncodedBodyScanner;
   // Known secrets and credential shapes only (no entropy), in any case:
   // the last check on text about to be written to the audit file.
   findSecret(text: string): string | null;
@@ -241,8 +243,8 @@ class Scanner implements Dlp {
     return new Body(this.exact, this.maxDecoded);
   }
 
-  encodedBodyScanner(contentEncoding: string | null): EncodedBodyScanner {
-    return new EncodedBody(() => this.bodyScanner(), contentEncoding, { maxArchiveBytes: this.maxArchive, maxDecodedBytes: this.maxDecoded });
+  encodedBodyScanner(contentEncoding: string | null, contentTypes: readonly string[] = []): EncodedBodyScanner {
+    return new EncodedBody(() => this.bodyScanner(), contentEncoding, { maxArchiveBytes: this.maxArchive, maxDecodedBytes: this.maxDecoded }, contentTypes);
   }
 }
 

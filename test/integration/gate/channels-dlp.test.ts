@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { generateKeyPairSync } from "node:crypto";
 import { crc32, deflateRawSync, gzipSync } from "node:zlib";
-import { auditLines, connectTunnel, rawRequest, route, startEnv, testResolver, type Env } from "./harness.ts";
+import { auditLines, connectTunnel, rawRequest, route, startEnv, testResolver, zipOf, type Env } from "./harness.ts";
 
 // Every byte the bottle picks is scanned before it leaves. Each attack
 // below is what a bottle can send through a real socket to a running gate;
@@ -69,19 +69,6 @@ function gzipNamed(data: Uint8Array, name: string): Buffer {
   trailer.writeUInt32LE(crc32(data) >>> 0, 0);
   trailer.writeUInt32LE(data.length, 4);
   return Buffer.concat([Buffer.from([0x1f, 0x8b, 8, 8, 0, 0, 0, 0, 0, 3]), Buffer.from(name + "\0", "latin1"), deflateRawSync(data), trailer]);
-}
-
-function zipOf(name: string, data: Uint8Array): Buffer {
-  const body = deflateRawSync(data);
-  const h = Buffer.alloc(30);
-  h.writeUInt32LE(0x04034b50, 0);
-  h.writeUInt16LE(20, 4);
-  h.writeUInt16LE(8, 8);
-  h.writeUInt32LE(crc32(data) >>> 0, 14);
-  h.writeUInt32LE(body.length, 18);
-  h.writeUInt32LE(data.length, 22);
-  h.writeUInt16LE(name.length, 26);
-  return Buffer.concat([h, Buffer.from(name), body]);
 }
 
 describe("gate: names are data, scanned before anything resolves them", () => {

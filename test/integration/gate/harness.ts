@@ -8,6 +8,7 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import tls from "node:tls";
+import { crc32, deflateRawSync } from "node:zlib";
 import { startGate, type RunningGate, type StartGateOptions } from "../../../src/gate/server.ts";
 import { createCa } from "../../../src/gate/tls/ca.ts";
 import { upstreamTrust } from "../../../src/gate/upstream.ts";
@@ -272,4 +273,19 @@ export async function rawRequest(port: number, data: string | Buffer, timeoutMs 
       resolve(Buffer.concat(chunks).toString("latin1"));
     });
   });
+}
+
+// A zip of one deflated entry (a local header and its data, no central
+// directory: what a receiver reading by local headers needs).
+export function zipOf(name: string, data: Uint8Array): Buffer {
+  const body = deflateRawSync(data);
+  const h = Buffer.alloc(30);
+  h.writeUInt32LE(0x04034b50, 0);
+  h.writeUInt16LE(20, 4);
+  h.writeUInt16LE(8, 8);
+  h.writeUInt32LE(crc32(data) >>> 0, 14);
+  h.writeUInt32LE(body.length, 18);
+  h.writeUInt32LE(data.length, 22);
+  h.writeUInt16LE(name.length, 26);
+  return Buffer.concat([h, Buffer.from(name), body]);
 }
