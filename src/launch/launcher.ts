@@ -22,7 +22,7 @@ import { imageTopic, takeFirstRunLines } from "./first-run.ts";
 import { gateInputs, type ResolvedEnv } from "./inputs.ts";
 import { RollbackStack } from "./rollback.ts";
 import { Aborted, Interrupts, SIGNAL_EXIT, type SignalSource } from "./signals.ts";
-import { explainAgentResumeHint, settle } from "./settle.ts";
+import { explainAgentResumeHint, sessionLeft, settle } from "./settle.ts";
 import { removeBottle, stopSupervisor } from "./teardown.ts";
 
 // The launch sequence (DESIGN.md data flow steps 6 and 7) as small steps
@@ -305,8 +305,8 @@ export async function launch(req: LaunchRequest, deps: LaunchDeps): Promise<numb
       if (e instanceof Aborted) return SIGNAL_EXIT[e.signal];
       throw e;
     });
-    if (code === 0) keepState = false;
-    await settle(stateDir, slug, code, deps);
+    if (sessionLeft(code, deps.tty, req.resume === true)) keepState = false;
+    await settle(stateDir, slug, code, req.resume === true, deps);
     explainAgentResumeHint(spec, slug, code, deps);
     await stack.unwind();
     return code;

@@ -96,6 +96,24 @@ test("the image build is explained when the backend builds it, once per home; ne
   expect(await run("tester-imgc3")).toBe(0);
 });
 
+// In a terminal, Ctrl-C reaches the agent as a key once it has taken the
+// terminal (Claude Code then leaves with exit 0). An agent that dies of the
+// SIGINT (exit 130) was stopped before it was ready: the user left, there is
+// nothing to resume, and no resume hint may say otherwise.
+test("in a terminal, an agent stopped by Ctrl-C before it was ready (exit 130): exit 130, nothing kept, no resume hint", async () => {
+  const h = setup({ agentArgv: ["sh", "-c", "exit 130"] });
+  h.deps.tty = true;
+  const spec = testSpec();
+  const code = await launch({ spec, plan: testPlan("tester-ccccc", spec), detached: false, cwd: "/w" }, h.deps);
+  expect(code).toBe(130);
+  expect(existsSync(paths.stateDir(h.home, "tester-ccccc"))).toBe(false);
+  expect(h.fake.live.size).toBe(0);
+  const said = h.lines.join("\n");
+  expect(said).not.toContain("resume");
+  expect(said).not.toContain("state kept");
+  expect(said).toContain("interrupted");
+});
+
 test("non-zero exit: bottle and gate go, state stays with .preserve and a resume hint; no secret anywhere", async () => {
   let gatePid = 0;
   const h = setup({
@@ -394,6 +412,20 @@ test("resume relaunches a preserved session with the same slug, CA and placehold
   expect(await launch({ spec: r.spec, plan: r.plan, detached: false, cwd: r.meta.cwd, resume: true }, h.deps)).toBe(0);
   expect(existsSync(dir)).toBe(false);
   expect(() => loadResumable(h.home, "tester-rrrrr")).toThrow(/no state/);
+});
+
+test("in a terminal, Ctrl-C before the agent was ready during a resume keeps what was kept before", async () => {
+  const h = setup({ agentArgv: ["sh", "-c", "exit 6"] });
+  h.deps.tty = true;
+  const spec = testSpec();
+  expect(await launch({ spec, plan: testPlan("tester-kkkkk", spec), detached: false, cwd: "/w" }, h.deps)).toBe(6);
+  const dir = paths.stateDir(h.home, "tester-kkkkk");
+  const { loadResumable } = await import("../../../src/launch/resume.ts");
+  const r = loadResumable(h.home, "tester-kkkkk");
+  h.deps.hostEnv.CLAUDE_BOTTLE_AGENT_ARGV = JSON.stringify(["sh", "-c", "exit 130"]);
+  expect(await launch({ spec: r.spec, plan: r.plan, detached: false, cwd: r.meta.cwd, resume: true }, h.deps)).toBe(130);
+  expect(existsSync(paths.preserve(dir))).toBe(true);
+  expect(h.lines.join("\n")).toContain("claude-bottle resume tester-kkkkk");
 });
 
 test("resume keeps live policy changes (allow/deny, approved requests): policy.json is the truth", async () => {
