@@ -1,5 +1,6 @@
 #!/usr/bin/env bun
 import { isUserError } from "./errors.ts";
+import { isatty } from "node:tty";
 import { versionLine } from "./version.ts";
 
 // The entry point stays small: `--version` and `--help` answer without
@@ -11,12 +12,25 @@ import { versionLine } from "./version.ts";
 // (scripts/lib/compile.ts renderHelp, with colour); undefined from source.
 declare const BUILD_HELP: string | undefined;
 
-// citty's own colour rule (its _color.ts), applied to the baked-in text;
-// test/cli/version-help.test.ts compares the two under each variable.
+// Usage text is coloured on the rule every other output follows (README,
+// "Output"): only on a terminal; NO_COLOR (or NODE_DISABLE_COLORS, TERM=dumb)
+// turns it off; FORCE_COLOR (not "0") forces it into a pipe. That is
+// styleText's rule for stdout, checked with isatty so that neither
+// node:util nor Bun's process.stdout stream is created for --help. citty's
+// own rule (its _color.ts: NO_COLOR=1, TERM=dumb, TEST, CI) still applies on
+// top, as citty colours its text by it.
 function cittyNoColor(): boolean {
   const env = process.env;
   return env.NO_COLOR === "1" || env.TERM === "dumb" || !!env.TEST || !!env.CI;
 }
+
+export function usageColour(env: Record<string, string | undefined> = process.env, tty: () => boolean = () => isatty(1)): boolean {
+  if (env.FORCE_COLOR !== undefined) return env.FORCE_COLOR !== "0";
+  if (env.NO_COLOR !== undefined || env.NODE_DISABLE_COLORS !== undefined || env.TERM === "dumb") return false;
+  return tty();
+}
+
+const stripAnsi = (text: string) => text.replace(/\x1b\[[0-9;]*m/g, "");
 
 // process.exitCode, never process.exit(): Bun can drop what is still
 // buffered for a piped stdout when the process exits on the spot.
@@ -40,7 +54,7 @@ export async function runCli(argv: string[]): Promise<void> {
   if (rawArgs.length === 0 || rawArgs[0] === "--help" || rawArgs[0] === "-h" || rawArgs[0] === "help") {
     const text = typeof BUILD_HELP === "string" ? BUILD_HELP : await (await import("./commands/main.ts")).renderTopUsage();
     // What citty's showUsage prints: the usage, then a blank line.
-    console.log((cittyNoColor() ? text.replace(/\x1b\[[0-9;]*m/g, "") : text) + "\n");
+    console.log((cittyNoColor() || !usageColour() ? stripAnsi(text) : text) + "\n");
     return;
   }
   const cli = await import("./commands/main.ts");
@@ -48,7 +62,7 @@ export async function runCli(argv: string[]): Promise<void> {
   const dashes = rawArgs.indexOf("--");
   const own = dashes === -1 ? rawArgs : rawArgs.slice(0, dashes);
   if (own.includes("--help") || own.includes("-h")) {
-    if (!(await cli.showCommandUsage(rawArgs[0]!))) fail(`unknown command '${rawArgs[0]}'; run 'claude-bottle --help' for the list`, 2);
+    if (!(await cli.showCommandUsage(rawArgs[0]!, usageColour() ? (t) => t : stripAnsi))) fail(`unknown command '${rawArgs[0]}'; run 'claude-bottle --help' for the list`, 2);
     return;
   }
   try {

@@ -1,4 +1,4 @@
-import { defineCommand, renderUsage, runCommand, showUsage } from "citty";
+import { defineCommand, renderUsage, runCommand } from "citty";
 import { commands, commandStubs } from "./registry.ts";
 
 // The root command and what cli.ts needs of citty, loaded only when a
@@ -22,10 +22,12 @@ export function renderTopUsage(): Promise<string> {
   return renderUsage({ ...main, subCommands: commandStubs() });
 }
 
-export async function showCommandUsage(name: string): Promise<boolean> {
+// What citty's showUsage prints (the usage, then a blank line), through the
+// caller's colour rule.
+export async function showCommandUsage(name: string, paint: (text: string) => string): Promise<boolean> {
   const load = commands[name];
   if (!load) return false;
-  await showUsage(await load(), main);
+  console.log(paint(await renderUsage(await load(), main)) + "\n");
   return true;
 }
 

@@ -47,7 +47,20 @@ test("the baked-in --help is what citty renders from source, with and without co
     expect(code).toBe(0);
     return out;
   };
-  const envs: Record<string, string>[] = [{}, { NO_COLOR: "1" }, { NO_COLOR: "0" }, { TERM: "dumb" }, { TERM: "xterm" }, { CI: "true" }, { TEST: "1" }];
+  const envs: Record<string, string>[] = [
+    {},
+    { NO_COLOR: "1" },
+    { NO_COLOR: "0" },
+    { TERM: "dumb" },
+    { TERM: "xterm" },
+    { CI: "true" },
+    { TEST: "1" },
+    { FORCE_COLOR: "1" },
+    { FORCE_COLOR: "1", TERM: "xterm" },
+    { FORCE_COLOR: "1", NO_COLOR: "0" },
+    { FORCE_COLOR: "1", CI: "true" },
+    { FORCE_COLOR: "0" },
+  ];
   let coloured = 0;
   for (const env of envs) {
     const want = await fromSource(["--help"], env);
@@ -61,6 +74,21 @@ test("the baked-in --help is what citty renders from source, with and without co
   }
   // Both sides of the rule were exercised.
   expect(coloured).toBe(3);
+});
+
+// The rule every output follows (README, "Output"): colour only on a
+// terminal, unless FORCE_COLOR forces it into a pipe. runBin reads stdout
+// through a pipe, as `claude-bottle --help | less` or a script does.
+test("usage text is not coloured into a pipe; FORCE_COLOR colours it", async () => {
+  for (const args of [["--help"], ["up", "--help"], ["exec", "--help"]]) {
+    const piped = await runBin(args, { env: { PATH: process.env.PATH!, TERM: "xterm-256color" } });
+    expect(piped.code).toBe(0);
+    expect(piped.stdout).toContain("USAGE");
+    expect({ args, escapes: piped.stdout.includes("\x1b[") }).toEqual({ args, escapes: false });
+    const forced = await runBin(args, { env: { PATH: process.env.PATH!, TERM: "xterm-256color", FORCE_COLOR: "1" } });
+    expect({ args, escapes: forced.stdout.includes("\x1b[") }).toEqual({ args, escapes: true });
+    expect(stripAnsi(forced.stdout)).toBe(piped.stdout);
+  }
 });
 
 test("an unknown command is one line and exit 2", async () => {
