@@ -18,6 +18,12 @@ import type { GatePolicy } from "./types.ts";
 // Each is checked again against the new policy the way it was first let
 // through; what fails is closed and audited (one deny line each, reason
 // "revoked by policy reload: ...").
+//
+// A channel is tracked from the moment the gate accepts it (a tunnel at its
+// 200, before the bottle sends a byte), and checked once more against the
+// policy in force when it is added: the bottle picks its timing, and a
+// tunnel accepted before a reload but first used after it (or an upstream
+// whose dial finished after it) must not outlive the revocation.
 
 export interface OpenChannel {
   kind: "passthrough" | "tunnel" | "upstream";
@@ -49,10 +55,17 @@ export function revocation(ch: OpenChannel, policy: GatePolicy): string | null {
 export class Channels {
   private readonly open = new Set<OpenChannel>();
 
-  // Tracks `ch` until `sock` closes.
-  add(ch: OpenChannel, sock: EventEmitter): void {
+  // Tracks `ch` until `sock` closes; false (and `ch` closed and audited)
+  // when `policy`, the one in force now, no longer allows it.
+  add(ch: OpenChannel, sock: EventEmitter, policy: GatePolicy, record: (e: AuditEntry) => void): boolean {
+    const why = revocation(ch, policy);
+    if (why !== null) {
+      this.revoked(ch, why, record);
+      return false;
+    }
     this.open.add(ch);
     sock.once("close", () => this.open.delete(ch));
+    return true;
   }
 
   get size(): number {
@@ -68,18 +81,22 @@ export class Channels {
       if (why === null) continue;
       this.open.delete(ch);
       n++;
-      record({
-        method: ch.kind === "upstream" ? "-" : "CONNECT",
-        host: ch.host,
-        port: ch.port,
-        decision: "deny",
-        reason: `revoked by policy reload: ${ch.kind === "upstream" ? "upstream connection" : ch.kind === "tunnel" ? "tunnel" : "passthrough tunnel"} closed: ${why}`,
-        layer: "policy",
-        status: null,
-      });
-      ch.close();
+      this.revoked(ch, why, record);
     }
     if (n > 0) log.info(`policy reload closed ${n} open channel(s)`);
     return n;
+  }
+
+  private revoked(ch: OpenChannel, why: string, record: (e: AuditEntry) => void): void {
+    record({
+      method: ch.kind === "upstream" ? "-" : "CONNECT",
+      host: ch.host,
+      port: ch.port,
+      decision: "deny",
+      reason: `revoked by policy reload: ${ch.kind === "upstream" ? "upstream connection" : ch.kind === "tunnel" ? "tunnel" : "passthrough tunnel"} closed: ${why}`,
+      layer: "policy",
+      status: null,
+    });
+    ch.close();
   }
 }

@@ -84,6 +84,17 @@ async function terminate(ctx: GateContext, raw: net.Socket, reader: SocketReader
   } catch {
     return;
   }
+  // Tracked from its 200 on (channels.ts): a reload before the bottle's
+  // first byte closes it too.
+  let tlsSock: tls.TLSSocket | null = null;
+  if (!isInternalHost(tunnel.host)) {
+    const close = () => {
+      tlsSock?.destroy();
+      raw.destroy();
+    };
+    const ch = { kind: "tunnel", host: tunnel.host, port: tunnel.port, scheme: "https", address: null, close } as const;
+    if (!ctx.channels.add(ch, raw, ctx.gen.policy, ctx.record)) return;
+  }
   // The first byte says what the tunnel carries: a TLS handshake record
   // (0x16), or plain HTTP (Node's undici proxy agent and `curl -p` tunnel
   // http:// URLs through CONNECT too).
@@ -96,7 +107,7 @@ async function terminate(ctx: GateContext, raw: net.Socket, reader: SocketReader
   const rest = reader.detach();
   if (rest.length) raw.unshift(rest);
   let sniRefused: string | null = null;
-  const tlsSock = new tls.TLSSocket(raw, {
+  tlsSock = new tls.TLSSocket(raw, {
     isServer: true,
     secureContext: leaf.context,
     ALPNProtocols: ["http/1.1"],
@@ -126,13 +137,6 @@ async function terminate(ctx: GateContext, raw: net.Socket, reader: SocketReader
     raw.destroy();
   });
   tlsSock.once("secure", () => {
-    if (!isInternalHost(tunnel.host)) {
-      const close = () => {
-        tlsSock.destroy();
-        raw.destroy();
-      };
-      ctx.channels.add({ kind: "tunnel", host: tunnel.host, port: tunnel.port, scheme: "https", address: null, close }, raw);
-    }
     serve(tlsSock, new SocketReader(tlsSock), tunnel)
       .catch((e) => ctx.log.error(`tunnel ${tunnel.host}: ${(e as Error).message}`))
       .finally(() => {
@@ -147,9 +151,6 @@ async function terminate(ctx: GateContext, raw: net.Socket, reader: SocketReader
 // one, under the same policy (target.ts: the Host must name the CONNECT
 // authority), as http. Credentials are never injected over it (decide()).
 async function plainTunnel(ctx: GateContext, raw: net.Socket, reader: SocketReader, tunnel: Tunnel, serve: ServeTunnel): Promise<void> {
-  if (!isInternalHost(tunnel.host)) {
-    ctx.channels.add({ kind: "tunnel", host: tunnel.host, port: tunnel.port, scheme: "http", address: null, close: () => raw.destroy() }, raw);
-  }
   try {
     await serve(raw, reader, { ...tunnel, plain: true });
   } catch (e) {

@@ -71,7 +71,8 @@ export async function forward(
       timeoutMs: ctx.limits.upstreamConnectTimeoutMs,
       ca: ctx.upstreamCa,
     }).then((s) => {
-      ctx.channels.add({ kind: "upstream", host: t.host, port: t.port, scheme: t.scheme, address: res.address, close: () => s.destroy() }, s);
+      const ch = { kind: "upstream", host: t.host, port: t.port, scheme: t.scheme, address: res.address, close: () => s.destroy() } as const;
+      if (!ctx.channels.add(ch, s, ctx.gen.policy, ctx.record)) throw new Error(`${t.host} was revoked by a policy reload`);
       return { key, sock: s, reader: new SocketReader(s) };
     });
     // Rejection is handled where it is awaited; avoid an unhandled one if

@@ -39,7 +39,6 @@ export async function passthrough(ctx: GateContext, raw: net.Socket, reader: Soc
     up.destroy();
     return;
   }
-
   // One line for the tunnel's refusal, whichever side's bytes caused it.
   let refused = false;
   const refuse = (reason: string) => {
@@ -49,6 +48,16 @@ export async function passthrough(ctx: GateContext, raw: net.Socket, reader: Soc
     up.destroy();
     raw.destroy();
   };
+  // Tracked from its 200 on (channels.ts): a reload before the bottle's
+  // ClientHello closes it too (its line is the revocation's).
+  const close = () => {
+    refused = true;
+    raw.destroy();
+    up.destroy();
+  };
+  const ch = { kind: "passthrough", host: tunnel.host, port: tunnel.port, scheme: "https", address: res.address, close } as const;
+  if (!ctx.channels.add(ch, raw, ctx.gen.policy, ctx.record)) return;
+
   const watch = new HelloWatch((sni) => {
     // Without a name the upstream serves whichever it likes: only right
     // for a tunnel to an address, where a client sends none (RFC 6066 §3).
@@ -63,11 +72,6 @@ export async function passthrough(ctx: GateContext, raw: net.Socket, reader: Soc
   const open = () => {
     opened = true;
     ctx.record({ method: "CONNECT", host: tunnel.host, port: tunnel.port, decision: "allow", layer: "policy", status: 200 });
-    const close = () => {
-      raw.destroy();
-      up.destroy();
-    };
-    ctx.channels.add({ kind: "passthrough", host: tunnel.host, port: tunnel.port, scheme: "https", address: res.address, close }, raw);
     up.on("data", fromUpstream);
   };
   const fromClient = (d: Buffer) => {

@@ -164,4 +164,50 @@ describe("gate: a policy reload closes what the new policy no longer allows", ()
       reason: "revoked by policy reload: passthrough tunnel closed: pass.test is no longer a passthrough route",
     });
   });
+  // The bottle's side picks the timing: it opens its tunnels while the host
+  // is allowed and sends nothing (no ClientHello, no first byte) until the
+  // operator has revoked it. What opens after the reload must not outlive
+  // it either.
+  test("tunnels accepted before a reload but first used after it are closed", async () => {
+    await gate.reload(policyA);
+    const waiting = {
+      pass: await connectTunnel(gate.port, `pass.test:${raw.httpsPort}`),
+      tls: await connectTunnel(gate.port, `up.test:${raw.httpsPort}`),
+      plain: await connectTunnel(gate.port, `up.test:${raw.httpPort}`),
+    };
+    for (const w of Object.values(waiting)) expect(w.response).toStartWith("HTTP/1.1 200");
+    // Watched from before the reload: the gate may close them at once.
+    const closed = new Set<string>();
+    for (const [k, w] of Object.entries(waiting)) w.sock.once("close", () => closed.add(k));
+    const lines = audit().length;
+    await gate.reload(policyB);
+
+    const passTls = tls.connect({ socket: waiting.pass.sock, servername: "pass.test", ca: raw.caPem, ALPNProtocols: ["http/1.1"] });
+    passTls.on("error", () => {});
+    const passInner = new Received(passTls);
+    passTls.once("secureConnect", () => passTls.write(get("pass.test", "/late-pass")));
+
+    const tlsInner = tls.connect({ socket: waiting.tls.sock, servername: "up.test", ca: readFileSync(join(dir, "state", "ca", "ca.crt"), "utf8"), ALPNProtocols: ["http/1.1"] });
+    tlsInner.on("error", () => {});
+    const tlsGot = new Received(tlsInner);
+    tlsInner.once("secureConnect", () => tlsInner.write(get("up.test", "/late-tls")));
+
+    const plainGot = new Received(waiting.plain.sock);
+    if (!waiting.plain.sock.destroyed) waiting.plain.sock.write(get("up.test", "/late-plain", raw.httpPort));
+
+    const until = Date.now() + 3000;
+    while (closed.size < 3 && Date.now() < until) await Bun.sleep(20);
+    expect([...closed].sort()).toEqual(["pass", "plain", "tls"]);
+    await Bun.sleep(200);
+    expect(raw.seen.filter((r) => r.path.startsWith("/late-")).map((r) => r.path)).toEqual([]);
+    expect(passInner.text() + tlsGot.text() + plainGot.text()).not.toContain("answer /late-");
+    // Each closing is one audit line.
+    await Bun.sleep(200);
+    const after = audit().slice(lines).map((l) => `${l.host} ${l.reason}`);
+    expect(after.filter((l) => l.startsWith("pass.test "))).toEqual(["pass.test revoked by policy reload: passthrough tunnel closed: host not in allowlist: pass.test"]);
+    expect(after.filter((l) => l.startsWith("up.test ") && l.includes("revoked by policy reload: tunnel closed")).length).toBe(2);
+    for (const w of Object.values(waiting)) w.sock.destroy();
+    passTls.destroy();
+    tlsInner.destroy();
+  });
 });
