@@ -5,8 +5,12 @@ import type { BodyScanner, DlpFinding } from "./index.ts";
 // Content-Encoding says (most often: nothing). A client that gzips a file
 // and POSTs it as application/octet-stream sends the file's bytes out all
 // the same, so they are inflated and scanned like a declared coding:
-//  - gzip (1f 8b 08) and zlib (78 01/5e/9c/da) are decoded as a stream
-//    (decode.ts; encoded-body.ts runs them);
+//  - gzip (1f 8b 08), zlib (78 01/5e/9c/da) and zstd (28 b5 2f fd, or a
+//    skippable frame first) are decoded as a stream (decode.ts;
+//    encoded-body.ts runs them);
+//  - xz, bzip2 and 7z, which the gate cannot decode, are refused
+//    ("unsupported-compressed-body"): `xz f && curl --data-binary @f.xz`
+//    would otherwise carry any file out unread;
 //  - zip (PK 03 04) is held (up to `maxArchiveBytes`, the DLP window's
 //    size, so the verdict still comes before anything is sent) and every
 //    deflated entry is inflated and scanned at the end. Stored entries and
@@ -14,15 +18,31 @@ import type { BodyScanner, DlpFinding } from "./index.ts";
 // One level: what an inflated body holds is not sniffed again (a zip in a
 // zip is the sender's own scheme, like any other re-encoding).
 
-export type Sniffed = "gzip" | "zlib" | "zip" | null;
+// "opaque": compressed by a common tool the gate has no decoder for (xz,
+// bzip2, 7z): refused, as an unknown Content-Encoding is.
+export type Sniffed = "gzip" | "zlib" | "zip" | "zstd" | "opaque" | null;
 
-// Needs the first 4 bytes (fewer: the body is shorter than any header).
+// The most bytes sniff() looks at; fewer: the body is shorter than that.
+export const SNIFF_BYTES = 10;
+
+const startsWith = (head: Uint8Array, magic: number[]): boolean => head.length >= magic.length && magic.every((b, i) => head[i] === b);
+
 export function sniff(head: Uint8Array): Sniffed {
-  if (head.length >= 3 && head[0] === 0x1f && head[1] === 0x8b && head[2] === 0x08) return "gzip";
+  if (startsWith(head, [0x1f, 0x8b, 0x08])) return "gzip";
   // CMF 0x78 (deflate, 32 KiB window: what every zlib writer emits) with a
   // valid check value and no preset dictionary.
   if (head.length >= 2 && head[0] === 0x78 && [0x01, 0x5e, 0x9c, 0xda].includes(head[1]!)) return "zlib";
-  if (head.length >= 4 && head[0] === 0x50 && head[1] === 0x4b && head[2] === 0x03 && head[3] === 0x04) return "zip";
+  if (startsWith(head, [0x50, 0x4b, 0x03, 0x04])) return "zip";
+  // A zstd frame, or a skippable frame (0x184D2A5?) before one.
+  if (startsWith(head, [0x28, 0xb5, 0x2f, 0xfd])) return "zstd";
+  if (head.length >= 4 && (head[0]! & 0xf0) === 0x50 && startsWith(head.subarray(1), [0x2a, 0x4d, 0x18])) return "zstd";
+  if (startsWith(head, [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00])) return "opaque"; // xz
+  if (startsWith(head, [0x37, 0x7a, 0xbc, 0xaf, 0x27, 0x1c])) return "opaque"; // 7z
+  // bzip2: "BZh", the block size, then a block's or the end's magic.
+  if (startsWith(head, [0x42, 0x5a, 0x68]) && head.length >= 10 && head[3]! >= 0x31 && head[3]! <= 0x39) {
+    const m = Buffer.from(head.subarray(4, 10)).toString("hex");
+    if (m === "314159265359" || m === "177245385090") return "opaque";
+  }
   return null;
 }
 

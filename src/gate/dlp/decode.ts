@@ -58,15 +58,17 @@ class Layer implements StreamDecoder {
   private head: Uint8Array | null;
 
   constructor(
-    private readonly coding: "gzip" | "deflate" | "br",
+    private readonly coding: "gzip" | "deflate" | "br" | "zstd",
     private readonly out: Out,
   ) {
     this.head = coding === "deflate" ? new Uint8Array(0) : null;
-    if (coding !== "deflate") this.open(coding === "br" ? "brotli" : "gzip");
+    if (coding !== "deflate") this.open(coding === "br" ? "brotli" : coding);
   }
 
-  private open(format: "gzip" | "deflate" | "deflate-raw" | "brotli"): Writer {
-    const ds = new DecompressionStream(format);
+  private open(format: "gzip" | "deflate" | "deflate-raw" | "brotli" | "zstd"): Writer {
+    // Bun's DecompressionStream takes "zstd" (strict like the others: a
+    // cut stream or trailing junk is an error); the DOM typings do not.
+    const ds = new DecompressionStream(format as "gzip");
     const writer = ds.writable.getWriter();
     const reader = ds.readable.getReader();
     const fail = (e: unknown) => {
@@ -204,4 +206,12 @@ export function decoderFor(contentEncoding: string | null, sink: Sink): DecoderR
     out = (piece) => layer.write(piece);
   }
   return { ok: true, decoder: layers.length === 1 ? layers[0]! : new Chain(layers) };
+}
+
+// A decoder for a body compressed by its first bytes (archive.ts sniff),
+// whatever its Content-Encoding says. zstd is read this way only: as a
+// declared Content-Encoding it stays unsupported (decoderFor), which no
+// client sends in a request.
+export function magicDecoder(kind: "gzip" | "zlib" | "zstd", sink: Sink): StreamDecoder {
+  return new Layer(kind === "zlib" ? "deflate" : kind, sink);
 }

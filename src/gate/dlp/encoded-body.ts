@@ -1,5 +1,5 @@
-import { looksLikeText, scanZip, sniff, type Sniffed } from "./archive.ts";
-import { DecodeError, decoderFor, type StreamDecoder } from "./decode.ts";
+import { looksLikeText, scanZip, sniff, SNIFF_BYTES, type Sniffed } from "./archive.ts";
+import { DecodeError, decoderFor, magicDecoder, type StreamDecoder } from "./decode.ts";
 import type { BodyScanner, DlpFinding, EncodedBodyScanner } from "./index.ts";
 import { multipartBoundaries, MultipartParts } from "./multipart.ts";
 
@@ -150,7 +150,7 @@ class Sniffer {
       const joined = new Uint8Array(this.head.length + piece.length);
       joined.set(this.head);
       joined.set(piece, this.head.length);
-      if (joined.length < 4) {
+      if (joined.length < SNIFF_BYTES) {
         this.head = joined;
         return null;
       }
@@ -188,14 +188,14 @@ class Sniffer {
 
   private start(kind: Sniffed): void {
     this.kind = kind;
-    if (kind !== "gzip" && kind !== "zlib") return;
+    if (kind === "opaque") this.finding = { rule: "unsupported-compressed-body", where: "body" };
+    if (kind !== "gzip" && kind !== "zlib" && kind !== "zstd") return;
     const scanner = this.newScanner();
     this.scanner = scanner;
-    const d = decoderFor(kind === "gzip" ? "gzip" : "deflate", (p) => {
+    this.decoder = magicDecoder(kind, (p) => {
       const f = scanner.push(p);
       if (f) throw new Stop(f);
     });
-    this.decoder = d.ok ? d.decoder : null;
   }
 
   private async feed(piece: Uint8Array): Promise<DlpFinding | null> {
