@@ -4,6 +4,7 @@ import { join } from "node:path";
 import tls from "node:tls";
 import { gzipSync } from "node:zlib";
 import { makePlaceholder } from "../../../src/gate/credentials.ts";
+import { countAs } from "../../../src/launch/inspect.ts";
 import { ChunkedDecoder } from "../../../src/gate/http/chunked.ts";
 import { auditLines, BIG, BIG_SHA, connectTunnel, curl, multiSanCert, NAMES, route, sha, startEnv, tlsOver, type Env } from "./harness.ts";
 
@@ -268,6 +269,9 @@ describe("gate: credentials in responses on auth routes", () => {
       expect(head).toStartWith("HTTP/1.1 502");
       expect(body.toString()).toBe("blocked: upstream response contained the credential for LONG_TOKEN\n");
       expect(lastAudit(path)).toMatchObject({ decision: "deny", layer: "dlp", status: 502, reason: "upstream response contained the credential for LONG_TOKEN" });
+      // A rule refused it: `ls` counts it as blocked (a 502 the gate gives
+      // for an upstream it could not reach is not a block; this one is).
+      expect({ path, counted: countAs(lastAudit(path)) }).toEqual({ path, counted: "blocked" });
     }
     expectAuditClean();
   });
