@@ -16,7 +16,12 @@ export function formatRow(r: AuditRecord, color = false): string {
   const hostPort = r.port && r.port !== 443 && r.port !== 80 ? `${t(r.host)}:${t(r.port)}` : t(r.host);
   const decision = r.decision === "allow" ? "allow" : paint(color, ["red", "bold"], "DENY") + " ";
   const status = r.status === null ? "   " : t(r.status);
-  return [time, decision, status, padEnd(t(r.method), 7), hostPort, t(r.path), r.reason ? `(${t(r.layer)}: ${t(r.reason)})` : ""]
+  // The gate's own failures carry their layer in the reason already (the
+  // answer the client reads says "gate: ..."): the layer is shown once.
+  const layer = t(r.layer);
+  const reason = t(r.reason);
+  const why = !r.reason ? "" : reason.startsWith(`${layer}: `) ? `(${reason})` : `(${layer}: ${reason})`;
+  return [time, decision, status, padEnd(t(r.method), 7), hostPort, t(r.path), why]
     .join("  ")
     .trimEnd();
 }

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { formatRow } from "../../../src/gate/audit-view.ts";
+import type { AuditRecord } from "../../../src/gate/types.ts";
 import { auditCounts } from "../../../src/launch/inspect.ts";
 import { auditSupervise } from "../../../src/requests/audit.ts";
 import { auditLines, curl, route, startEnv, type Env } from "./harness.ts";
@@ -33,6 +35,8 @@ describe("gate: upstreams it cannot reach", () => {
     const lines = auditLines(env).filter((l) => l.host === "nowhere.invalid" && l.decision === "deny");
     expect(lines.length).toBeGreaterThan(0);
     for (const l of lines) expect(l).toMatchObject({ layer: "gate", status: 502 });
+    // `claude-bottle logs` shows the layer and the reason once each.
+    for (const l of lines) expect(formatRow(l as unknown as AuditRecord)).toMatch(/\(gate: cannot resolve nowhere\.invalid \(ENOTFOUND\)\)$/);
   });
 
   test("a refused connection is a 502 with the reason", async () => {
