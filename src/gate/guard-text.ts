@@ -196,6 +196,11 @@ class SseReader {
   private isData = false;
   private lastCR = false;
   private mode: "undecided" | "json" | "text" = "undecided";
+  // Bytes of a leading UTF-8 byte order mark seen so far: a client's UTF-8
+  // decoding drops it (the spec: one leading U+FEFF), so the first line is
+  // read without it, or a BOM would hide the first event's data from us
+  // and not from the agent. 3: past the start.
+  private bom = 0;
 
   constructor(
     private readonly json: JsonReader,
@@ -222,6 +227,13 @@ class SseReader {
   }
 
   private byte(b: number, at: number): void {
+    if (this.bom < 3) {
+      if (b === BOM[this.bom]) {
+        this.bom++;
+        return;
+      }
+      this.bom = 3;
+    }
     if (b === 0x0a && this.lastCR) {
       this.lastCR = false;
       return;
@@ -265,6 +277,7 @@ class SseReader {
 }
 
 const ONE = new Uint8Array(1);
+const BOM = [0xef, 0xbb, 0xbf];
 
 export interface TextPush {
   matches: TextMatch[];

@@ -194,7 +194,8 @@ export function judgeEcho(ev: Evidence, ctx: AttackContext, where: "body" | "hea
 // when it is not JSON), joined.
 export function reassembleSse(body: string): string {
   let out = "";
-  for (const line of body.split(/\r?\n/)) {
+  // As an SSE client's UTF-8 decoding, a leading byte order mark is dropped.
+  for (const line of body.replace(/^\ufeff/, "").split(/\r?\n/)) {
     if (!line.startsWith("data:")) continue;
     const d = line.slice(5).trimStart();
     try {

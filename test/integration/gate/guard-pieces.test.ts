@@ -30,6 +30,10 @@ function shapes(v: string): Record<string, string[]> {
     "a delta per character": [...v].map((c) => delta(c)),
     "JSON \\u escapes": [delta(u4(a)), delta(u4(b))],
     "escaped first letter": [delta("\\u0073" + v.slice(1))],
+    // A UTF-8 byte order mark before the first event: an SSE client's UTF-8
+    // decoding strips it (WHATWG: "one leading U+FEFF"), so the first line
+    // is still a data line for the agent.
+    "a byte order mark before the stream": ["\ufeff" + delta("Here is your header: " + a).replace(/^event: .*\n/, ""), delta(b + " and more text")],
     "data: lines of one plain-text event": [`data: ${a}\n`, `data: ${b}\n\n`],
     "plain-text events": [`data: ${a}\n\n`, `data: ${b}\n\n`],
     "OpenAI-style choices deltas": [
@@ -94,8 +98,14 @@ async function fetchStream(path: string): Promise<{ text: string; closedEarly: b
 
 // What an agent would reassemble: the text deltas joined (the escape
 // suite's judge does the same, src/selftest/judges.ts).
+// The bytes (read as latin1) decoded as UTF-8 as a client's TextDecoder
+// does, a leading byte order mark dropped.
 const reassembled = (http: string) =>
-  reassembleSse(http.slice(http.indexOf("\r\n\r\n") + 4).replace(/\r\n[0-9a-f]+\r\n/g, "").replace(/^[0-9a-f]+\r\n/, ""));
+  reassembleSse(
+    new TextDecoder().decode(
+      Buffer.from(http.slice(http.indexOf("\r\n\r\n") + 4).replace(/\r\n[0-9a-f]+\r\n/g, "").replace(/^[0-9a-f]+\r\n/, ""), "latin1"),
+    ),
+  );
 
 describe("gate: a credential echoed in pieces never reaches the bottle", () => {
   for (const name of Object.keys(shapes(LONG))) {

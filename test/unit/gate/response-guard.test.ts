@@ -181,6 +181,19 @@ describe("response guard: the text an agent reassembles", () => {
     }
   });
 
+  test("SSE: a byte order mark before the first data line (a client's UTF-8 decoding drops it), in every split", () => {
+    const body = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(sse(REAL.slice(0, 10)) + sse(REAL.slice(10)))]);
+    for (let at = 1; at < body.length; at++) {
+      const s = guard().stream("text/event-stream");
+      const a = s.push(body.subarray(0, at));
+      const b = s.push(body.subarray(at));
+      expect(a.cut ?? b.cut).toBeUndefined();
+      const out = new TextDecoder().decode(Buffer.concat([a.out, b.out, s.end()]));
+      const text = out.split("\n").filter((l) => l.startsWith("data: ")).map((l) => JSON.parse(l.slice(6)).delta.text).join("");
+      expect(text).toBe(PH);
+    }
+  });
+
   test("past the hold-back bound, a completion over bytes already sent cuts the stream", () => {
     const s = guard().stream("text/event-stream");
     // Enough of the value to be worth holding, then 100 KiB of other
