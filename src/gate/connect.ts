@@ -136,7 +136,16 @@ async function terminate(ctx: GateContext, raw: net.Socket, reader: SocketReader
     tlsSock.destroy();
     raw.destroy();
   });
+  // The handshake is paced by the bottle: bounded like a head, or a drip
+  // of ClientHello bytes would hold a connection for ever.
+  const handshake = setTimeout(() => {
+    ctx.record({ method: "CONNECT", host: tunnel.host, port: tunnel.port, decision: "deny", reason: "TLS handshake not finished in time", layer: "tls", status: null });
+    tlsSock?.destroy();
+    raw.destroy();
+  }, ctx.limits.headerTimeoutMs);
+  raw.once("close", () => clearTimeout(handshake));
   tlsSock.once("secure", () => {
+    clearTimeout(handshake);
     serve(tlsSock, new SocketReader(tlsSock), tunnel)
       .catch((e) => ctx.log.error(`tunnel ${tunnel.host}: ${(e as Error).message}`))
       .finally(() => {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import net from "node:net";
-import { auditLines, route, startEnv, type Env } from "./harness.ts";
+import { auditLines, connectTunnel, route, startEnv, type Env } from "./harness.ts";
+import { clientHello } from "./hello.ts";
 import { Received } from "./raw-upstream.ts";
 
 // A client that stalls holds a connection and what the gate buffered for
@@ -13,7 +14,7 @@ let env: Env;
 beforeAll(async () => {
   env = await startEnv(
     (up) => [
-      route("up.test", { ports: [up.httpPort] }),
+      route("up.test", { ports: [up.httpPort, up.httpsPort] }),
       route("other.test", { ports: [up.httpPort], dlp: "off" }),
     ],
     { extra: { limits: { bodyTimeoutMs: 400, headerTimeoutMs: 1000 } } },
@@ -87,5 +88,31 @@ describe("gate: stalled bodies and clients that never let go", () => {
     expect(c.got.text()).toStartWith("HTTP/1.1 431 ");
     expect(await waitConnections(0, 4000)).toBe(0);
     c.sock.destroy();
+  });
+
+  // The TLS handshake of a terminated tunnel is the bottle's to pace: all
+  // of a ClientHello but its last byte, then nothing (or a byte now and
+  // then). It is bounded like a head: each such tunnel holds one of the
+  // gate's connections, and enough of them would shut the bottle's own
+  // clean requests out.
+  test("a terminated tunnel whose TLS handshake stalls is closed, with one audit line", async () => {
+    const hello = clientHello("up.test");
+    const { sock, response } = await connectTunnel(env.gate.port!, `up.test:${env.up.httpsPort}`);
+    expect(response).toStartWith("HTTP/1.1 200");
+    let closedAt = 0;
+    sock.once("close", () => (closedAt = Date.now()));
+    const t0 = Date.now();
+    // A drip: a byte every 100 ms, never the last one.
+    for (let i = 0; i < hello.length - 1 && !closedAt && Date.now() - t0 < 4000; i++) {
+      sock.write(hello.subarray(i, i + 1));
+      await Bun.sleep(100);
+    }
+    while (!closedAt && Date.now() - t0 < 4000) await Bun.sleep(20);
+    sock.destroy();
+    expect(closedAt).toBeGreaterThan(0);
+    expect(closedAt - t0).toBeGreaterThanOrEqual(900);
+    expect(closedAt - t0).toBeLessThan(3000);
+    const lines = auditLines(env).filter((l) => l.host === "up.test" && l.method === "CONNECT" && l.decision === "deny");
+    expect(lines.map((l) => l.reason)).toEqual(["TLS handshake not finished in time"]);
   });
 });
