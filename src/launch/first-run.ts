@@ -17,8 +17,12 @@ export const FIRST_RUN_MARKER = ".first-run-done";
 
 export interface FirstRunContext {
   backend: Pick<Backend, "name" | "about">;
-  // No bottle/agent manifests were found: `up` runs the embedded defaults.
+  // The built-in `default` agent in the built-in `claude` bottle runs (the
+  // home may hold manifests of its own: `init` writes examples).
   usingDefaults: boolean;
+  // `up -d`: no agent prompt follows; the attach topic waits for a run
+  // that has one.
+  detached?: boolean;
 }
 
 export interface Topic {
@@ -42,8 +46,8 @@ export function firstRunTopics(ctx: FirstRunContext): Topic[] {
     topics.push({
       id: "defaults",
       lines: [
-        "No manifests in ~/.claude-bottle yet, so the built-in defaults apply: the Claude agent, reaching only the hosts Claude Code needs.",
-        "Run `claude-bottle init` to write manifests you can edit (egress routes, credentials, git upstreams).",
+        "This runs the built-in `default` agent in the built-in `claude` bottle: Claude Code, reaching only the hosts it needs.",
+        "Your own agents and bottles live in ~/.claude-bottle: `claude-bottle init` writes examples to edit (egress routes, credentials, git upstreams).",
       ],
     });
   }
@@ -64,11 +68,13 @@ export function firstRunTopics(ctx: FirstRunContext): Topic[] {
         "Each bottle gets its own certificate authority so the gate can inspect HTTPS. Only the bottle trusts it; your system does not.",
       ],
     },
-    {
+  );
+  if (!ctx.detached) {
+    topics.push({
       id: "attach",
       lines: ["The agent prompt that follows runs inside the bottle. Leaving the agent stops the bottle and its gate."],
-    },
-  );
+    });
+  }
   return topics;
 }
 

@@ -54,7 +54,7 @@ export async function runUp(args: { spec: Spec; plan: PlanJson; yes: boolean; de
   deps.remintSlug = () => makeSlug(args.spec.agent);
   const { firstRunTopics, takeFirstRunLines } = await import("./first-run.ts");
   const usingDefaults = args.spec.sources.agent === "<embedded>" && args.spec.sources.bottle === "<embedded>";
-  for (const l of takeFirstRunLines(deps.home, firstRunTopics({ backend: deps.backend, usingDefaults }))) deps.err(l);
+  for (const l of takeFirstRunLines(deps.home, firstRunTopics({ backend: deps.backend, usingDefaults, detached: args.detached }))) deps.err(l);
   return launch({ spec: args.spec, plan: args.plan, detached: args.detached, cwd: args.cwd, verbose: args.verbose }, deps);
 }
 

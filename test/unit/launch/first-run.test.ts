@@ -40,6 +40,18 @@ describe("firstRunTopics", () => {
     expect(imageTopic(smolBackend)).toEqual({ id: "image:smolmachines", lines: [expect.stringContaining("Preparing the agent image for smolvm")] });
   });
 
+  // Seen as a new user: `init`, then `up -d` of the built-in agent, was told
+  // "No manifests in ~/.claude-bottle yet" and "The agent prompt that
+  // follows ... Leaving the agent stops the bottle", neither of them true.
+  test("says only what is true: the built-in agent runs (manifests may exist); no agent prompt follows a detached start", () => {
+    const text = firstRunTopics(docker).flatMap((t) => t.lines).join("\n");
+    expect(text).not.toContain("No manifests");
+    expect(text).toContain("built-in `default` agent");
+    const detached = firstRunTopics({ ...docker, detached: true });
+    expect(detached.map((t) => t.id)).toEqual(["intro", "defaults", "backend:docker", "gate", "ca"]);
+    expect(detached.flatMap((t) => t.lines).join("\n")).not.toContain("agent prompt that follows");
+  });
+
   test("names the commands a new user needs", () => {
     const text = firstRunTopics(docker).flatMap((t) => t.lines).join("\n");
     expect(text).toContain("claude-bottle init");
