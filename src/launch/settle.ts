@@ -46,7 +46,7 @@ export async function settle(stateDir: string, slug: string, code: number, resum
   markPreserved(stateDir, `agent exited with code ${code}`);
   deps.err(`claude-bottle: the agent exited with code ${code}; state kept in ${stateDir}`);
   deps.err(`  why:     claude-bottle logs ${slug}   (what the gate allowed and refused)`);
-  deps.err(`  resume:  claude-bottle resume ${slug}`);
+  deps.err(`  resume:  claude-bottle resume ${slug}   (same policy and CA, in a new bottle)`);
   deps.err(`  discard: claude-bottle down ${slug}`);
 }
 
