@@ -190,11 +190,12 @@ export function decoderFor(contentEncoding: string | null, sink: Sink): DecoderR
   if (codings.length === 0) return { ok: true, decoder: null };
   // More than a few layers is not a real client; refuse rather than loop.
   if (codings.length > 4) return { ok: false, coding: "too many content codings" };
-  const kinds: ("gzip" | "deflate" | "br")[] = [];
+  const kinds: ("gzip" | "deflate" | "br" | "zstd")[] = [];
   for (const c of codings.reverse()) {
     if (c === "gzip" || c === "x-gzip") kinds.push("gzip");
     else if (c === "deflate") kinds.push("deflate");
     else if (c === "br") kinds.push("br");
+    else if (c === "zstd") kinds.push("zstd");
     else return { ok: false, coding: c };
   }
   // Built from the innermost layer out, so each knows where its output goes.
@@ -209,9 +210,7 @@ export function decoderFor(contentEncoding: string | null, sink: Sink): DecoderR
 }
 
 // A decoder for a body compressed by its first bytes (archive.ts sniff),
-// whatever its Content-Encoding says. zstd is read this way only: as a
-// declared Content-Encoding it stays unsupported (decoderFor), which no
-// client sends in a request.
+// whatever its Content-Encoding says.
 export function magicDecoder(kind: "gzip" | "zlib" | "zstd", sink: Sink): StreamDecoder {
   return new Layer(kind === "zlib" ? "deflate" : kind, sink);
 }

@@ -6,7 +6,7 @@ import { multipartBoundaries, MultipartParts } from "./multipart.ts";
 // A request body as it arrives, decoded by its Content-Encoding
 // (decode.ts) and scanned by the plain body scanner. What cannot be read is
 // a finding, never a pass:
-//  - an unknown coding (compress, zstd, ...): "unsupported-content-encoding"
+//  - an unknown coding (compress, xz, ...): "unsupported-content-encoding"
 //    as soon as the body has a byte (clients do not send such request
 //    bodies in practice);
 //  - a corrupt or truncated stream, or bytes after its end:

@@ -28,7 +28,7 @@ import { findHighEntropy } from "./entropy.ts";
 //
 // Content-Encoding (encoded-body.ts, decode.ts): gzip / x-gzip, deflate
 // (zlib or raw), br, and stacks of them are decoded before scanning. An
-// unknown coding (compress, zstd, ...) is a finding
+// unknown coding (compress, xz, ...) is a finding
 // ("unsupported-content-encoding") as soon as the body has a byte: a
 // scanner that cannot read the body must not wave it through, and clients
 // do not send such request bodies in practice. A corrupt or truncated

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { brotliCompressSync, deflateRawSync, deflateSync, gzipSync } from "node:zlib";
+import { brotliCompressSync, deflateRawSync, deflateSync, gzipSync, zstdCompressSync } from "node:zlib";
 import { compileDlp, type Dlp, type DlpFinding, type EncodedBodyScanner } from "../../../../src/gate/dlp/index.ts";
 import { PROSE, randomBytes, randomToken } from "./corpus.ts";
 
@@ -25,6 +25,8 @@ const codings: [string, (b: Uint8Array) => Uint8Array][] = [
   ["GZIP", (b) => gzipSync(b)],
   ["deflate", (b) => deflateSync(b)],
   ["br", (b) => brotliCompressSync(b)],
+  ["zstd", (b) => zstdCompressSync(b)],
+  ["gzip, zstd", (b) => zstdCompressSync(gzipSync(b))],
 ];
 
 describe("compressed bodies", () => {
@@ -76,12 +78,12 @@ describe("compressed bodies", () => {
 
 describe("bodies the scanner cannot read are findings", () => {
   test("unknown content coding", async () => {
-    for (const enc of ["compress", "zstd", "gzip, zstd", "snappy"]) {
+    for (const enc of ["compress", "xz", "gzip, bzip2", "snappy"]) {
       expect(await scan(dlp, clean, enc)).toEqual({ rule: "unsupported-content-encoding", where: "body" });
     }
   });
   test("unknown coding with an empty body is fine", async () => {
-    expect(await dlp.encodedBodyScanner("zstd").end()).toBeNull();
+    expect(await dlp.encodedBodyScanner("compress").end()).toBeNull();
   });
   test("too many codings", async () => {
     expect(await scan(dlp, clean, "gzip, gzip, gzip, gzip, gzip")).toEqual({ rule: "unsupported-content-encoding", where: "body" });
