@@ -76,9 +76,10 @@ export function auditRecord(e: AuditEntry, bottle: string, time = new Date()): A
 }
 
 // The audit file never gets a query string (tokens live there), and a
-// path DLP flagged is not written at all (callers pass null).
+// path DLP flagged is not written at all (callers pass null). The path is
+// cut to its first 512 characters after redact.ts checked it whole.
 export function auditPath(pathAndQuery: string | null): string | null {
-  return pathAndQuery === null ? null : pathAndQuery.split("?")[0]!.slice(0, 512);
+  return pathAndQuery === null ? null : pathAndQuery.split("?")[0]!;
 }
 
 export interface GateLog {

@@ -7,6 +7,7 @@ import type { Dlp } from "./dlp/index.ts";
 // by people and tools that should not end up holding the secret.
 
 export const REDACTED = "[redacted]";
+const MAX_PATH = 512;
 
 // "[redacted]." before the longest label suffix of `host` that scans clean
 // (so the operator still sees which domain was asked for), or "[redacted]".
@@ -57,9 +58,12 @@ export function safeEntry(dlp: Dlp, e: AuditEntry): AuditEntry {
     path = null;
     notes.push(`path (dlp: ${rule})`);
   }
+  // Cut only after the whole path was checked: cut first, it could end in
+  // the head of a secret that only the whole path shows to be one.
+  if (path && path.length > MAX_PATH) path = path.slice(0, MAX_PATH);
   rule = reason ? dlp.findSecret(reason) : null;
   if (rule) reason = `${REDACTED} (dlp: ${rule})`;
-  if (notes.length === 0 && rule === null) return e;
+  if (notes.length === 0 && rule === null) return path === e.path ? e : { ...e, path };
   if (notes.length > 0) reason = `${reason ?? ""}${reason ? "; " : ""}redacted ${notes.join(", ")}`;
   return { ...e, host, method, path, reason };
 }

@@ -30,6 +30,7 @@ beforeAll(async () => {
       route("passnopriv.test", { ports: [up.httpsPort], tls: "passthrough", allow_private: false }),
       route("dead.test", { ports: [dead] }),
       route("*.wild.test", { ports: [up.httpsPort], tls: "passthrough" }),
+      route("off.test", { ports: [up.httpPort], dlp: "off" }),
     ],
     {
       secrets: { credentials: {}, secrets: [{ name: "MY_SECRET", value: SECRET }] },
@@ -183,6 +184,24 @@ describe("gate: the audit cannot be forged or used against a terminal", () => {
     const deny = lines.find((l) => l.decision === "deny")!;
     expect(deny.reason).toBe("TLS SNI [redacted].wild.test (dlp: secret:MY_SECRET) does not match CONNECT target up.test");
     expect(auditText().toLowerCase()).not.toContain(SECRET.toLowerCase());
+  });
+
+  test("a secret that straddles where the audit cuts a long path: the whole path is checked, none of it written", async () => {
+    // dlp: off forwards it; the audit still must not hold it. The secret
+    // starts 11 characters before the 512th: a path cut before the check
+    // would keep its head and look clean.
+    const path = `/${"a".repeat(500)}${SECRET}`;
+    const lines = await added(raw(`GET http://off.test:${env.up.httpPort}${path} HTTP/1.1\r\nHost: off.test\r\nConnection: close\r\n\r\n`));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ decision: "allow", host: "off.test", path: null });
+    expect(String(lines[0]!.reason)).toContain("redacted path (dlp: secret:MY_SECRET)");
+    expect(JSON.stringify(lines[0])).not.toContain(SECRET.slice(0, 11));
+  });
+
+  test("a long clean path is written cut to 512 characters", async () => {
+    const lines = await added(raw(`GET http://off.test:${env.up.httpPort}/${"b".repeat(700)} HTTP/1.1\r\nHost: off.test\r\nConnection: close\r\n\r\n`));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]!.path).toBe(`/${"b".repeat(511)}`);
   });
 
   test("nothing of the secret anywhere in the file", async () => {
