@@ -1,3 +1,7 @@
+import { existsSync, realpathSync } from "node:fs";
+import { homedir } from "node:os";
+import { dirname, isAbsolute, join, resolve, sep } from "node:path";
+
 // The environment of our own children that hold or handle secrets: the
 // gate, its supervisor, and through the gate the git children and the
 // pre-receive hook. Built from an allowlist, never inherited whole, because
@@ -11,20 +15,57 @@
 // the secrets on stdin. git honours HTTPS_PROXY, GIT_SSL_CAINFO,
 // GIT_SSL_NO_VERIFY, GIT_CONFIG_* and more. None of those pass.
 //
-// What does pass is what finding programs and files needs, plus ssh-agent
+// What does pass is what finding programs and files needs (PATH only as far
+// as the repository being bottled does not write it: trustedPath), plus ssh-agent
 // (it may hold a pinned identity_file's key). Proxies and CA settings for
 // git belong in ~/.gitconfig (http.proxy, http.sslCAInfo), a file in the
 // user's home, not in the environment.
-const PASS = ["PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ", "SSH_AUTH_SOCK"];
+const PASS = ["HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ", "SSH_AUTH_SOCK"];
 
-export function childEnv(from: Record<string, string | undefined>, extra: readonly string[] = []): Record<string, string> {
+export function childEnv(from: Record<string, string | undefined>, extra: readonly string[] = [], cwd: string = process.cwd()): Record<string, string> {
   const env: Record<string, string> = {};
   for (const k of [...PASS, ...extra]) {
     const v = from[k];
     if (v !== undefined) env[k] = v;
   }
-  if (!env.PATH) env.PATH = "/usr/local/bin:/usr/bin:/bin";
+  env.PATH = trustedPath(from.PATH, cwd) || "/usr/local/bin:/usr/bin:/bin";
   return env;
+}
+
+// PATH chooses the programs our children run (git, gitleaks, ssh), and the
+// gate's git children get the upstream's token. A repository that puts its
+// own folder on PATH (direnv's `PATH_add bin`: an ordinary .envrc line)
+// would choose the `git` that receives it. So only absolute entries pass,
+// and none inside the current folder or its git repository (judged by real
+// paths, like the home: state/home.ts).
+export function trustedPath(path: string | undefined, cwd: string): string {
+  const real = (p: string) => {
+    try {
+      return realpathSync(p);
+    } catch {
+      return resolve(p);
+    }
+  };
+  const inside = (p: string, dir: string) => p === dir || p.startsWith(dir.endsWith(sep) ? dir : dir + sep);
+  const here = real(cwd);
+  // The account's home (someone running from ~, or keeping dotfiles in a
+  // repository at ~) is not fenced: ~/.local/bin is theirs.
+  const home = real(homedir());
+  const fenced = [here, repoRoot(here)].filter((d): d is string => d !== null && !inside(home, d));
+  return (path ?? "")
+    .split(":")
+    .filter((e) => isAbsolute(e) && !fenced.some((d) => inside(real(e), d)))
+    .join(":");
+}
+
+function repoRoot(dir: string): string | null {
+  for (let cur = dir, i = 0; i < 256; i++) {
+    if (existsSync(join(cur, ".git"))) return cur;
+    const up = dirname(cur);
+    if (up === cur) return null;
+    cur = up;
+  }
+  return null;
 }
 
 // The gate and its supervisor also read these of ours: where the home is
