@@ -2,7 +2,7 @@ import { expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
-import { childEnv, trustedPath } from "../../src/child-env.ts";
+import { childEnv, trustedPath } from "../../../src/child-env.ts";
 
 test("PATH: relative entries and entries inside the current folder or its repository are dropped", () => {
   const dir = mkdtempSync(join(tmpdir(), "cb-path-"));
