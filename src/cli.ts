@@ -66,6 +66,8 @@ export async function runCli(argv: string[]): Promise<void> {
     return;
   }
   try {
+    const bad = await cli.checkFlags(own);
+    if (bad !== null) return fail(bad, 2);
     await cli.run(rawArgs);
   } catch (e) {
     if (debug) {
@@ -74,7 +76,8 @@ export async function runCli(argv: string[]): Promise<void> {
       return;
     }
     if (isUserError(e)) return fail(e.message, e.exitCode);
-    const msg = e instanceof Error ? e.message : String(e);
+    // citty colours names in its messages; an error line is plain text.
+    const msg = stripAnsi(e instanceof Error ? e.message : String(e));
     if (/^Unknown command/i.test(msg)) return fail(`${msg}; run 'claude-bottle --help' for the list`, 2);
     if (/^Missing required (positional )?argument/i.test(msg)) return fail(`${msg}; see 'claude-bottle ${rawArgs[0]} --help'`, 2);
     fail(`internal error: ${msg.split("\n")[0]} (run again with --debug for details)`, 1);

@@ -1,5 +1,5 @@
-import { defineCommand, renderUsage, runCommand } from "citty";
-import { commands, commandStubs } from "./registry.ts";
+import { defineCommand, renderUsage, runCommand, type ArgDef } from "citty";
+import { commandMeta, commands, commandStubs } from "./registry.ts";
 
 // The root command and what cli.ts needs of citty, loaded only when a
 // command runs (or its own --help is asked for): `--version` and the
@@ -29,6 +29,19 @@ export async function showCommandUsage(name: string, paint: (text: string) => st
   if (!load) return false;
   console.log(paint(await renderUsage(await load(), main)) + "\n");
   return true;
+}
+
+// The first flag the named command does not declare, as a usage error's
+// message (commands/flags.ts); null when all are known or the command is
+// not one of ours (citty reports that) or is internal plumbing.
+export async function checkFlags(own: readonly string[]): Promise<string | null> {
+  const name = own[0];
+  const load = name === undefined ? undefined : commands[name];
+  if (!load || commandMeta(name!).hidden) return null;
+  const cmd = await load();
+  const args = (typeof cmd.args === "function" ? await cmd.args() : await cmd.args) ?? {};
+  const { unknownFlag } = await import("./flags.ts");
+  return unknownFlag(name!, args as Record<string, ArgDef>, own.slice(1));
 }
 
 export function run(rawArgs: string[]): Promise<unknown> {
