@@ -1,4 +1,5 @@
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { countAs } from "../gate/audit-count.ts";
 import type { AuditRecord } from "../gate/types.ts";
 import { pendingRequests, type RequestEntry } from "../requests/store.ts";
 import { listStateDirs } from "../state/dirs.ts";
@@ -70,8 +71,10 @@ export function blockedFrom(lines: string[], slug: string): Blocked[] {
     } catch {
       continue;
     }
-    // Supervise lines are the request flow itself, shown as requests.
-    if (r.decision !== "deny" || r.layer === "supervise") continue;
+    // What ls counts as blocked: a rule's refusal; not supervise lines (the
+    // request flow itself, shown as requests), not an upstream the gate
+    // could not reach.
+    if (countAs(r) !== "blocked") continue;
     out.push({ slug, time: r.time, method: r.method, host: r.host, port: r.port, path: r.path, reason: r.reason ?? "", layer: r.layer });
   }
   return out;

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { isPreserved, listStateDirs } from "../state/dirs.ts";
 import { readMetadata, type Metadata } from "../state/metadata.ts";
+import { countAs } from "../gate/audit-count.ts";
 import { paths } from "../state/paths.ts";
 import { isAlive, ownedBy, ownedGate, readPid } from "../state/process.ts";
 
@@ -46,19 +47,8 @@ export function inspectAll(home: string): StateSnapshot[] {
   return listStateDirs(home).map(({ slug, stateDir }) => inspectState(slug, stateDir));
 }
 
-// Pure: how one audit line counts in `ls`. Blocked is what a rule refused:
-// not the supervise queue's bookkeeping (a pending request is not blocked,
-// nor is its answer a request), not the supervise MCP exchanges, and not an
-// upstream the gate could not reach (5xx: nothing was refused). A 5xx that
-// a rule gave (layer dlp: a response carrying the credential, refused with
-// a 502) is a block.
-export function countAs(rec: { decision?: unknown; layer?: unknown; status?: unknown }): "allowed" | "blocked" | null {
-  if (rec.layer === "supervise") return null;
-  if (rec.decision === "allow") return "allowed";
-  if (rec.decision !== "deny") return null;
-  if (typeof rec.status === "number" && rec.status >= 500 && rec.layer !== "dlp") return null;
-  return "blocked";
-}
+// How one audit line counts (gate/audit-count.ts), shared with the dashboard.
+export { countAs };
 
 // allowed / blocked request counts from audit.jsonl (decision lines only;
 // gate restart events carry no decision).

@@ -1,4 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { blockedFrom } from "../../../src/dash/model.ts";
 import { formatRow } from "../../../src/gate/audit-view.ts";
 import type { AuditRecord } from "../../../src/gate/types.ts";
 import { auditCounts } from "../../../src/launch/inspect.ts";
@@ -55,5 +58,10 @@ describe("gate: upstreams it cannot reach", () => {
     auditSupervise(env.stateDir, { version: 1, id: "test-abcde-zz99", slug: "test-abcde", created_at: new Date().toISOString(), expires_at: new Date(Date.now() + 60_000).toISOString(), justification: "j", kind: "egress", egress: { host: "later.test", ports: null, methods: null, paths: null } }, "REQUEST", "waiting for the operator");
     const after = auditCounts(env.stateDir);
     expect(after).toEqual({ allowed: before.allowed + 1, blocked: before.blocked + 1 });
+    // The dashboard's "recently blocked" follows the same rule as ls.
+    const shown = blockedFrom(readFileSync(join(env.stateDir, "audit.jsonl"), "utf8").split("\n"), "test-abcde").map((b) => b.host);
+    expect(shown).toContain("not-listed.test");
+    expect(shown).not.toContain("nowhere.invalid");
+    expect(shown).not.toContain("closed.test");
   });
 });
