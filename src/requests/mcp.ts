@@ -29,7 +29,8 @@ export type RpcResponse = { jsonrpc: "2.0"; id: Id; result: unknown } | { jsonrp
 
 const INSTRUCTIONS =
   "This bottle's network goes through a gate that blocks hosts the operator did not allow. " +
-  "When a request is blocked (HTTP 403 'blocked: ...') and you truly need it, call request_egress; " +
+  "When a request is blocked (HTTP 403 'blocked: ...'; over https the proxy refuses the CONNECT with 403, " +
+  "which curl reports as 'CONNECT tunnel failed, response 403') and you truly need it, call request_egress; " +
   "for git push rules call request_git_rule; when you cannot go on, call report_stuck. " +
   "Each call waits for a human; an answer of 'no answer ... treat as denied' means denied.";
 

@@ -92,6 +92,14 @@ describe("JSON-RPC", () => {
     expect(r).toEqual({ jsonrpc: "2.0", id: 9, result: { content: [{ type: "text", text: "ok" }], isError: false } });
     expect(calls.at(-1)).toEqual(["report_stuck", { what: "x" }]);
   });
+  // Over https the agent never sees the gate's 'blocked: ...' body: a client
+  // only reports the refused CONNECT (curl 7.88 in the bottle, seen: "curl:
+  // (56) CONNECT tunnel failed, response 403"). The instructions name both.
+  test("the instructions tell the agent what a block looks like over http and over https", async () => {
+    const r = (await handleMessage({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-03-26" } }, tool)) as { result: { instructions: string } };
+    expect(r.result.instructions).toContain("'blocked: ...'");
+    expect(r.result.instructions).toContain("CONNECT tunnel failed, response 403");
+  });
   test("initialize negotiates the protocol version", async () => {
     const r = (await handleMessage({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-03-26" } }, tool)) as { result: { protocolVersion: string } };
     expect(r.result.protocolVersion).toBe("2025-03-26");
