@@ -1,6 +1,7 @@
 import type { PlanJson } from "../plan/types.ts";
 import type { Spec } from "../manifest/spec.ts";
 import { bottleHome } from "../state/paths.ts";
+import { writeAbove } from "../ui/status-line.ts";
 import { launch, type LaunchDeps } from "./launcher.ts";
 
 // The modules a launch needs, loaded lazily: `up` starts this while it
@@ -35,7 +36,7 @@ export async function realDeps(
     stageHome: stageHomeTar,
     remintSlug: undefined,
     signals: process,
-    err: (l) => process.stderr.write(l + "\n"),
+    err: (l) => writeAbove((s) => void process.stderr.write(s), l + "\n"),
     out: (l) => process.stdout.write(l + "\n"),
     tty: Boolean(process.stdin.isTTY && process.stdout.isTTY),
   };

@@ -1,3 +1,4 @@
+import { setStatusLine } from "../../ui/status-line.ts";
 import { truncate } from "../../ui/table.ts";
 
 // Step-wise progress for slow work (image builds): a spinner on a terminal,
@@ -32,6 +33,7 @@ export function createSteps(opts: { tty: boolean; line: (s: string) => void; wri
   const finish = () => {
     if (current === null) return;
     write("\r\x1b[2K");
+    setStatusLine(null);
     opts.line(current);
     current = null;
     extra = "";
@@ -40,6 +42,8 @@ export function createSteps(opts: { tty: boolean; line: (s: string) => void; wri
     step(text) {
       finish();
       current = text;
+      // Lines others print meanwhile (ui/status-line.ts writeAbove) go above.
+      setStatusLine({ clear: () => write("\r\x1b[2K"), redraw: draw });
       draw();
       timer ??= setInterval(draw, 100);
     },
