@@ -83,3 +83,62 @@ for (const door of testDoors()) {
     240_000,
   );
 }
+
+// Ctrl-C typed after the bottle started but before the agent took the
+// terminal (Claude Code takes 2-17 s to its prompt) killed the agent with
+// exit 130 and `up` kept the state "for resume", with a hint about a
+// 'claude --resume' line nobody printed. The agent here is a shell that
+// has not set up its terminal (as Claude Code before its prompt): the
+// terminal turns Ctrl-C into SIGINT for it.
+dockerTest(
+  "Ctrl-C before the agent is ready: exit 130, the bottle and its state gone, no resume hint",
+  async () => {
+    expect(hasScript).toBe(true);
+    mkdirSync(join(home, "bottles"), { recursive: true });
+    mkdirSync(join(home, "agents"), { recursive: true });
+    writeFileSync(join(home, "bottles", "c.md"), "---\n---\n");
+    writeFileSync(join(home, "agents", "c.md"), "---\nbottle: c\nworkspace: none\n---\n");
+    const agent = ["sh", "-c", "echo AGENT-STARTING; sleep 60"];
+    const p = Bun.spawn(["script", "-qec", `${process.execPath} ${CLI} up c --yes; echo EXIT=$?`, "/dev/null"], {
+      stdin: "pipe",
+      stdout: "pipe",
+      stderr: "pipe",
+      env: {
+        ...process.env,
+        NO_COLOR: "1",
+        CLAUDE_BOTTLE_HOME: home,
+        CLAUDE_BOTTLE_BACKEND: "docker",
+        CLAUDE_BOTTLE_BASE_IMAGE: TEST_BASE_IMAGE,
+        CLAUDE_BOTTLE_AGENT_PACKAGE: "none",
+        CLAUDE_BOTTLE_AGENT_ARGV: JSON.stringify(agent),
+      },
+    });
+    let out = "";
+    const pump = (async () => {
+      for await (const c of p.stdout) out += new TextDecoder().decode(c);
+    })();
+    const waitFor = async (re: RegExp, ms: number) => {
+      const t0 = Date.now();
+      while (!re.test(out) && Date.now() - t0 < ms) await Bun.sleep(100);
+      return re.test(out);
+    };
+    try {
+      expect(await waitFor(/AGENT-STARTING/, 120_000)).toBe(true);
+      const slug = /starting bottle (c-[0-9a-z]{5})/.exec(out)![1]!;
+      p.stdin.write("\x03");
+      p.stdin.flush();
+      expect(await waitFor(/EXIT=\d+/, 30_000)).toBe(true);
+      expect(out).toContain("EXIT=130");
+      expect(out).toContain("interrupted before the agent was ready");
+      expect(out).not.toContain("claude-bottle resume");
+      expect(out).not.toContain("state kept");
+      expect(existsSync(join(home, "state", slug))).toBe(false);
+      const left = Bun.spawnSync(["docker", "ps", "-a", "--filter", `name=claude-bottle-${slug}`, "--format", "{{.Names}}"]).stdout.toString().trim();
+      expect(left).toBe("");
+    } finally {
+      p.kill();
+      await Promise.race([pump, Bun.sleep(1000)]);
+    }
+  },
+  180_000,
+);
