@@ -76,7 +76,7 @@ export function noBackendMessage(choice: BackendChoice): string {
 const DOCKER_PROBE = ["docker", "info", "--format", "{{json .}}"];
 
 export function probeDocker(env: Record<string, string | undefined> = process.env): BackendProbe {
-  return dockerVerdict(run(DOCKER_PROBE, env));
+  return dockerVerdict(run(DOCKER_PROBE, env), env);
 }
 
 // The probe `up` runs while it loads the manifests. Only docker's asks a
@@ -91,18 +91,27 @@ export async function probeBackendAsync(
   // The CLI must be there (every docker call goes through it); the daemon
   // is asked on its socket when that is where the CLI would go: GET /info,
   // what `docker info` prints (the door follows from it), in a few ms.
-  if (!Bun.which("docker", { PATH: env.PATH ?? "" })) return dockerVerdict({ ok: false, missing: true, stdout: "" });
+  if (!Bun.which("docker", { PATH: env.PATH ?? "" })) return dockerVerdict({ ok: false, missing: true, stdout: "" }, env);
   const socket = cliSocket(env);
   const engine = socket !== null ? await (asked ?? engineInfoOnSocket(socket)) : null;
   if (engine) return { usable: true, problems: [], engine };
-  return dockerVerdict(await runAsync(DOCKER_PROBE, env));
+  return dockerVerdict(await runAsync(DOCKER_PROBE, env), env);
 }
 
-function dockerVerdict(r: RunResult): BackendProbe {
+function dockerVerdict(r: RunResult, env: Record<string, string | undefined>): BackendProbe {
   if (r.missing) {
     return { usable: false, problems: [{ what: "docker is not installed", fix: "install Docker Engine (Linux) or Docker Desktop, then start it" }] };
   }
   if (!r.ok) {
+    // A variable that picked the engine is the first thing to look at.
+    const host = env.DOCKER_HOST;
+    if (host) {
+      return { usable: false, problems: [{ what: `docker daemon at ${host} (DOCKER_HOST) is not reachable`, fix: "start that engine, or unset DOCKER_HOST (or point it at a running one)" }] };
+    }
+    const ctx = env.DOCKER_CONTEXT;
+    if (ctx) {
+      return { usable: false, problems: [{ what: `docker daemon of context ${ctx} (DOCKER_CONTEXT) is not reachable`, fix: "start that engine, or unset DOCKER_CONTEXT" }] };
+    }
     return { usable: false, problems: [{ what: "docker daemon is not reachable", fix: "start Docker (or dockerd) and check that your user may use it" }] };
   }
   return { usable: true, problems: [], engine: parseEngineInfo(r.stdout) };

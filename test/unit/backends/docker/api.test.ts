@@ -145,6 +145,9 @@ dockerTest("probeBackendAsync: the engine answers on its socket; a wrong socket 
   const wrong = { ...process.env, DOCKER_HOST: `unix://${join(dir, "absent.sock")}` };
   const r = await probeBackendAsync("docker", wrong);
   expect(r.usable).toBe(false);
-  expect(r.problems[0]!.what).toBe("docker daemon is not reachable");
+  // Seen as a user with DOCKER_HOST pointing nowhere: the line must say
+  // which engine was asked and that the variable chose it.
+  expect(r.problems[0]!.what).toBe(`docker daemon at unix://${join(dir, "absent.sock")} (DOCKER_HOST) is not reachable`);
+  expect(r.problems[0]!.fix).toContain("DOCKER_HOST");
   expect(await probeBackendAsync("docker", { ...process.env, PATH: dir })).toMatchObject({ usable: false, problems: [{ what: "docker is not installed" }] });
 });
