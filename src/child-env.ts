@@ -1,5 +1,4 @@
-import { existsSync, realpathSync } from "node:fs";
-import { homedir } from "node:os";
+import { existsSync, realpathSync, statSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve, sep } from "node:path";
 
 // The environment of our own children that hold or handle secrets: the
@@ -29,6 +28,13 @@ export function childEnv(from: Record<string, string | undefined>, extra: readon
     if (v !== undefined) env[k] = v;
   }
   env.PATH = trustedPath(from.PATH, cwd) || "/usr/local/bin:/usr/bin:/bin";
+  // HOME names the git config our git children read: not one the bottled
+  // repository holds (the account's home then).
+  if (env.HOME !== undefined && trustedPath(env.HOME, cwd) === "") {
+    const home = accountHome();
+    if (home === null) delete env.HOME;
+    else env.HOME = home;
+  }
   return env;
 }
 
@@ -48,14 +54,49 @@ export function trustedPath(path: string | undefined, cwd: string): string {
   };
   const inside = (p: string, dir: string) => p === dir || p.startsWith(dir.endsWith(sep) ? dir : dir + sep);
   const here = real(cwd);
+  const fenced = [here, repoRoot(here)].filter((d): d is string => d !== null);
   // The account's home (someone running from ~, or keeping dotfiles in a
-  // repository at ~) is not fenced: ~/.local/bin is theirs.
-  const home = real(homedir());
-  const fenced = [here, repoRoot(here)].filter((d): d is string => d !== null && !inside(home, d));
+  // repository at ~) is not fenced: ~/.local/bin is theirs. Asked only when
+  // an entry is inside a fenced folder (it costs a process).
+  const fencedOut = (e: string) => {
+    const r = real(e);
+    const by = fenced.filter((d) => inside(r, d));
+    if (by.length === 0) return false;
+    const home = accountHome();
+    return home === null || by.some((d) => !inside(real(home), d));
+  };
   return (path ?? "")
     .split(":")
-    .filter((e) => isAbsolute(e) && !fenced.some((d) => inside(real(e), d)))
+    .filter((e) => isAbsolute(e) && !fencedOut(e))
     .join(":");
+}
+
+// The account's home directory in the user database, which no environment
+// variable changes (Bun's os.homedir() and userInfo() read HOME): asked of
+// the system by uid, with absolute paths (PATH is the environment's too).
+// null when it cannot be told.
+let account: string | null | undefined;
+export function accountHome(): string | null {
+  if (account !== undefined) return account;
+  const uid = process.getuid?.();
+  if (uid === undefined) return (account = null);
+  const run = (argv: string[]) => {
+    try {
+      const r = Bun.spawnSync(argv, { stdout: "pipe", stderr: "ignore", stdin: "ignore" });
+      return r.exitCode === 0 ? r.stdout.toString() : null;
+    } catch {
+      return null;
+    }
+  };
+  let recorded: string | null | undefined;
+  if (process.platform === "darwin") {
+    const name = run(["/usr/bin/dscl", ".", "-search", "/Users", "UniqueID", String(uid)])?.split(/\s/)[0];
+    recorded = name ? run(["/usr/bin/dscl", ".", "-read", `/Users/${name}`, "NFSHomeDirectory"])?.match(/NFSHomeDirectory:\s*(\S.*)$/m)?.[1] : null;
+  } else {
+    const getent = ["/usr/bin/getent", "/bin/getent"].find((p) => statSync(p, { throwIfNoEntry: false })?.isFile());
+    recorded = getent ? run([getent, "passwd", String(uid)])?.trim().split(":")[5] : null;
+  }
+  return (account = recorded ? recorded : null);
 }
 
 function repoRoot(dir: string): string | null {

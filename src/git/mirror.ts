@@ -49,7 +49,12 @@ export async function ensureMirror(spec: MirrorSpec, hookCommand: readonly strin
     const r = await git(["init", "--quiet", "--bare", "--initial-branch=main", spec.gitDir], { env });
     if (r.code !== 0) throw new Error(`cannot create git mirror for '${spec.name}': ${gitError(r.stderr)}`);
   }
-  for (const [k, v] of MIRROR_CONFIG) {
+  // The hooks are the mirror's own, whatever a global git config says: a
+  // core.hooksPath there (HOME is the user's, and a .gitconfig under it can
+  // name any folder) would run another pre-receive hook in place of the
+  // scan, with the hook's environment (the DLP values, the upstream token).
+  const config: [string, string][] = [...MIRROR_CONFIG, ["core.hooksPath", join(spec.gitDir, "hooks")]];
+  for (const [k, v] of config) {
     const r = await git(["config", k, v], { cwd: spec.gitDir, env });
     if (r.code !== 0) throw new Error(`cannot configure git mirror for '${spec.name}': ${gitError(r.stderr)}`);
   }

@@ -1,6 +1,7 @@
 import { realpathSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { basename, dirname, join, resolve, sep } from "node:path";
+import { accountHome } from "../child-env.ts";
 import { UserError } from "../errors.ts";
 
 // The claude-bottle home: where bottles come from, and bottles decide which
@@ -107,27 +108,9 @@ function ownerProblem(home: string): Problem | null {
 }
 
 // Whether dir is the account's home directory in the user database, which
-// no environment variable changes (Bun's userInfo() reads HOME and USER, so
-// ask the system, by uid, with absolute paths: PATH is the environment's
-// too). Asked only when HOME would otherwise be refused.
+// no environment variable changes (child-env.ts: accountHome). Asked only
+// when HOME would otherwise be refused.
 function isAccountHome(dir: string): boolean {
-  const uid = process.getuid?.();
-  if (uid === undefined) return false;
-  const run = (argv: string[]) => {
-    try {
-      const r = Bun.spawnSync(argv, { stdout: "pipe", stderr: "ignore", stdin: "ignore" });
-      return r.exitCode === 0 ? r.stdout.toString() : null;
-    } catch {
-      return null;
-    }
-  };
-  let recorded: string | null | undefined;
-  if (process.platform === "darwin") {
-    const name = run(["/usr/bin/dscl", ".", "-search", "/Users", "UniqueID", String(uid)])?.split(/\s/)[0];
-    recorded = name ? run(["/usr/bin/dscl", ".", "-read", `/Users/${name}`, "NFSHomeDirectory"])?.match(/NFSHomeDirectory:\s*(\S.*)$/m)?.[1] : null;
-  } else {
-    const getent = ["/usr/bin/getent", "/bin/getent"].find((p) => statSync(p, { throwIfNoEntry: false })?.isFile());
-    recorded = getent ? run([getent, "passwd", String(uid)])?.trim().split(":")[5] : null;
-  }
-  return Boolean(recorded) && realish(recorded!) === realish(dir);
+  const recorded = accountHome();
+  return recorded !== null && realish(recorded) === realish(dir);
 }

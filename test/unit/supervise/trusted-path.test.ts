@@ -2,7 +2,7 @@ import { expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
-import { childEnv, trustedPath } from "../../../src/child-env.ts";
+import { accountHome, childEnv, trustedPath } from "../../../src/child-env.ts";
 
 test("PATH: relative entries and entries inside the current folder or its repository are dropped", () => {
   const dir = mkdtempSync(join(tmpdir(), "cb-path-"));
@@ -19,6 +19,12 @@ test("PATH: relative entries and entries inside the current folder or its reposi
     expect(trustedPath(`${join(dir, "tools")}:/usr/bin`, join(dir, "tools"))).toBe("/usr/bin");
     // Run from the account's home: its own bin folders stay.
     expect(trustedPath(`${join(homedir(), ".local", "bin")}:/usr/bin`, homedir())).toBe(`${join(homedir(), ".local", "bin")}:/usr/bin`);
+    // HOME inside the repository is not the children's HOME, and does not
+    // unfence the repository's PATH entries either.
+    const e = childEnv({ HOME: join(repo, ".home"), PATH: `${join(repo, ".home", "bin")}:/usr/bin` }, [], repo);
+    expect(e.HOME).toBe(accountHome()!);
+    expect(e.PATH).toBe("/usr/bin");
+    expect(childEnv({ HOME: join(dir, "tools") }, [], repo).HOME).toBe(join(dir, "tools"));
     // Nothing left: a fixed system PATH.
     expect(childEnv({ PATH: "bin:." }, [], repo).PATH).toBe("/usr/local/bin:/usr/bin:/bin");
   } finally {
