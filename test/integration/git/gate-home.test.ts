@@ -1,9 +1,9 @@
 import { afterAll, expect, test } from "bun:test";
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { insteadOfConfig } from "../../../src/git/gitconfig.ts";
-import { paths } from "../../../src/state/paths.ts";
-import { gateCommand, spawnGate, stopGate } from "../../../src/supervise/gate.ts";
+import { stopGate } from "../../../src/supervise/gate.ts";
+import { launchGitGate } from "./launched-gate.ts";
 import { clientEnv, makeUpstream, ok, refs, sh, tempDir } from "./harness.ts";
 
 // HOME reaches the gate, and git reads its global config from there. A git
@@ -37,27 +37,7 @@ test("a git config under HOME cannot replace the mirror's pre-receive hook", asy
   writeFileSync(join(evilHome, ".gitconfig"), `[core]\n\thooksPath = ${join(repo, "hooks")}\n`);
 
   const stateDir = join(t.dir, "state");
-  mkdirSync(stateDir, { mode: 0o700 });
-  writeFileSync(
-    paths.policy(stateDir),
-    JSON.stringify({ version: 1, slug: "home-abcde", routes: [], git: [{ name: "origin", url: upstream, allow_force: false, allow_delete: false }], supervise: false, placeholders: {} }),
-  );
-  const saved = { home: process.env.HOME, cwd: process.cwd() };
-  process.env.HOME = evilHome;
-  process.chdir(repo);
-  try {
-    await spawnGate({ stateDir, secrets: { credentials: {}, secrets: [] }, command: [...gateCommand(stateDir), "--listen", "127.0.0.1:0"] });
-  } finally {
-    process.env.HOME = saved.home;
-    process.chdir(saved.cwd);
-  }
-  let port = 0;
-  for (let i = 0; i < 200 && !port; i++) {
-    const m = existsSync(paths.gateOut(stateDir)) ? /127\.0\.0\.1:(\d+)/.exec(readFileSync(paths.gateOut(stateDir), "utf8")) : null;
-    if (m) port = Number(m[1]);
-    else await Bun.sleep(50);
-  }
-  expect(port).toBeGreaterThan(0);
+  const port = await launchGitGate({ stateDir, upstream, slug: "home-abcde", cwd: repo, env: { HOME: evilHome } });
   const proxy = `http://127.0.0.1:${port}`;
   const penv = { ...env, http_proxy: proxy, HTTP_PROXY: proxy };
   writeFileSync(join(t.dir, ".gitconfig"), insteadOfConfig([{ name: "origin", url: upstream }], "http://git.bottle.internal"), { flag: "a" });

@@ -1,8 +1,8 @@
 import { afterAll, expect, test } from "bun:test";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { gateCommand, spawnGate, stopGate } from "../../../src/supervise/gate.ts";
-import { paths } from "../../../src/state/paths.ts";
+import { stopGate } from "../../../src/supervise/gate.ts";
+import { launchGitGate } from "./launched-gate.ts";
 import { clientEnv, makeUpstream, ok, sh, tempDir } from "./harness.ts";
 
 // PATH reaches the gate (it must find git), and the gate's git children
@@ -31,27 +31,7 @@ test("a PATH entry inside the current repository does not choose the gate's git"
   chmodSync(join(repo, "bin", "git"), 0o755);
 
   const stateDir = join(t.dir, "state");
-  mkdirSync(stateDir, { mode: 0o700 });
-  writeFileSync(
-    paths.policy(stateDir),
-    JSON.stringify({ version: 1, slug: "path-abcde", routes: [], git: [{ name: "origin", url: upstream, allow_force: false, allow_delete: false }], supervise: false, placeholders: {} }),
-  );
-  const saved = { path: process.env.PATH, cwd: process.cwd() };
-  process.env.PATH = `${join(repo, "bin")}:${saved.path}`;
-  process.chdir(repo);
-  try {
-    await spawnGate({ stateDir, secrets: { credentials: {}, secrets: [] }, command: [...gateCommand(stateDir), "--listen", "127.0.0.1:0"] });
-  } finally {
-    process.env.PATH = saved.path;
-    process.chdir(saved.cwd);
-  }
-  let port = 0;
-  for (let i = 0; i < 200 && !port; i++) {
-    const m = existsSync(paths.gateOut(stateDir)) ? /127\.0\.0\.1:(\d+)/.exec(readFileSync(paths.gateOut(stateDir), "utf8")) : null;
-    if (m) port = Number(m[1]);
-    else await Bun.sleep(50);
-  }
-  expect(port).toBeGreaterThan(0);
+  const port = await launchGitGate({ stateDir, upstream, slug: "path-abcde", cwd: repo, env: { PATH: `${join(repo, "bin")}:${process.env.PATH}` } });
   const proxy = `http://127.0.0.1:${port}`;
   // The request ran git in the gate: it answers with the upstream's refs.
   const r = await ok(sh(["git", "ls-remote", "http://git.bottle.internal/origin.git"], { env: { ...env, http_proxy: proxy, HTTP_PROXY: proxy } }), "ls-remote");
