@@ -3,6 +3,7 @@ import net from "node:net";
 import type { Duplex } from "node:stream";
 import { paths } from "../state/paths.ts";
 import { auditPath, auditRecord, openAudit, openLog, type GateLog } from "./audit.ts";
+import { answerReason } from "./block-hint.ts";
 import { Channels } from "./channels.ts";
 import { handleConnect } from "./connect.ts";
 import { admitDoor } from "./door.ts";
@@ -215,7 +216,7 @@ export async function startGate(opts: StartGateOptions): Promise<RunningGate> {
         // another one on this connection.
         const close = clientWantsClose || framing.kind !== "none" || e.answer !== undefined;
         if (e.answer) await sendAnswer(sock, e.answer);
-        else await sendBlocked(sock, e.status, e.reason, close);
+        else await sendBlocked(sock, e.status, answerReason(e.reason, e.layer, t.host, ctx.gen.policy), close);
         return !close;
       }
       if (e instanceof BodyError) {

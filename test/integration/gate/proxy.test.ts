@@ -54,6 +54,11 @@ describe("gate: allow and deny", () => {
     const a = await curl(env, [`http://nope.test:${env.up.httpPort}/`]);
     expect(a.status).toBe(403);
     expect(a.body).toStartWith("blocked: host not in allowlist: nope.test");
+    // The refusal says how to get the host allowed (this bottle has no
+    // supervise tool: the operator's command, with this bottle's slug).
+    expect(a.body).toBe("blocked: host not in allowlist: nope.test (the operator can allow it: claude-bottle allow test-abcde nope.test)\n");
+    // The audit keeps the reason alone.
+    expect(auditLines(env).findLast((x) => x.method === "GET" && x.host === "nope.test")!.reason).toBe("host not in allowlist: nope.test");
     const b = await curl(env, [`https://nope.test:${env.up.httpsPort}/`]);
     expect(b.connect).toBe(403);
     expect(b.stderr).toContain("CONNECT tunnel failed, response 403");
