@@ -54,33 +54,56 @@ function isZombie(pid: number): boolean {
 }
 
 export function commandLine(pid: number): string | null {
+  const argv = argvOf(pid);
+  if (argv !== null) return argv.join(" ").trim();
+  return psCommand(pid);
+}
+
+// The process's arguments one by one, where the system keeps them apart
+// (/proc); null elsewhere.
+function argvOf(pid: number): string[] | null {
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ").trim();
+    const raw = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+    const argv = raw.split("\0");
+    if (argv.at(-1) === "") argv.pop();
+    return argv;
   } catch {
-    // No /proc (macOS): ask ps.
-    try {
-      const r = Bun.spawnSync(["ps", "-o", "command=", "-p", String(pid)], { stdout: "pipe", stderr: "ignore" });
-      const out = r.stdout.toString().trim();
-      return r.exitCode === 0 && out.length > 0 ? out : null;
-    } catch {
-      return null;
-    }
+    return null;
   }
 }
 
-export function ownedBy(pid: number, marker: string): boolean {
+// No /proc (macOS): ask ps, which joins the arguments with spaces.
+function psCommand(pid: number): string | null {
+  try {
+    const r = Bun.spawnSync(["ps", "-o", "command=", "-p", String(pid)], { stdout: "pipe", stderr: "ignore" });
+    const out = r.stdout.toString().trim();
+    return r.exitCode === 0 && out.length > 0 ? out : null;
+  } catch {
+    return null;
+  }
+}
+
+// Whether the process's arguments hold `marker` (one argument, or several
+// in a row). Compared argument by argument where /proc keeps them apart: an
+// unrelated process may carry our words inside one argument of its own (a
+// search for the state folder), which joined with spaces would read as
+// ours. Whole words on the joined line where only ps can tell.
+export function ownedBy(pid: number, marker: string | readonly string[]): boolean {
   if (!isAlive(pid)) return false;
-  const cmd = commandLine(pid);
+  const words = typeof marker === "string" ? [marker] : marker;
+  const argv = argvOf(pid);
+  if (argv !== null) return argv.some((_, i) => words.every((w, j) => argv[i + j] === w));
+  const cmd = psCommand(pid);
   // Whole-word match: state dir "…/a-abcde" must not match "…/a-abcde-x".
-  return cmd !== null && ` ${cmd} `.includes(` ${marker} `);
+  return cmd !== null && ` ${cmd} `.includes(` ${words.join(" ")} `);
 }
 
 // What a bottle's gate process has on its command line (src/supervise/
 // gate.ts builds it): the subcommand and the state dir, so neither another
 // bottle's gate nor this bottle's supervisor (`supervise-gate --state …`)
 // matches.
-export function gateMarker(stateDir: string): string {
-  return `gate --state ${resolve(stateDir)}`;
+export function gateMarker(stateDir: string): readonly string[] {
+  return ["gate", "--state", resolve(stateDir)];
 }
 
 export function ownedGate(pid: number, stateDir: string): boolean {
@@ -91,7 +114,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // SIGTERM, wait up to graceMs, then SIGKILL. Resolves once the process is gone
 // (or was never ours). Harmless to call twice.
-export async function terminate(pid: number, marker: string, graceMs = 3000): Promise<boolean> {
+export async function terminate(pid: number, marker: string | readonly string[], graceMs = 3000): Promise<boolean> {
   if (!ownedBy(pid, marker)) return false;
   try {
     process.kill(pid, "SIGTERM");

@@ -57,6 +57,28 @@ test("a stale gate.pid naming an unrelated live process: nothing is signalled", 
   expect(alive(sleeper)).toBe(true);
 }, 60_000);
 
+// The pid's command line is how a gate is recognised. An unrelated process
+// may name the bottle's state folder in an argument of its own (a search
+// for it, an editor, a shell script): its words joined with spaces read as
+// the gate's, so the arguments are compared one by one.
+test("a stale gate.pid naming a live process that only mentions the state folder: nothing is signalled", async () => {
+  const { realpathSync } = await import("node:fs");
+  const abs = realpathSync(stateDir);
+  for (const [host, argv] of [
+    ["d.example.com", ["sh", "-c", "sleep 600", "searcher", `gate --state ${abs}`]],
+    ["e.example.com", ["sh", "-c", "sleep 600", `x gate`, "--state", abs]],
+  ] as const) {
+    const other = Bun.spawn([...argv], { stdout: "ignore", stderr: "ignore" });
+    procs.push(other);
+    writeFileSync(join(stateDir, "gate.pid"), `${other.pid}\n`);
+    const allow = await run(["allow", SLUG, host]);
+    expect(allow.code).toBe(0);
+    expect(allow.stdout).toContain("takes effect when the bottle's gate starts");
+    await Bun.sleep(200);
+    expect(alive(other)).toBe(true);
+  }
+}, 60_000);
+
 test("the control: a live process that is this bottle's gate is signalled", async () => {
   // A stand-in with the gate's command line that counts SIGHUPs.
   const count = join(stateDir, "hups");
