@@ -20,6 +20,49 @@ afterAll(async () => {
 
 const hasScript = process.platform === "linux" && Bun.which("script") !== null;
 
+// `command` (a shell line) in a pseudo-terminal, with the CLI's test
+// environment and the agent `agent`: what it printed so far, a wait for a
+// pattern, typing, and the end.
+function inTerminal(command: string, agent: string[], extra: Record<string, string> = {}) {
+  const p = Bun.spawn(["script", "-qec", command, "/dev/null"], {
+    stdin: "pipe",
+    stdout: "pipe",
+    stderr: "pipe",
+    env: {
+      ...process.env,
+      NO_COLOR: "1",
+      CLAUDE_BOTTLE_HOME: home,
+      CLAUDE_BOTTLE_BACKEND: "docker",
+      CLAUDE_BOTTLE_BASE_IMAGE: TEST_BASE_IMAGE,
+      CLAUDE_BOTTLE_AGENT_PACKAGE: "none",
+      CLAUDE_BOTTLE_AGENT_ARGV: JSON.stringify(agent),
+      ...extra,
+    },
+  });
+  const t = { out: "" };
+  const pump = (async () => {
+    for await (const c of p.stdout) t.out += new TextDecoder().decode(c);
+  })();
+  return {
+    get out() {
+      return t.out;
+    },
+    async waitFor(re: RegExp, ms: number): Promise<boolean> {
+      const t0 = Date.now();
+      while (!re.test(t.out) && Date.now() - t0 < ms) await Bun.sleep(100);
+      return re.test(t.out);
+    },
+    type(s: string): void {
+      p.stdin.write(s);
+      p.stdin.flush();
+    },
+    async end(): Promise<void> {
+      p.kill();
+      await Promise.race([pump, Bun.sleep(1000)]);
+    },
+  };
+}
+
 for (const door of testDoors()) {
   dockerTest(
     `${door} door: interactive up: confirm, hidden secret prompt, tty passthrough, non-zero exit keeps state`,
@@ -30,48 +73,23 @@ for (const door of testDoors()) {
       writeFileSync(join(home, "bottles", "t.md"), '---\nenv:\n  ASKME: "?Type the thing"\n---\n');
       writeFileSync(join(home, "agents", "t.md"), "---\nbottle: t\nworkspace: none\n---\n");
       const agent = ["sh", "-c", 'tty >/dev/null && echo "ISTTY"; [ "$ASKME" = "' + SECRET + '" ] && echo SECRET-OK; read -r line; echo "got:$line"; exit 5'];
-      const p = Bun.spawn(["script", "-qec", `${process.execPath} ${CLI} up t`, "/dev/null"], {
-        stdin: "pipe",
-        stdout: "pipe",
-        stderr: "pipe",
-        env: {
-          ...process.env,
-          NO_COLOR: "1",
-          CLAUDE_BOTTLE_HOME: home,
-          CLAUDE_BOTTLE_BACKEND: "docker",
-          CLAUDE_BOTTLE_BASE_IMAGE: TEST_BASE_IMAGE,
-          CLAUDE_BOTTLE_AGENT_PACKAGE: "none",
-          CLAUDE_BOTTLE_AGENT_ARGV: JSON.stringify(agent),
-          CLAUDE_BOTTLE_DOOR: door,
-        },
-      });
-      let out = "";
-      const pump = (async () => {
-        for await (const c of p.stdout) out += new TextDecoder().decode(c);
-      })();
-      const waitFor = async (re: RegExp, ms: number) => {
-        const t0 = Date.now();
-        while (!re.test(out) && Date.now() - t0 < ms) await Bun.sleep(100);
-        return re.test(out);
-      };
-      const type = (s: string) => {
-        p.stdin.write(s);
-        p.stdin.flush();
-      };
+      const term = inTerminal(`${process.execPath} ${CLI} up t`, agent, { CLAUDE_BOTTLE_DOOR: door });
+      const { waitFor } = term;
+      const type = (x: string) => term.type(x);
       try {
         expect(await waitFor(/launch this agent\? \[y\/N\]/, 60_000)).toBe(true);
         type("y\n");
         expect(await waitFor(/Type the thing: /, 30_000)).toBe(true);
         type(`${SECRET}\r`);
         expect(await waitFor(/ISTTY/, 120_000)).toBe(true);
-        expect(out).toContain("SECRET-OK");
+        expect(term.out).toContain("SECRET-OK");
         type("first line to the agent\r");
         expect(await waitFor(/got:first line to the agent/, 20_000)).toBe(true);
         expect(await waitFor(/claude-bottle resume /, 30_000)).toBe(true);
       } finally {
-        p.kill();
-        await Promise.race([pump, Bun.sleep(1000)]);
+        await term.end();
       }
+      const out = term.out;
       // The typed secret was never echoed by the terminal nor printed by us.
       expect(out.includes(SECRET)).toBe(false);
       const slug = /claude-bottle resume (\S+)/.exec(out)![1]!.trim();
@@ -99,35 +117,13 @@ dockerTest(
     writeFileSync(join(home, "bottles", "c.md"), "---\n---\n");
     writeFileSync(join(home, "agents", "c.md"), "---\nbottle: c\nworkspace: none\n---\n");
     const agent = ["sh", "-c", "echo AGENT-STARTING; sleep 60"];
-    const p = Bun.spawn(["script", "-qec", `${process.execPath} ${CLI} up c --yes; echo EXIT=$?`, "/dev/null"], {
-      stdin: "pipe",
-      stdout: "pipe",
-      stderr: "pipe",
-      env: {
-        ...process.env,
-        NO_COLOR: "1",
-        CLAUDE_BOTTLE_HOME: home,
-        CLAUDE_BOTTLE_BACKEND: "docker",
-        CLAUDE_BOTTLE_BASE_IMAGE: TEST_BASE_IMAGE,
-        CLAUDE_BOTTLE_AGENT_PACKAGE: "none",
-        CLAUDE_BOTTLE_AGENT_ARGV: JSON.stringify(agent),
-      },
-    });
-    let out = "";
-    const pump = (async () => {
-      for await (const c of p.stdout) out += new TextDecoder().decode(c);
-    })();
-    const waitFor = async (re: RegExp, ms: number) => {
-      const t0 = Date.now();
-      while (!re.test(out) && Date.now() - t0 < ms) await Bun.sleep(100);
-      return re.test(out);
-    };
+    const term = inTerminal(`${process.execPath} ${CLI} up c --yes; echo EXIT=$?`, agent);
     try {
-      expect(await waitFor(/AGENT-STARTING/, 120_000)).toBe(true);
-      const slug = /starting bottle (c-[0-9a-z]{5})/.exec(out)![1]!;
-      p.stdin.write("\x03");
-      p.stdin.flush();
-      expect(await waitFor(/EXIT=\d+/, 30_000)).toBe(true);
+      expect(await term.waitFor(/AGENT-STARTING/, 120_000)).toBe(true);
+      const slug = /starting bottle (c-[0-9a-z]{5})/.exec(term.out)![1]!;
+      term.type("\x03");
+      expect(await term.waitFor(/EXIT=\d+/, 30_000)).toBe(true);
+      const out = term.out;
       expect(out).toContain("EXIT=130");
       expect(out).toContain("interrupted before the agent was ready");
       expect(out).not.toContain("claude-bottle resume");
@@ -136,8 +132,7 @@ dockerTest(
       const left = Bun.spawnSync(["docker", "ps", "-a", "--filter", `name=claude-bottle-${slug}`, "--format", "{{.Names}}"]).stdout.toString().trim();
       expect(left).toBe("");
     } finally {
-      p.kill();
-      await Promise.race([pump, Bun.sleep(1000)]);
+      await term.end();
     }
   },
   180_000,
