@@ -12,9 +12,9 @@ import { scanPush, type PushFinding } from "./scan.ts";
 // `claude-bottle hook pre-receive`, run by receive-pack in a bottle's mirror
 // for every push. In order, and stopping at the first refusal:
 //   1. ref rules (allowed branches, force, delete) — cheap, no content read;
-//   2. the gate's DLP rules over every object the push brings (commit
-//      headers, tags, file names, binary files: scan-objects.ts) and every
-//      added line and commit message (scan.ts);
+//   2. the gate's DLP rules over the pushed ref names, every object the
+//      push brings (commit headers, tags, file names, binary files:
+//      scan-objects.ts) and every added line and commit message (scan.ts);
 //   3. gitleaks over the same commits, when it is installed;
 //   4. forward the accepted updates to the real upstream, atomically.
 // Only if all of that succeeds does receive-pack update the mirror, so the
@@ -100,11 +100,21 @@ export async function preReceive(io: PreReceiveIo): Promise<number> {
     return 1;
   }
 
-  // 2. DLP over everything new: the objects first (headers, tags, names,
-  // binary files), so that a file named in a later finding scanned clean,
-  // then the added lines and messages.
-  const newOids = [...new Set(updates.map((u) => u.newOid).filter((o) => !isZeroOid(o)))];
+  // 2. DLP over everything new: the ref names (they go upstream as they
+  // are), the objects (headers, tags, names, binary files), so that a file
+  // named in a later finding scanned clean, then the added lines and
+  // messages.
   const scanners = io.scanners(dlp);
+  for (const u of updates) {
+    const s = scanners.plain();
+    const f = s.push(new TextEncoder().encode(u.ref)) ?? s.end();
+    if (f) {
+      say(`push rejected by the secret scan: rule ${f.rule} matched in the ref name of a pushed ref. Push it under another name; nothing was sent upstream.`);
+      io.deny(`push refused by the secret scan: rule ${f.rule} in a ref name`);
+      return 1;
+    }
+  }
+  const newOids = [...new Set(updates.map((u) => u.newOid).filter((o) => !isZeroOid(o)))];
   const finding =
     (await scanObjects({ gitDir: io.gitDir, env, newOids, scanners })) ??
     (await scanPush({ gitDir: io.gitDir, env, newOids, scanner: scanners.plain }));

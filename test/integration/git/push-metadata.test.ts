@@ -183,6 +183,24 @@ describe("git vhost: a push is scanned whole", () => {
     }
   });
 
+  test("a secret in a branch or tag name", async () => {
+    for (const kind of ["branch", "tag"] as const) {
+      const dir = await work();
+      const key = AWS();
+      writeFileSync(join(dir, "x.txt"), "clean\n");
+      await git(dir, ["add", "-A"]);
+      await git(dir, ["commit", "-qm", "clean"]);
+      const ref = kind === "branch" ? `refs/heads/feature/${key}` : `refs/tags/v-${key}`;
+      const before = await refs(upstream, env);
+      const r = await sh(["git", "push", "origin", `HEAD:${ref}`], { cwd: dir, env });
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(/remote: claude-bottle: push rejected by the secret scan: rule aws-access-key matched in the ref name/);
+      // git itself names the ref it tried; the gate's words never do.
+      expect(r.stderr.split("\n").filter((l) => l.startsWith("remote:")).join("\n")).not.toContain(key);
+      expect(await refs(upstream, env)).toEqual(before);
+    }
+  });
+
   test("a tag on a clean blob still lands", async () => {
     const dir = await work();
     const blob = (await git(dir, ["hash-object", "-w", "--stdin"], {}, "just a public key file\n")).stdout.trim();
