@@ -115,9 +115,14 @@ export async function preReceive(io: PreReceiveIo): Promise<number> {
     }
   }
   const newOids = [...new Set(updates.map((u) => u.newOid).filter((o) => !isZeroOid(o)))];
+  // The scan reads the push the same whatever the user's git config says
+  // (log.showRoot=false drops a root commit's diff; diff.noprefix changes
+  // the headers): only the mirror's own config. The upstream push below
+  // keeps the user's (its proxy, its CA).
+  const scanEnv = { ...env, GIT_CONFIG_GLOBAL: "/dev/null", GIT_CONFIG_NOSYSTEM: "1" };
   const finding =
-    (await scanObjects({ gitDir: io.gitDir, env, newOids, scanners })) ??
-    (await scanPush({ gitDir: io.gitDir, env, newOids, scanner: scanners.plain }));
+    (await scanObjects({ gitDir: io.gitDir, env: scanEnv, newOids, scanners })) ??
+    (await scanPush({ gitDir: io.gitDir, env: scanEnv, newOids, scanner: scanners.plain }));
   if (finding) {
     say(findingMessage(finding));
     io.deny(findingAudit(finding));
@@ -127,7 +132,7 @@ export async function preReceive(io: PreReceiveIo): Promise<number> {
   // 3. gitleaks, when installed.
   const leaks = gitleaksPath(env.PATH);
   if (leaks) {
-    const r = await runGitleaks({ bin: leaks, gitDir: io.gitDir, env, newOids });
+    const r = await runGitleaks({ bin: leaks, gitDir: io.gitDir, env: scanEnv, newOids });
     if (!r.ok) {
       // Fail closed: a scanner that could not look is not a clean result.
       say(`push rejected: ${r.error}. Nothing was sent upstream; fix gitleaks or take it off the gate's PATH, then push again.`);
