@@ -97,7 +97,10 @@ export function workspaceMountArgs(ws: WorkspaceMounts): string[] {
   const out = ["--mount", mountArg(ws.path, GUEST_WORKSPACE, false)];
   // The agent may commit, but must not plant a hook that the user's host git
   // runs later, nor rewrite the repo config (core.fsmonitor, hooksPath,
-  // remotes): both are read-only on top of the writable work tree.
+  // remotes): both are read-only on top of the writable work tree. Not
+  // enough on its own: the rest of .git stays writable (a .git/commondir
+  // moves where git reads its config; the index can record a repository
+  // of the bottle's as a submodule): see the README's known limits.
   if (ws.gitHooks) out.push("--mount", mountArg(`${ws.path}/.git/hooks`, `${GUEST_WORKSPACE}/.git/hooks`, true));
   if (ws.gitConfig) out.push("--mount", mountArg(`${ws.path}/.git/config`, `${GUEST_WORKSPACE}/.git/config`, true));
   return out;
