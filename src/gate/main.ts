@@ -33,9 +33,10 @@ export async function runGate(opts: { stateDir: string; listen?: string; limits?
     upstreamCa: up?.ca ? upstreamTrust(up.ca) : undefined,
   });
   const memory = governMemory({ softBytes: SOFT_RSS_BYTES });
-  writeFileSync(paths.gatePid(opts.stateDir), `${process.pid}\n`, { mode: 0o600 });
-  if (gate.port !== undefined) process.stdout.write(`gate listening on 127.0.0.1:${gate.port}\n`);
 
+  // SIGHUP is handled before anyone can learn our pid (gate.pid, the
+  // listening line): its default action ends the process, and `allow` may
+  // signal the moment gate.pid names us.
   const log = openLog(paths.gateLog(opts.stateDir));
   let reloading = Promise.resolve();
   process.on("SIGHUP", () => {
@@ -48,6 +49,8 @@ export async function runGate(opts: { stateDir: string; listen?: string; limits?
       }
     });
   });
+  writeFileSync(paths.gatePid(opts.stateDir), `${process.pid}\n`, { mode: 0o600 });
+  if (gate.port !== undefined) process.stdout.write(`gate listening on 127.0.0.1:${gate.port}\n`);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once("SIGTERM", stop);
