@@ -10,7 +10,7 @@ import type { BodyScanner, DlpFinding, EncodedBodyScanner } from "../dlp/index.t
 //  - commit: the author and the committer (names, emails, dates) and every
 //    other header (gpgsig, mergetag, encoding, and any header git keeps
 //    without knowing it), each scanned on its own so a finding says which;
-//    the message;
+//    the message; and refused when its encoding is not UTF-8 (below);
 //  - tag: its name, the tagger, other headers, the message;
 //  - tree: the names of its entries (file and directory names: a rename is
 //    a new name in a new tree);
@@ -66,8 +66,20 @@ function splitHeaders(data: Uint8Array): { headers: { name: string; value: Uint8
   return { headers, message: new Uint8Array(0) };
 }
 
+// git re-encodes a commit for every reader (git log, a forge's page) from
+// the encoding its header names, so the raw bytes are not what anyone
+// reads: in UTF-7 "AKIA" is spelt "+AEEASwBJAEE-". Rules read UTF-8 (and
+// ASCII, its subset), so a commit that names another encoding is refused
+// rather than decoded: git itself writes UTF-8 unless told otherwise
+// (i18n.commitEncoding).
+const UTF8_NAMES = new Set(["utf-8", "utf8"]);
+
 export function scanCommitOrTag(type: "commit" | "tag", data: Uint8Array, plain: () => BodyScanner): ObjectFinding | null {
   const { headers, message } = splitHeaders(data);
+  const encoding = headers.find((h) => h.name === "encoding");
+  if (type === "commit" && encoding && !UTF8_NAMES.has(Buffer.from(encoding.value).toString("latin1").trim().toLowerCase())) {
+    return { rule: "non-utf8-commit-encoding", part: "the headers" };
+  }
   const rest: Uint8Array[] = [];
   for (const h of headers) {
     if (type === "commit" && (h.name === "tree" || h.name === "parent")) continue;

@@ -130,6 +130,27 @@ describe("git vhost: a push is scanned whole", () => {
     }
   });
 
+  // git re-encodes a commit for every reader (git log, a forge) from the
+  // encoding its header names: in UTF-7 "AKIA" can be spelt "+AEEASwBJAEE-",
+  // which no rule reads in the raw object but every reader sees decoded.
+  test("a commit in another encoding (UTF-7) that git decodes into a key for its readers", async () => {
+    for (const where of ["author", "message"] as const) {
+      const dir = await work();
+      const key = AWS();
+      const hidden = `+AEEASwBJAEE-${key.slice(4)}`;
+      const parent = await head(dir);
+      const tree = (await git(dir, ["rev-parse", "HEAD^{tree}"])).stdout.trim();
+      const author = where === "author" ? `Agent ${hidden}` : "Agent";
+      const raw = `tree ${tree}\nparent ${parent}\nauthor ${author} <a@example.invalid> 1700000000 -0000\ncommitter A <a@example.invalid> 1700000000 -0000\nencoding UTF-7\n\n${where === "message" ? `note ${hidden}` : "clean"}\n`;
+      expect(raw).not.toContain(key);
+      const oid = (await git(dir, ["hash-object", "-t", "commit", "-w", "--stdin"], {}, raw)).stdout.trim();
+      // What any reader of the upstream would see.
+      expect((await git(dir, ["log", "-1", "--format=%an %B", oid])).stdout).toContain(key);
+      await git(dir, ["update-ref", "refs/heads/main", oid]);
+      await refused(dir, ["main"], key, /push rejected by the secret scan/, [oid]);
+    }
+  });
+
   test("notes: a notes ref is refused, and a notes commit pushed as a branch is scanned", async () => {
     const dir = await work();
     const key = GH();
