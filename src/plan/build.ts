@@ -58,6 +58,18 @@ export function missingTokenRefs(spec: Spec, hostEnv: Record<string, string | un
 // A route that may reach every private and loopback address (an exact host
 // only: the manifest refuses it on a wildcard) is shown as a warning: the
 // user may have meant one LAN service, not all of them.
+// A mounted workspace is the bottle's to write, .git included, and what it
+// plants there (a nested .git, .git/commondir, a submodule of its own) can
+// set core.fsmonitor for the next git that runs in that folder on this
+// machine, a shell prompt's included: no read-only mount closes that while
+// the agent may commit (README, Known limits).
+export function mountWarnings(spec: Spec): string[] {
+  if (spec.workspace.mode !== "mount") return [];
+  return [
+    `workspace mount: the bottle can write ${spec.workspace.path}, its .git included, and a file it plants there can make git on this machine run its code (a shell prompt runs git); review the folder before using git there, or use the default copy workspace`,
+  ];
+}
+
 export function privateWarnings(spec: Spec): string[] {
   return spec.egress
     .filter((r) => r.allow_private === true)

@@ -11,7 +11,7 @@ import { MANIFEST_NAME_RE } from "../manifest/schema.ts";
 import { bottleHome, findGitRoot } from "../state/home.ts";
 import { paths } from "../state/paths.ts";
 import { makeSlug } from "../state/slug.ts";
-import { buildPlan, missingTokenRefs, privateWarnings } from "./build.ts";
+import { buildPlan, missingTokenRefs, mountWarnings, privateWarnings } from "./build.ts";
 import type { BackendName } from "../backends/names.ts";
 import type { PlanJson } from "./types.ts";
 import type { Spec } from "../manifest/spec.ts";
@@ -55,7 +55,7 @@ export function preparePlan(opts: PrepareOptions): Prepared {
   // A dry run reads no values and asks nothing, but a missing ${HOST_VAR}
   // would fail the launch, so it is reported now.
   checkHostVars(spec.env, opts.env, spec.sources.bottle);
-  warnings.push(...privateWarnings(spec));
+  warnings.push(...mountWarnings(spec), ...privateWarnings(spec));
   for (const ref of missingTokenRefs(spec, opts.env)) {
     warnings.push(`${ref} is not set on the host; set it before launching: the gate needs it to add that credential`);
   }

@@ -42,6 +42,19 @@ describe("preparePlan", () => {
   });
 });
 
+test("a mount workspace is a warning that names the folder and what the bottle can do to git there; a copy is not", () => {
+  const repo = join(tmp, "repo");
+  mkdirSync(join(repo, ".git"), { recursive: true });
+  const env = { CLAUDE_BOTTLE_HOME: join(tmp, "home2"), ANTHROPIC_API_KEY: "k" };
+  const mounted = preparePlan({ agent: "default", mount: true, cwd: repo, env, dryRun: true, probe: () => ok });
+  expect(mounted.plan.workspace).toEqual({ mode: "mount", path: repo });
+  expect(mounted.warnings).toEqual([expect.stringContaining(`workspace mount: the bottle can write ${repo}, its .git included`)]);
+  expect(mounted.plan.warnings).toEqual(mounted.warnings);
+  const copied = preparePlan({ agent: "default", mount: false, cwd: repo, env, dryRun: true, probe: () => ok });
+  expect(copied.plan.workspace.mode).toBe("copy");
+  expect(copied.warnings).toEqual([]);
+});
+
 test("findGitRoot walks up to the folder holding .git", () => {
   const repo = join(tmp, "repo");
   mkdirSync(join(repo, ".git"), { recursive: true });
