@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { insteadOfConfig } from "../../../src/git/gitconfig.ts";
 import { stopGate } from "../../../src/supervise/gate.ts";
 import { launchGitGate } from "./launched-gate.ts";
-import { clientEnv, makeUpstream, ok, refs, sh, tempDir } from "./harness.ts";
+import { awsKey, clientEnv, makeUpstream, ok, refs, sh, tempDir } from "./harness.ts";
 
 // HOME reaches the gate, and git reads its global config from there. A git
 // config can name the hooks git runs (core.hooksPath): the mirror's
@@ -19,8 +19,6 @@ afterAll(async () => {
   await stopGate(join(t.dir, "state")).catch(() => {});
   t.cleanup();
 });
-
-const AWS = () => "AKIA" + Array.from({ length: 16 }, () => "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"[Math.floor(Math.random() * 32)]).join("");
 
 test("a git config under HOME cannot replace the mirror's pre-receive hook", async () => {
   const env = clientEnv(t.dir);
@@ -44,7 +42,7 @@ test("a git config under HOME cannot replace the mirror's pre-receive hook", asy
 
   const work = join(t.dir, "work");
   await ok(sh(["git", "clone", "-q", upstream, work], { env: penv }), "clone");
-  const key = AWS();
+  const key = awsKey();
   writeFileSync(join(work, "creds.txt"), `aws_access_key_id = ${key}\n`);
   await ok(sh(["git", "add", "-A"], { cwd: work, env }), "add");
   await ok(sh(["git", "commit", "-qm", "creds"], { cwd: work, env }), "commit");

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { insteadOfConfig } from "../../../src/git/gitconfig.ts";
 import { stopGate } from "../../../src/supervise/gate.ts";
 import { launchGitGate } from "./launched-gate.ts";
-import { clientEnv, makeUpstream, ok, refs, sh, tempDir } from "./harness.ts";
+import { awsKey, clientEnv, makeUpstream, ok, refs, sh, tempDir } from "./harness.ts";
 
 // The user's own ~/.gitconfig reaches the gate's git (proxies and CAs for
 // upstreams live there), and ordinary settings in it change what `git log`
@@ -18,8 +18,6 @@ afterAll(async () => {
   await stopGate(join(t.dir, "state")).catch(() => {});
   t.cleanup();
 });
-
-const AWS = () => "AKIA" + Array.from({ length: 16 }, () => "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"[Math.floor(Math.random() * 32)]).join("");
 
 test("a root commit's secret is found whatever the user's git config says about diffs", async () => {
   const env = clientEnv(t.dir);
@@ -38,7 +36,7 @@ test("a root commit's secret is found whatever the user's git config says about 
 
   const work = join(t.dir, "work");
   await ok(sh(["git", "clone", "-q", upstream, work], { env: penv }), "clone");
-  const key = AWS();
+  const key = awsKey();
   await ok(sh(["git", "checkout", "-q", "--orphan", "fresh"], { cwd: work, env }), "orphan");
   await ok(sh(["git", "rm", "-rfq", "."], { cwd: work, env }), "rm");
   writeFileSync(join(work, "creds.txt"), `aws_access_key_id = ${key}\n`);

@@ -88,3 +88,12 @@ export function serveVhost(opts: GitVhostOptions): { base: string; stop: () => v
   });
   return { base: `http://127.0.0.1:${server.port}`, stop: () => server.stop(true) };
 }
+
+// Key-shaped test secrets, built at run time: no key-shaped string is
+// stored in the repository.
+export function rand(alphabet: string, n: number): string {
+  let s = "";
+  for (let i = 0; i < n; i++) s += alphabet[Math.floor(Math.random() * alphabet.length)];
+  return s;
+}
+export const awsKey = (): string => "AKIA" + rand("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16);

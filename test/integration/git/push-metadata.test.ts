@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { insteadOfConfig } from "../../../src/git/gitconfig.ts";
 import { zipOf } from "../../helpers/zip.ts";
-import { clientEnv, makeUpstream, ok, refs, serveVhost, sh, tempDir } from "./harness.ts";
+import { awsKey, clientEnv, makeUpstream, ok, rand, refs, serveVhost, sh, tempDir } from "./harness.ts";
 
 // Everything a push carries is scanned, not only added lines and commit
 // messages: author and committer names and emails, file paths (renames
@@ -14,13 +14,7 @@ import { clientEnv, makeUpstream, ok, refs, serveVhost, sh, tempDir } from "./ha
 // through the git gate (the real hook, from source) to a real bare
 // upstream, which is then read: nothing arrived.
 
-function rand(alphabet: string, n: number): string {
-  let s = "";
-  for (let i = 0; i < n; i++) s += alphabet[Math.floor(Math.random() * alphabet.length)];
-  return s;
-}
-// Built at run time: no key-shaped string is stored in the repository.
-const AWS = () => "AKIA" + rand("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16);
+const AWS = awsKey;
 const GH = () => "ghp_" + rand("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", 36);
 
 describe("git vhost: a push is scanned whole", () => {
