@@ -60,19 +60,30 @@ test("a busy reader never queues past its own high-water mark, budget or not", a
   s.destroy();
 });
 
-test("a reader dropped with bytes queued gives them back when it is collected", async () => {
+test("readers dropped with bytes queued give them back when they are collected", async () => {
+  // Collection is the engine's to schedule, and JavaScriptCore scans the
+  // stack conservatively: a stale word can keep one object alive for a
+  // while. So the readers are made in a task of their own (nothing of
+  // them left on this stack), ten of them, and the proof is that the
+  // finalizer gave back their bytes: all but at most one reader's worth.
+  const N = 10;
   const base = readerBytesHeld();
-  (() => {
-    const s = new PassThrough();
-    new SocketReader(s);
-    s.write(chunk(64 * KB));
-    s.destroy();
-  })();
+  await new Promise<void>((done) =>
+    setTimeout(() => {
+      for (let i = 0; i < N; i++) {
+        const s = new PassThrough();
+        new SocketReader(s);
+        s.write(chunk(64 * KB));
+        s.destroy();
+      }
+      done();
+    }, 0),
+  );
   await Bun.sleep(0);
-  expect(readerBytesHeld() - base).toBe(64 * KB);
-  for (let i = 0; i < 20 && readerBytesHeld() - base > 0; i++) {
+  expect(readerBytesHeld() - base).toBe(N * 64 * KB);
+  for (let i = 0; i < 100 && readerBytesHeld() - base > 0; i++) {
     Bun.gc(true);
     await Bun.sleep(10);
   }
-  expect(readerBytesHeld() - base).toBe(0);
+  expect(readerBytesHeld() - base).toBeLessThanOrEqual(64 * KB);
 });
