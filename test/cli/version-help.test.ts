@@ -1,7 +1,7 @@
 import { beforeAll, expect, test } from "bun:test";
 import { join } from "node:path";
 import { commands } from "../../src/commands/registry.ts";
-import { ROOT, ensureBuilt, runBin, stripAnsi } from "./binary.ts";
+import { BIN, ROOT, ensureBuilt, runBin, stripAnsi } from "./binary.ts";
 
 beforeAll(() => ensureBuilt());
 
@@ -89,6 +89,23 @@ test("usage text is not coloured into a pipe; FORCE_COLOR colours it", async () 
     expect({ args, escapes: forced.stdout.includes("\x1b[") }).toEqual({ args, escapes: true });
     expect(stripAnsi(forced.stdout)).toBe(piped.stdout);
   }
+});
+
+// And into a real terminal (a pseudo-terminal from util-linux's script),
+// colour it is; NO_COLOR there turns it off.
+test("usage text is coloured on a terminal, unless NO_COLOR", async () => {
+  expect(Bun.which("script")).not.toBeNull();
+  const onTerminal = (extra: Record<string, string>) => {
+    const p = Bun.spawnSync(["script", "-qec", `${BIN} --help`, "/dev/null"], { env: { PATH: process.env.PATH!, TERM: "xterm-256color", ...extra }, stdin: "ignore" });
+    expect(p.exitCode).toBe(0);
+    return p.stdout.toString();
+  };
+  const tty = onTerminal({});
+  expect(tty).toContain("USAGE");
+  expect(tty).toContain("\x1b[");
+  const plain = onTerminal({ NO_COLOR: "1" });
+  expect(plain).toContain("USAGE");
+  expect(plain).not.toContain("\x1b[");
 });
 
 test("an unknown command is one line and exit 2", async () => {
