@@ -10,6 +10,7 @@ import { stageHome } from "./home.ts";
 import { caMarker, homeStepArgv, NEEDS_TRUST, RELAY_DOWN, trustStepArgv } from "./scripts.ts";
 import { checkSkills } from "./skills.ts";
 import { copyWorkspace } from "./workspace.ts";
+import { recordBaseTips } from "./base-tips.ts";
 
 // Provisioning a started bottle (DESIGN.md data flow step 6), the same for
 // every backend and run by the launcher right after backend.launch: the
@@ -81,6 +82,7 @@ export async function provisionBottle(bottle: Bottle, input: ProvisionInput & { 
   const [home] = await Promise.all([
     homeNeeded ? homeStep(bottle, homeTar, marker) : Promise.resolve(0),
     spec.workspace.mode === "copy" ? copyWorkspace(bottle, spec.workspace.path!, input.progress) : Promise.resolve(),
+    spec.workspace.mode === "copy" ? recordBaseTips(spec.workspace.path!, paths.baseTips(input.stateDir)) : Promise.resolve(),
   ]);
   if (home === NEEDS_TRUST) {
     input.progress("trusting the bottle's CA");

@@ -11,6 +11,9 @@ export const paths = {
   stateRoot: (home: string) => join(home, "state"),
   stateDir: (home: string, slug: string) => join(home, "state", slug),
   cacheDir: (home: string) => join(home, "cache"),
+  // Work of a `copy` workspace saved as a git bundle when its bottle went
+  // (launch/save-work.ts); never read as manifests.
+  savedDir: (home: string) => join(home, "saved"),
   // Per-bottle layout (DESIGN.md "State").
   metadata: (stateDir: string) => join(stateDir, "metadata.json"),
   sockDir: (stateDir: string) => join(stateDir, "sock"),
@@ -38,6 +41,9 @@ export const paths = {
   stopping: (stateDir: string) => join(stateDir, ".stopping"),
   spec: (stateDir: string) => join(stateDir, "spec.json"),
   plan: (stateDir: string) => join(stateDir, "plan.json"),
+  // The host repository's ref tips when the workspace was copied in: what
+  // the bottle's work is measured against when it is saved.
+  baseTips: (stateDir: string) => join(stateDir, "base-tips"),
 };
 
 // A unix socket path must fit the kernel's sun_path: 104 bytes on macOS and
