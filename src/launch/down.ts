@@ -1,13 +1,15 @@
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import type { Backend } from "../backends/types.ts";
 import type { BackendName } from "../backends/names.ts";
 import { UserError } from "../errors.ts";
-import { isPreserved, removeStateDir } from "../state/dirs.ts";
+import type { Spec } from "../manifest/spec.ts";
+import { isPreserved, markStopping, removeStateDir } from "../state/dirs.ts";
 import { readMetadata } from "../state/metadata.ts";
 import { paths } from "../state/paths.ts";
 import { checkSlug } from "../state/slug.ts";
 import type { Backends } from "./backends.ts";
 import { inspectAll } from "./inspect.ts";
+import { saveWork } from "./save-work.ts";
 import { teardownResources } from "./teardown.ts";
 
 // `claude-bottle down <slug>`: the user wants the bottle gone, so it all
@@ -26,6 +28,7 @@ export async function down(
   slug: string,
   getBackend: (n: BackendName) => Promise<Backend>,
   candidates: () => Promise<BackendName[]>,
+  err: (l: string) => void = () => {},
 ): Promise<DownResult> {
   const stateDir = paths.stateDir(home, slug);
   const hadState = existsSync(stateDir);
@@ -42,11 +45,27 @@ export async function down(
       continue; // that backend isn't usable here; it can't hold the bottle
     }
     if (!found && (await backend.attach(slug))) found = true;
+    if (meta?.status === "running" && !preserved) await saveBeforeDown(home, stateDir, slug, backend, err);
     await teardownResources(stateDir, slug, backend);
   }
   if (names.length === 0) await teardownResources(stateDir, slug, null);
   removeStateDir(stateDir);
   return { slug, found, removedPreserved: preserved };
+}
+
+// A running bottle's work that is not on the host is saved before it goes
+// (save-work.ts). Marked stopping first, so that the session attached to it
+// (if any) leaves the saving to us when its agent ends.
+async function saveBeforeDown(home: string, stateDir: string, slug: string, backend: Backend, err: (l: string) => void): Promise<void> {
+  let spec: Pick<Spec, "workspace">;
+  try {
+    spec = JSON.parse(readFileSync(paths.spec(stateDir), "utf8")) as Spec;
+  } catch {
+    return; // a bottle half-created: nothing was copied in
+  }
+  if (spec.workspace?.mode !== "copy") return;
+  markStopping(stateDir);
+  await saveWork(backend.handle(slug), { home, slug, stateDir, spec, err });
 }
 
 // The command: one slug or --all, a line per bottle on stderr.
@@ -68,7 +87,7 @@ export async function downCommand(
   let probed: Promise<BackendName[]> | null = null;
   const candidates = () => (probed ??= backends.usable().then((u) => u.map((b) => b.name)));
   for (const slug of slugs) {
-    const r = await down(home, slug, (n) => backends.get(n), candidates);
+    const r = await down(home, slug, (n) => backends.get(n), candidates, err);
     if (!r.found) err(`claude-bottle: ${slug}: nothing to stop (already gone)`);
     else err(`claude-bottle: ${slug}: stopped and removed, state deleted${r.removedPreserved ? " (it was kept for resume)" : ""}`);
   }

@@ -23,6 +23,7 @@ import { gateInputs, type ResolvedEnv } from "./inputs.ts";
 import { RollbackStack } from "./rollback.ts";
 import { Aborted, Interrupts, SIGNAL_EXIT, type SignalSource } from "./signals.ts";
 import { explainAgentResumeHint, sessionLeft, settle } from "./settle.ts";
+import { saveWork } from "./save-work.ts";
 import { removeBottle, stopSupervisor } from "./teardown.ts";
 
 // The launch sequence (DESIGN.md data flow steps 6 and 7) as small steps
@@ -289,12 +290,19 @@ export async function launch(req: LaunchRequest, deps: LaunchDeps): Promise<numb
       door: door ? backend.doorKeeper?.(slug, stateDir, door.token) : null,
     });
     stack.push("watcher", () => watcher.stop());
+    const save = () => saveWork(bottle, { home: deps.home, slug, stateDir, spec, err: deps.err });
+    let savedOnSignal: Promise<unknown> | null = null;
     const code = await step("attach", async () => {
       // From here a signal ends the agent (by stopping the bottle) and the
       // normal end-of-session path runs: the state is preserved because the
       // exit is non-zero. Ctrl-C with a tty goes to the agent as a key.
+      // What the agent did not push is saved first (bounded by the save's
+      // timeout); a second signal does not wait for it.
       const off = intr.onSignal(() => {
-        void removeBottle(backend, slug).catch(() => {});
+        const remove = () => void removeBottle(backend, slug).catch(() => {});
+        if (savedOnSignal) return remove();
+        savedOnSignal = isStopping(stateDir) ? Promise.resolve() : save();
+        void savedOnSignal.finally(remove);
       });
       try {
         return await bottle.exec(agentArgv(spec, deps.hostEnv), { tty: deps.tty, stdin: true });
@@ -305,6 +313,10 @@ export async function launch(req: LaunchRequest, deps: LaunchDeps): Promise<numb
       if (e instanceof Aborted) return SIGNAL_EXIT[e.signal];
       throw e;
     });
+    // Before the bottle goes (the unwind removes it): what the agent did
+    // not push. `down` saves it itself before it stops the bottle.
+    if (savedOnSignal) await savedOnSignal;
+    else if (!isStopping(stateDir)) await save();
     if (sessionLeft(code, deps.tty, req.resume === true)) keepState = false;
     await settle(stateDir, slug, code, req.resume === true, deps);
     explainAgentResumeHint(spec, slug, code, deps);
