@@ -23,6 +23,11 @@ export interface ExecOptions {
 
 export type RunInput = string | Uint8Array | ReadableStream<Uint8Array>;
 
+export interface RunOptions extends ExecOptions {
+  input?: RunInput;
+  maxStdout?: number;
+}
+
 // What a captured command (docker, smolvm, or a command in a bottle) gave back.
 export interface Captured {
   code: number;
@@ -52,7 +57,9 @@ export interface Bottle {
   // Like exec, but captures output (for provisioning and tests). A stream
   // input is piped to the command as it comes (e.g. a host tar's stdout), so
   // large inputs are never held in memory.
-  run(argv: string[], opts?: ExecOptions & { input?: RunInput }): Promise<Captured>;
+  // What the command prints is read up to a bound (capture.ts; maxStdout,
+  // default 64 MiB): past it the command is stopped and run throws.
+  run(argv: string[], opts?: RunOptions): Promise<Captured>;
   stop(): Promise<void>;
   remove(): Promise<void>;
 }

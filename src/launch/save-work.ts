@@ -6,7 +6,7 @@ import { escapeControls } from "../gate/audit.ts";
 import type { Spec } from "../manifest/spec.ts";
 import { hostRefTips, readBaseTips } from "../provision/base-tips.ts";
 import { lastLine } from "../provision/lines.ts";
-import { baseTipsInput, parseSaveOutput, SAVE_CAP_BYTES, saveWorkArgv } from "../provision/save-work.ts";
+import { baseTipsInput, parseSaveOutput, SAVE_CAP_BYTES, saveOutputLimit, saveWorkArgv } from "../provision/save-work.ts";
 import { paths } from "../state/paths.ts";
 
 // Before a bottle with a `copy` workspace is removed (the end of an attached
@@ -47,7 +47,7 @@ export async function saveWork(bottle: Bottle, input: SaveWorkInput): Promise<st
     const timedOut = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`no answer from the bottle in ${Math.round(timeoutMs / 1000)}s`)), timeoutMs);
     });
-    const r = await Promise.race([bottle.run(saveWorkArgv(input.slug, cap), { user: GUEST_USER, input: tips }), timedOut]);
+    const r = await Promise.race([bottle.run(saveWorkArgv(input.slug, cap), { user: GUEST_USER, input: tips, maxStdout: saveOutputLimit(cap) }), timedOut]);
     if (r.code !== 0) return lost(lastLine(r.stderr) ?? `exit ${r.code}`);
     out = r.stdout;
   } catch (e) {

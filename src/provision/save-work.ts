@@ -62,7 +62,15 @@ base64 < "$tmp/bundle"
 
 // A bundle past this is not kept (and, since it crosses as base64 text,
 // the host holds about 2.4 times it in memory while writing it out).
-export const SAVE_CAP_BYTES = 512 * 1024 * 1024;
+export const SAVE_CAP_BYTES = 256 * 1024 * 1024;
+
+// The most the save step may print for a bundle of `capBytes`: its header
+// line and the base64 (76 characters a line); past it, Bottle.run stops the
+// step (what the bottle prints is its own to choose: a git filter of the
+// agent's could print without end).
+export function saveOutputLimit(capBytes: number): number {
+  return Math.ceil((Math.ceil(capBytes / 3) * 4 * 77) / 76) + 4096;
+}
 
 export function saveWorkArgv(slug: string, capBytes: number = SAVE_CAP_BYTES, dir: string = GUEST_WORKSPACE): string[] {
   return ["sh", "-c", SCRIPT, "sh", dir, String(capBytes), slug];

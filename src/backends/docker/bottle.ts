@@ -1,6 +1,7 @@
 import { UserError } from "../../errors.ts";
+import { captureCapped, type Capping } from "../capture.ts";
 import { forwardStderr } from "../stderr-tail.ts";
-import type { Bottle, BottleStart, Captured, ExecOptions, RunInput } from "../types.ts";
+import type { Bottle, BottleStart, Captured, ExecOptions, RunOptions } from "../types.ts";
 import { execArgv } from "./args.ts";
 import { docker, dockerMessage, isNoSuchContainer, spawnDocker, type Docker } from "./cli.ts";
 
@@ -42,24 +43,24 @@ export class DockerBottle implements Bottle {
     return code;
   }
 
-  async run(argv: string[], opts: ExecOptions & { input?: RunInput } = {}): Promise<Captured> {
+  async run(argv: string[], opts: RunOptions = {}): Promise<Captured> {
     const args = execArgv({ name: this.name, argv, interactive: opts.input !== undefined, user: opts.user, workdir: opts.workdir, env: opts.env });
-    const c = opts.input instanceof ReadableStream ? await this.streamed(args, opts.input) : await docker(this.d, args, { input: opts.input });
+    const cap = { maxStdout: opts.maxStdout };
+    const c = opts.input instanceof ReadableStream ? await this.streamed(args, opts.input, cap) : await docker(this.d, args, { input: opts.input, cap });
     if (dockerFailed(c.code, c.stderr)) throw this.execError(c.stderr, c.code);
     return c;
   }
 
   // A stream becomes docker's stdin as it is: Bun pipes it chunk by chunk,
   // so a large input (a workspace tar) is never held in memory.
-  private async streamed(args: string[], input: ReadableStream<Uint8Array>): Promise<Captured> {
+  private async streamed(args: string[], input: ReadableStream<Uint8Array>, cap: Capping): Promise<Captured> {
     let p: Bun.Subprocess<ReadableStream<Uint8Array>, "pipe", "pipe">;
     try {
       p = Bun.spawn([this.d.bin, ...args], { env: this.d.env() as Record<string, string>, stdin: input, stdout: "pipe", stderr: "pipe" });
     } catch {
       throw new UserError(`could not run ${this.d.bin}; install Docker (see 'claude-bottle doctor') or use --backend smolmachines`);
     }
-    const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
-    return { code, stdout, stderr };
+    return captureCapped(p, "docker exec", cap);
   }
 
   // The bottle is gone or stopped: say so in the user's terms (exec and

@@ -1,4 +1,5 @@
 import { UserError } from "../../errors.ts";
+import { captureCapped, type Capping } from "../capture.ts";
 import type { Captured } from "../types.ts";
 
 // The edge: spawning the docker CLI. Every docker call goes through here so
@@ -23,7 +24,9 @@ export function spawnDocker(
   }
 }
 
-export async function docker(d: Docker, argv: string[], opts: { input?: string | Uint8Array } = {}): Promise<Captured> {
+// `cap`: the output is the bottle's (an exec), read with a bound
+// (capture.ts); docker's own answers are read whole.
+export async function docker(d: Docker, argv: string[], opts: { input?: string | Uint8Array; cap?: Capping } = {}): Promise<Captured> {
   const p = spawnDocker(d, argv, { stdin: opts.input !== undefined ? "pipe" : "ignore", stdout: "pipe", stderr: "pipe" });
   if (opts.input !== undefined) {
     const sink = p.stdin as import("bun").FileSink;
@@ -36,6 +39,7 @@ export async function docker(d: Docker, argv: string[], opts: { input?: string |
       // reported through the exit code below
     }
   }
+  if (opts.cap) return captureCapped(p as Parameters<typeof captureCapped>[0], `docker ${argv[0]}`, opts.cap);
   const [stdout, stderr, code] = await Promise.all([
     new Response(p.stdout as ReadableStream).text(),
     new Response(p.stderr as ReadableStream).text(),

@@ -1,7 +1,8 @@
 import { join } from "node:path";
 import { UserError } from "../../errors.ts";
+import { captureCapped, type Capping } from "../capture.ts";
 import { forwardStderr } from "../stderr-tail.ts";
-import type { Bottle, Captured, ExecOptions, RunInput } from "../types.ts";
+import type { Bottle, Captured, ExecOptions, RunInput, RunOptions } from "../types.ts";
 import { deleteArgv, execArgv, lsArgv, startArgv, statusArgv, stopArgv, type SecretEnvRef } from "./cli.ts";
 import { classifyExit, isNotFound } from "./errors.ts";
 import { withMachineLock } from "./lock.ts";
@@ -15,7 +16,9 @@ export interface Runner {
   env: () => Record<string, string>; // already scrubbed (env.ts)
 }
 
-export async function smolvm(r: Runner, argv: string[], opts: { input?: RunInput; extraEnv?: Record<string, string> } = {}): Promise<Captured> {
+// `cap`: the output is the bottle's (an exec), read with a bound
+// (capture.ts); smolvm's own answers are read whole.
+export async function smolvm(r: Runner, argv: string[], opts: { input?: RunInput; extraEnv?: Record<string, string>; cap?: Capping } = {}): Promise<Captured> {
   const input = opts.input;
   // A stream is handed to the child as its stdin and piped as it comes (a
   // workspace tar is never held in memory); a string or bytes are written.
@@ -36,6 +39,7 @@ export async function smolvm(r: Runner, argv: string[], opts: { input?: RunInput
     sink.write(input as string | Uint8Array);
     await sink.end();
   }
+  if (opts.cap) return captureCapped(p, "smolvm exec", opts.cap);
   const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
   return { code, stdout, stderr };
 }
@@ -186,10 +190,10 @@ export class SmolmachinesBottle implements Bottle {
     return code;
   }
 
-  async run(argv: string[], opts: ExecOptions & { input?: RunInput } = {}): Promise<Captured> {
+  async run(argv: string[], opts: RunOptions = {}): Promise<Captured> {
     const interactive = opts.input !== undefined;
     const { args, env } = this.argv(argv, { ...opts, tty: false }, interactive);
-    const c = await withMachineLock(this.c.lockFile, () => smolvm(this.c.runner, args, { input: opts.input, extraEnv: env }));
+    const c = await withMachineLock(this.c.lockFile, () => smolvm(this.c.runner, args, { input: opts.input, extraEnv: env, cap: { maxStdout: opts.maxStdout } }));
     const o = classifyExit(c.code, c.stderr);
     if (o.kind === "smolvm-error" || o.kind === "usage-error") this.fail(c, `run ${argv[0]}`);
     return c;

@@ -424,6 +424,25 @@ describe.if(dockerAvailable())("docker backend (real engine)", () => {
         expect(peak - base).toBeLessThan(100 * 1024 * 1024);
       }, 60_000);
 
+      dockerTest("run stops a command that prints without end (the bottle chooses what it prints), stdout or stderr, plain or streamed stdin", async () => {
+        Bun.gc(true);
+        const base = process.memoryUsage().rss;
+        let peak = base;
+        const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 10);
+        try {
+          for (const [cmd, stream] of [["yes", "stdout"], ["yes >&2", "stderr"]] as const) {
+            await expect(bottle.run(["sh", "-c", cmd], { maxStdout: 1024 * 1024 })).rejects.toThrow(`printed more than ${stream === "stdout" ? 1 : 4} MiB on ${stream}; it was stopped`);
+          }
+          const input = new ReadableStream<Uint8Array>({ pull: (c) => c.close() });
+          await expect(bottle.run(["sh", "-c", "yes"], { input })).rejects.toThrow("printed more than 64 MiB on stdout; it was stopped");
+        } finally {
+          clearInterval(timer);
+        }
+        expect(peak - base).toBeLessThan(200 * 1024 * 1024);
+        // The bottle is still there for the next command.
+        expect((await bottle.run(["echo", "still here"])).stdout).toBe("still here\n");
+      }, 60_000);
+
       dockerTest("exec passes the exit code; run passes stdin", async () => {
         expect(await bottle.exec(["sh", "-c", "exit 7"])).toBe(7);
         const r = await bottle.run(["sh", "-c", "cat; exit 3"], { input: "from stdin\n" });
