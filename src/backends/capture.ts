@@ -24,8 +24,9 @@ interface Child {
 }
 
 // Reads a stream to its end, or until more than `max` bytes came (then
-// `over`, and the first `max` bytes).
-export async function readCapped(stream: ReadableStream<Uint8Array>, max: number): Promise<{ bytes: Uint8Array; over: boolean }> {
+// `over`, and the first `max` bytes). `onOver` runs before the stream is
+// let go: a writer killed then dies of the kill, not of a closed pipe.
+export async function readCapped(stream: ReadableStream<Uint8Array>, max: number, onOver: () => void = () => {}): Promise<{ bytes: Uint8Array; over: boolean }> {
   const reader = stream.getReader();
   const parts: Uint8Array[] = [];
   let seen = 0;
@@ -35,7 +36,10 @@ export async function readCapped(stream: ReadableStream<Uint8Array>, max: number
       if (done) break;
       seen += value.length;
       parts.push(value);
-      if (seen > max) return { bytes: Buffer.concat(parts).subarray(0, max), over: true };
+      if (seen > max) {
+        onOver();
+        return { bytes: Buffer.concat(parts).subarray(0, max), over: true };
+      }
     }
   } finally {
     reader.cancel().catch(() => {});
@@ -51,11 +55,11 @@ export async function captureCapped(p: Child, what: string, limits: Capping = {}
   const maxErr = limits.maxStderr ?? RUN_MAX_STDERR;
   let over: "stdout" | "stderr" | null = null;
   const watch = async (s: ReadableStream<Uint8Array>, max: number, name: "stdout" | "stderr") => {
-    const r = await readCapped(s, max);
-    if (r.over && over === null) {
+    const r = await readCapped(s, max, () => {
+      if (over !== null) return;
       over = name;
       p.kill("SIGKILL");
-    }
+    });
     return r.bytes;
   };
   const [out, err, code] = await Promise.all([watch(p.stdout, maxOut, "stdout"), watch(p.stderr, maxErr, "stderr"), p.exited]);
