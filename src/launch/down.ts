@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import type { Backend } from "../backends/types.ts";
 import type { BackendName } from "../backends/names.ts";
 import { UserError } from "../errors.ts";
@@ -7,6 +7,7 @@ import { isPreserved, markStopping, removeStateDir } from "../state/dirs.ts";
 import { readMetadata } from "../state/metadata.ts";
 import { paths } from "../state/paths.ts";
 import { checkSlug } from "../state/slug.ts";
+import { savedSpec } from "./attach.ts";
 import type { Backends } from "./backends.ts";
 import { inspectAll } from "./inspect.ts";
 import { saveWork } from "./save-work.ts";
@@ -57,13 +58,13 @@ export async function down(
 // (save-work.ts). Marked stopping first, so that the session attached to it
 // (if any) leaves the saving to us when its agent ends.
 async function saveBeforeDown(home: string, stateDir: string, slug: string, backend: Backend, err: (l: string) => void): Promise<void> {
-  let spec: Pick<Spec, "workspace">;
+  let spec: Spec;
   try {
-    spec = JSON.parse(readFileSync(paths.spec(stateDir), "utf8")) as Spec;
+    spec = await savedSpec(stateDir);
   } catch {
     return; // a bottle half-created: nothing was copied in
   }
-  if (spec.workspace?.mode !== "copy") return;
+  if (spec.workspace.mode !== "copy") return;
   markStopping(stateDir);
   await saveWork(backend.handle(slug), { home, slug, stateDir, spec, err });
 }

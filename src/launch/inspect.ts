@@ -47,9 +47,6 @@ export function inspectAll(home: string): StateSnapshot[] {
   return listStateDirs(home).map(({ slug, stateDir }) => inspectState(slug, stateDir));
 }
 
-// How one audit line counts (gate/audit-count.ts), shared with the dashboard.
-export { countAs };
-
 // allowed / blocked request counts from audit.jsonl (decision lines only;
 // gate restart events carry no decision).
 export function auditCounts(stateDir: string): { allowed: number; blocked: number } {

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import tls from "node:tls";
 import { gzipSync } from "node:zlib";
 import { makePlaceholder } from "../../../src/gate/credentials.ts";
-import { countAs } from "../../../src/launch/inspect.ts";
+import { countAs } from "../../../src/gate/audit-count.ts";
 import { ChunkedDecoder } from "../../../src/gate/http/chunked.ts";
 import { auditLines, BIG, BIG_SHA, connectTunnel, curl, multiSanCert, NAMES, route, sha, startEnv, tlsOver, type Env } from "./harness.ts";
 
